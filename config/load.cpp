@@ -1,0 +1,332 @@
+#include "config/load.hpp"
+
+#include <arpa/inet.h>
+
+#include <charconv>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "config/units.hpp"
+
+namespace evald::config {
+namespace {
+
+using json = nlohmann::json;
+
+[[noreturn]] void fail(const std::string& path, const std::string& reason) {
+  throw config_error((path.empty() ? std::string("/") : path) + ": " + reason);
+}
+
+std::string describe(const json& v) {
+  std::string text = v.dump(-1, ' ', false, json::error_handler_t::replace);
+  if (text.size() > 60) {
+    text = text.substr(0, 57) + "...";
+  }
+  return std::string(v.type_name()) + " " + text;
+}
+
+std::uint64_t read_integer(const json& v, const std::string& path, std::uint64_t lo,
+                           std::uint64_t hi) {
+  const std::string want =
+      "expected an integer from " + std::to_string(lo) + " to " + std::to_string(hi);
+  if (!v.is_number_integer()) {
+    fail(path, want + ", got " + describe(v));
+  }
+  if (v.is_number_unsigned()) {
+    const auto x = v.get<std::uint64_t>();
+    if (x < lo || x > hi) {
+      fail(path, want + ", got " + std::to_string(x));
+    }
+    return x;
+  }
+  const auto x = v.get<std::int64_t>();
+  if (x < 0 || static_cast<std::uint64_t>(x) < lo || static_cast<std::uint64_t>(x) > hi) {
+    fail(path, want + ", got " + std::to_string(x));
+  }
+  return static_cast<std::uint64_t>(x);
+}
+
+std::uint64_t read_size(const json& v, const std::string& path, std::uint64_t lo,
+                        std::uint64_t hi) {
+  std::uint64_t bytes = 0;
+  if (v.is_string()) {
+    try {
+      bytes = parse_size(v.get<std::string>());
+    } catch (const std::invalid_argument& e) {
+      fail(path, e.what());
+    }
+  } else if (v.is_number_integer()) {
+    bytes = read_integer(v, path, 0, UINT64_MAX);
+  } else {
+    fail(path, "expected a size such as \"8KiB\" or a number of bytes, got " + describe(v));
+  }
+  if (bytes < lo || bytes > hi) {
+    fail(path, "must be from " + format_size(lo) + " to " + format_size(hi) + ", got " +
+                   format_size(bytes));
+  }
+  return bytes;
+}
+
+std::chrono::microseconds read_duration(const json& v, const std::string& path,
+                                        std::chrono::microseconds lo,
+                                        std::chrono::microseconds hi) {
+  if (!v.is_string()) {
+    fail(path, "expected a duration such as \"10s\" or \"250ms\", got " + describe(v));
+  }
+  std::chrono::microseconds d{};
+  try {
+    d = parse_duration(v.get<std::string>());
+  } catch (const std::invalid_argument& e) {
+    fail(path, e.what());
+  }
+  if (d < lo || d > hi) {
+    fail(path, "must be from " + format_duration(lo) + " to " + format_duration(hi) + ", got " +
+                   format_duration(d));
+  }
+  return d;
+}
+
+duration read_millis(const json& v, const std::string& path, std::chrono::microseconds lo,
+                     std::chrono::microseconds hi) {
+  const auto d = read_duration(v, path, lo, hi);
+  if (d.count() % 1000 != 0) {
+    fail(path, "must be a whole number of milliseconds");
+  }
+  return std::chrono::duration_cast<duration>(d);
+}
+
+std::string read_string(const json& v, const std::string& path) {
+  if (!v.is_string()) {
+    fail(path, "expected a string, got " + describe(v));
+  }
+  return v.get<std::string>();
+}
+
+std::vector<std::string> read_endpoints(const json& v, const std::string& path, bool allow_empty) {
+  if (!v.is_array()) {
+    fail(path, "expected a list of \"host:port\" strings, got " + describe(v));
+  }
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    const std::string item_path = path + "/" + std::to_string(i);
+    std::string text = read_string(v[i], item_path);
+    try {
+      parse_endpoint(text);
+    } catch (const config_error& e) {
+      fail(item_path, e.what());
+    }
+    out.push_back(std::move(text));
+  }
+  if (out.empty() && !allow_empty) {
+    fail(path, "needs at least one address");
+  }
+  return out;
+}
+
+// Visits the members of one JSON object; any key without a handler is an error.
+using member_handlers = std::map<std::string, std::function<void(const json&, const std::string&)>>;
+void read_object(const json& j, const std::string& path, const member_handlers& handlers) {
+  if (!j.is_object()) {
+    fail(path, "expected an object, got " + describe(j));
+  }
+  for (const auto& [key, value] : j.items()) {
+    const auto it = handlers.find(key);
+    if (it == handlers.end()) {
+      std::string known;
+      for (const auto& [name, _] : handlers) {
+        known += (known.empty() ? "" : ", ") + name;
+      }
+      fail(path + "/" + key, "unknown key (known here: " + known + ")");
+    }
+    it->second(value, path + "/" + key);
+  }
+}
+
+constexpr std::chrono::microseconds ms(std::int64_t v) { return std::chrono::milliseconds(v); }
+
+}  // namespace
+
+bool is_log_level(std::string_view level) {
+  for (std::string_view l : {"trace", "debug", "info", "warn", "error", "critical", "off"}) {
+    if (level == l) {
+      return true;
+    }
+  }
+  return false;
+}
+
+endpoint_text parse_endpoint(std::string_view text) {
+  const auto colon = text.rfind(':');
+  if (colon == std::string_view::npos || colon + 1 == text.size()) {
+    throw config_error("expected \"host:port\", got \"" + std::string(text) + "\"");
+  }
+  std::string host(text.substr(0, colon));
+  const std::string_view port_text = text.substr(colon + 1);
+  unsigned port = 0;
+  auto [ptr, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (ec != std::errc() || ptr != port_text.data() + port_text.size() || port > 65535) {
+    throw config_error("port must be a number from 0 to 65535 in \"" + std::string(text) + "\"");
+  }
+  unsigned char addr[16];
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+    if (inet_pton(AF_INET6, host.c_str(), addr) != 1) {
+      throw config_error("not an IPv6 address in \"" + std::string(text) + "\"");
+    }
+  } else if (host == "localhost") {
+    host = "127.0.0.1";
+  } else if (host == "*" || host.empty()) {
+    host = "0.0.0.0";
+  } else if (inet_pton(AF_INET, host.c_str(), addr) != 1) {
+    throw config_error("host must be an IPv4 address, [IPv6] or localhost in \"" +
+                       std::string(text) + "\"");
+  }
+  return {host, static_cast<std::uint16_t>(port)};
+}
+
+settings from_json(const json& j, settings s) {
+  read_object(
+      j, "",
+      {{"listen", [&](const json& v, const std::string& p) { s.listen = read_endpoints(v, p, false); }},
+       {"threads",
+        [&](const json& v, const std::string& p) {
+          s.threads = static_cast<std::uint32_t>(read_integer(v, p, 0, 1024));
+        }},
+       {"limits",
+        [&](const json& v, const std::string& p) {
+          auto& l = s.limits;
+          read_object(
+              v, p,
+              {{"max_connections",
+                [&](const json& x, const std::string& q) {
+                  l.max_connections = static_cast<std::uint32_t>(read_integer(x, q, 1, 1'000'000));
+                }},
+               {"max_header_size",
+                [&](const json& x, const std::string& q) {
+                  l.max_header_bytes = read_size(x, q, 1024, 1024 * 1024);
+                }},
+               {"max_body_size",
+                [&](const json& x, const std::string& q) {
+                  l.max_body_bytes = read_size(x, q, 0, 1ULL << 30);
+                }},
+               {"max_requests_per_connection", [&](const json& x, const std::string& q) {
+                  l.max_requests_per_connection =
+                      static_cast<std::uint32_t>(read_integer(x, q, 1, 100'000'000));
+                }}});
+        }},
+       {"timeouts",
+        [&](const json& v, const std::string& p) {
+          auto& t = s.timeouts;
+          const auto hour = ms(3'600'000);
+          read_object(v, p,
+                      {{"header", [&](const json& x, const std::string& q) { t.header = read_millis(x, q, ms(1), hour); }},
+                       {"keep_alive", [&](const json& x, const std::string& q) { t.keep_alive = read_millis(x, q, ms(1), hour); }},
+                       {"body", [&](const json& x, const std::string& q) { t.body = read_millis(x, q, ms(1), hour); }},
+                       {"write_stall", [&](const json& x, const std::string& q) { t.write_stall = read_millis(x, q, ms(1), hour); }},
+                       {"shutdown", [&](const json& x, const std::string& q) { t.shutdown = read_millis(x, q, ms(0), hour); }}});
+        }},
+       {"prime",
+        [&](const json& v, const std::string& p) {
+          read_object(v, p,
+                      {{"trial_slice", [&](const json& x, const std::string& q) {
+                          s.prime.slice = read_duration(x, q, std::chrono::microseconds(10), ms(100));
+                        }}});
+        }},
+       {"chargen",
+        [&](const json& v, const std::string& p) {
+          read_object(v, p,
+                      {{"max_bytes",
+                        [&](const json& x, const std::string& q) {
+                          s.chargen.max_bytes = read_size(x, q, 1, 1ULL << 50);
+                        }},
+                       {"tcp_listen", [&](const json& x, const std::string& q) {
+                          s.chargen.tcp_listen = read_endpoints(x, q, true);
+                        }}});
+        }},
+       {"logging", [&](const json& v, const std::string& p) {
+          read_object(v, p,
+                      {{"level", [&](const json& x, const std::string& q) {
+                          s.logging.level = read_string(x, q);
+                          if (!is_log_level(s.logging.level)) {
+                            fail(q, "expected one of trace, debug, info, warn, error, critical, off; got \"" +
+                                        s.logging.level + "\"");
+                          }
+                        }}});
+        }}});
+  return s;
+}
+
+settings load_file(const std::string& path, settings base) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    throw config_error(path + ": cannot open the config file");
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  json j;
+  try {
+    j = json::parse(text.str(), nullptr, true, /*ignore_comments=*/true);
+  } catch (const json::parse_error& e) {
+    throw config_error(path + ": not valid JSON: " + e.what());
+  }
+  try {
+    return from_json(j, std::move(base));
+  } catch (const config_error& e) {
+    throw config_error(path + ": " + e.what());
+  }
+}
+
+void apply_environment(settings& s, const env_lookup& getenv_fn) {
+  if (auto v = getenv_fn("EVALD_LISTEN")) {
+    std::vector<std::string> list;
+    std::stringstream ss(*v);
+    std::string item;
+    while (std::getline(ss, item, ',')) {
+      if (item.empty()) {
+        continue;
+      }
+      try {
+        parse_endpoint(item);
+      } catch (const config_error& e) {
+        throw config_error(std::string("EVALD_LISTEN: ") + e.what());
+      }
+      list.push_back(item);
+    }
+    if (list.empty()) {
+      throw config_error("EVALD_LISTEN: needs at least one host:port");
+    }
+    s.listen = std::move(list);
+  }
+  if (auto v = getenv_fn("EVALD_THREADS")) {
+    try {
+      s.threads = static_cast<std::uint32_t>(read_integer(json::parse(*v), "", 0, 1024));
+    } catch (const std::exception&) {
+      throw config_error("EVALD_THREADS: expected an integer from 0 to 1024, got \"" + *v + "\"");
+    }
+  }
+  if (auto v = getenv_fn("EVALD_LOG_LEVEL")) {
+    if (!is_log_level(*v)) {
+      throw config_error("EVALD_LOG_LEVEL: expected trace, debug, info, warn, error, critical or off, got \"" + *v + "\"");
+    }
+    s.logging.level = *v;
+  }
+}
+
+void validate(const settings& s) {
+  if (s.listen.empty()) {
+    throw config_error("/listen: needs at least one address");
+  }
+  for (const auto& text : s.listen) {
+    parse_endpoint(text);
+  }
+  if (!is_log_level(s.logging.level)) {
+    throw config_error("/logging/level: unknown level \"" + s.logging.level + "\"");
+  }
+  if (s.limits.max_header_bytes < 1024) {
+    throw config_error("/limits/max_header_size: must be at least 1KiB");
+  }
+}
+
+}  // namespace evald::config

@@ -1,0 +1,52 @@
+#pragma once
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+// Every setting with its default, written once here. config/evald.json documents
+// the same keys; a unit test keeps the two in agreement.
+namespace evald::config {
+
+using duration = std::chrono::milliseconds;
+
+struct limits_settings {
+  std::uint32_t max_connections = 10'000;
+  std::uint64_t max_header_bytes = 8 * 1024;  // request line + headers → 431
+  std::uint64_t max_body_bytes = 1024 * 1024;  // → 413
+  std::uint32_t max_requests_per_connection = 10'000;
+};
+
+struct timeouts_settings {
+  duration header{10'000};      // first byte to end of headers → 408
+  duration keep_alive{30'000};  // idle between requests → quiet close
+  duration body{30'000};        // end of headers to end of body → 408
+  duration write_stall{30'000};  // one write making no progress → drop
+  duration shutdown{10'000};    // graceful drain before exit
+};
+
+struct prime_settings {
+  // Compute slice for trial division before yielding to the worker's other work.
+  std::chrono::microseconds slice{500};
+};
+
+struct chargen_settings {
+  std::uint64_t max_bytes = 1024ULL * 1024 * 1024;  // cap for one HTTP stream
+  std::vector<std::string> tcp_listen;              // raw RFC 864 listeners, off when empty
+};
+
+struct logging_settings {
+  std::string level = "info";  // trace, debug, info, warn, error, critical, off
+};
+
+struct settings {
+  std::vector<std::string> listen{"127.0.0.1:8080"};
+  std::uint32_t threads = 0;  // 0 = one worker per core
+  limits_settings limits;
+  timeouts_settings timeouts;
+  prime_settings prime;
+  chargen_settings chargen;
+  logging_settings logging;
+};
+
+}  // namespace evald::config

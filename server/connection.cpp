@@ -1,0 +1,73 @@
+#include "server/connection.hpp"
+
+#include "server/worker.hpp"
+
+namespace evald {
+
+connection::connection(tcp::socket socket, worker& owner, bool counted)
+    : socket_(std::move(socket)), owner_(owner), counted_(counted) {
+  owner_.attach(*this);
+}
+
+connection::~connection() {
+  close_now();
+  owner_.detach(*this, counted_);
+}
+
+void connection::expire() noexcept {
+  timed_out_ = true;
+  phase_ = wait_phase::none;
+  error_code ec;
+  socket_.cancel(ec);
+}
+
+void connection::on_drain() noexcept {
+  if (phase_ == wait_phase::idle) {
+    drain_cancelled_ = true;
+    error_code ec;
+    socket_.cancel(ec);
+  }
+}
+
+void connection::force_close() noexcept {
+  forced_ = true;
+  error_code ec;
+  // shutdown() makes pending reads and writes complete; close comes after them.
+  socket_.shutdown(tcp::socket::shutdown_both, ec);
+  socket_.cancel(ec);
+}
+
+bool connection::has_pending_input() noexcept {
+  error_code ec;
+  return socket_.is_open() && socket_.available(ec) > 0 && !ec;
+}
+
+void connection::close_now() noexcept {
+  if (!socket_.is_open()) {
+    return;
+  }
+  error_code ec;
+  socket_.shutdown(tcp::socket::shutdown_both, ec);
+  socket_.close(ec);
+}
+
+net::awaitable<void> connection::linger_close(std::chrono::milliseconds timeout) {
+  error_code ec;
+  socket_.shutdown(tcp::socket::shutdown_send, ec);
+  if (!ec && !forced_) {
+    char sink[4096];
+    std::size_t discarded = 0;
+    wait_for(wait_phase::linger, steady_clock::now() + timeout);
+    while (discarded < 256 * 1024) {
+      auto [rec, n] = co_await socket_.async_read_some(net::buffer(sink), use_tuple);
+      if (rec) {
+        break;
+      }
+      discarded += n;
+    }
+    stop_waiting();
+  }
+  close_now();
+}
+
+}  // namespace evald

@@ -1,0 +1,22 @@
+#pragma once
+#include <stdexcept>
+#include <string>
+
+#include "server/net.hpp"
+
+namespace evald {
+
+// The one exception handlers throw for a client-visible failure; the router turns
+// it into {"error":{"status":...,"code":...,"message":...}}.
+struct http_error : std::runtime_error {
+  http_error(http::status s, std::string c, const std::string& message)
+      : std::runtime_error(message), status(s), code(std::move(c)) {}
+  http::status status;
+  std::string code;  // machine-readable, snake_case: invalid_argument, not_found, ...
+};
+
+inline http_error bad_request(const std::string& message) {
+  return {http::status::bad_request, "invalid_argument", message};
+}
+
+}  // namespace evald

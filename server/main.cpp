@@ -1,0 +1,63 @@
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <spdlog/spdlog.h>
+
+#include "config/cli.hpp"
+#include "handlers/routes.hpp"
+#include "server/logging.hpp"
+#include "server/net.hpp"
+#include "server/server.hpp"
+
+namespace {
+
+std::optional<std::string> read_env(const char* name) {
+  const char* v = std::getenv(name);
+  return v != nullptr ? std::optional<std::string>(v) : std::nullopt;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace evald;
+  std::signal(SIGPIPE, SIG_IGN);
+
+  config::cli_options cli;
+  config::settings settings;
+  try {
+    cli = config::parse_cli(argc, argv);
+    if (cli.help) {
+      std::fputs(config::usage_text().c_str(), stdout);
+      return 0;
+    }
+    if (cli.version) {
+      std::printf("evald %s (backend %s)\n", EVALD_VERSION, backend_name);
+      return 0;
+    }
+    settings = config::resolve_settings(cli, read_env);
+  } catch (const config::config_error& e) {
+    std::fprintf(stderr, "evald: configuration error: %s\n", e.what());
+    return 2;
+  }
+  if (cli.check_config) {
+    std::printf("evald: configuration OK\n");
+    return 0;
+  }
+
+  init_logging(settings.logging.level);
+  int status = 0;
+  try {
+    router routes;
+    register_routes(routes);
+    server srv(settings, routes);
+    status = srv.run();
+  } catch (const backend_error& e) {
+    spdlog::critical("{}", e.what());
+    status = 3;
+  } catch (const std::exception& e) {
+    spdlog::critical("start-up failed: {}", e.what());
+    status = 1;
+  }
+  shutdown_logging();
+  return status;
+}

@@ -1,0 +1,86 @@
+#include "server/router.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "server/http_error.hpp"
+
+namespace evald {
+
+void router::add(http::verb method, std::string path, handler h) {
+  auto it = std::find_if(routes_.begin(), routes_.end(), [&](const route& r) { return r.path == path; });
+  if (it == routes_.end()) {
+    routes_.push_back(route{std::move(path), {}, {}});
+    it = std::prev(routes_.end());
+  }
+  it->methods.emplace_back(method, h);
+  std::string allow;
+  for (const auto& [m, _] : it->methods) {
+    allow += (allow.empty() ? "" : ", ") + std::string(http::to_string(m));
+    if (m == http::verb::get) {
+      allow += ", HEAD";
+    }
+  }
+  it->allow = allow + ", OPTIONS";
+}
+
+const handler* router::find(http::verb method, std::string_view path, response& res) const {
+  const auto it =
+      std::find_if(routes_.begin(), routes_.end(), [&](const route& r) { return r.path == path; });
+  if (it == routes_.end()) {
+    set_error(res, http::status::not_found, "not_found", "no route for " + std::string(path));
+    return nullptr;
+  }
+  const http::verb wanted = method == http::verb::head ? http::verb::get : method;
+  for (const auto& [m, h] : it->methods) {
+    if (m == wanted) {
+      return &h;
+    }
+  }
+  if (method == http::verb::options) {
+    res.status = http::status::no_content;
+    res.add_header("Allow", it->allow);
+    return nullptr;
+  }
+  if (method == http::verb::unknown) {
+    set_error(res, http::status::not_implemented, "not_implemented", "unknown request method");
+    return nullptr;
+  }
+  set_error(res, http::status::method_not_allowed, "method_not_allowed",
+            std::string(http::to_string(method)) + " is not allowed on " + std::string(path) +
+                " (allowed: " + it->allow + ")");
+  res.add_header("Allow", it->allow);
+  return nullptr;
+}
+
+namespace {
+void internal_error(response& res, std::string_view request_id, const char* what) {
+  spdlog::error("request {} failed: {}", request_id, what);
+  res.extra_headers.clear();
+  set_error(res, http::status::internal_server_error, "internal_error",
+            "internal error (request id " + std::string(request_id) + ")");
+}
+}  // namespace
+
+void router::run_sync(const handler& h, request_context& ctx, response& res,
+                      std::string_view request_id) {
+  try {
+    h.sync(ctx, res);
+  } catch (const http_error& e) {
+    set_error(res, e.status, e.code, e.what());
+  } catch (const std::exception& e) {
+    internal_error(res, request_id, e.what());
+  }
+}
+
+net::awaitable<void> router::run_async(const handler& h, request_context& ctx, response& res,
+                                       std::string request_id) {
+  try {
+    co_await h.async(ctx, res);
+  } catch (const http_error& e) {
+    set_error(res, e.status, e.code, e.what());
+  } catch (const std::exception& e) {
+    internal_error(res, request_id, e.what());
+  }
+}
+
+}  // namespace evald

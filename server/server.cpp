@@ -1,0 +1,262 @@
+#include "server/server.hpp"
+
+#include <sched.h>
+
+#include <algorithm>
+#include <boost/asio/signal_set.hpp>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <spdlog/spdlog.h>
+#include <thread>
+
+#include "config/load.hpp"
+#include "server/chargen_tcp.hpp"
+#include "server/listener.hpp"
+#include "server/logging.hpp"
+#include "server/worker.hpp"
+
+namespace evald {
+namespace {
+
+// Sweep often enough that a deadline is enforced within a quarter of the
+// shortest timeout, but never busier than every 10 ms.
+std::chrono::milliseconds sweep_interval(const config::timeouts_settings& t) {
+  const auto shortest = std::min({t.header, t.keep_alive, t.body, t.write_stall});
+  return std::clamp(shortest / 4, std::chrono::milliseconds(10), std::chrono::milliseconds(250));
+}
+
+std::string endpoint_url(const tcp::endpoint& ep, const char* scheme) {
+  const auto addr = ep.address();
+  const std::string host = addr.is_v6() ? "[" + addr.to_string() + "]" : addr.to_string();
+  return std::string(scheme) + host + ":" + std::to_string(ep.port());
+}
+
+std::unique_ptr<tcp::acceptor> open_listener(net::io_context& ctx, const std::string& text) {
+  const auto parsed = config::parse_endpoint(text);
+  error_code ec;
+  const auto address = net::ip::make_address(parsed.host, ec);
+  if (ec) {
+    throw std::runtime_error("cannot listen on " + text + ": " + ec.message());
+  }
+  const tcp::endpoint endpoint(address, parsed.port);
+  auto acceptor = std::make_unique<tcp::acceptor>(ctx);
+  auto check = [&](const char* step) {
+    if (ec) {
+      throw std::runtime_error("cannot listen on " + text + " (" + step + "): " + ec.message());
+    }
+  };
+  acceptor->open(endpoint.protocol(), ec);
+  check("socket");
+  acceptor->set_option(net::socket_base::reuse_address(true), ec);
+  check("SO_REUSEADDR");
+  if (address.is_v6()) {
+    acceptor->set_option(net::ip::v6_only(true), ec);
+    check("IPV6_V6ONLY");
+  }
+  acceptor->bind(endpoint, ec);
+  check("bind");
+  acceptor->listen(net::socket_base::max_listen_connections, ec);
+  check("listen");
+  return acceptor;
+}
+
+void log_unexpected(std::exception_ptr e) {
+  if (!e) {
+    return;
+  }
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& ex) {
+    spdlog::error("connection ended by an unexpected error: {}", ex.what());
+  }
+}
+
+}  // namespace
+
+std::size_t default_worker_count() {
+  std::size_t cpus = std::max(1U, std::thread::hardware_concurrency());
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0) {
+    cpus = std::max(1, CPU_COUNT(&set));
+  }
+  // A cgroup v2 CPU quota (containers, systemd CPUQuota=) caps the useful workers.
+  std::ifstream cpu_max("/sys/fs/cgroup/cpu.max");
+  std::string quota;
+  std::uint64_t period = 0;
+  if (cpu_max >> quota >> period && quota != "max" && period > 0) {
+    const double limit = std::stod(quota) / static_cast<double>(period);
+    cpus = std::min(cpus, std::max<std::size_t>(1, static_cast<std::size_t>(std::ceil(limit))));
+  }
+  return cpus;
+}
+
+server::server(const config::settings& settings, const router& routes)
+    : settings_(settings), shared_{settings, routes} {
+  const std::size_t count = settings.threads != 0 ? settings.threads : default_worker_count();
+  const auto interval = sweep_interval(settings.timeouts);
+  try {
+    for (std::size_t i = 0; i < count; ++i) {
+      workers_.push_back(std::make_unique<worker>(i, open_connections_, interval));
+    }
+  } catch (const boost::system::system_error& e) {
+    throw backend_error(std::string("cannot start the ") + backend_name + " backend: " + e.what() +
+                        ". io_uring is blocked here (a container seccomp profile, or sysctl "
+                        "kernel.io_uring_disabled). Allow it (docker/seccomp.json, "
+                        "kernel.io_uring_disabled=0) or build with -DEVALD_IO_BACKEND=epoll.");
+  }
+  bind_listeners();
+}
+
+server::~server() {
+  // Acceptors and the signal set belong to worker 0's context: release them first.
+  signals_.reset();
+  shutdown_timer_.reset();
+  http_acceptors_.clear();
+  chargen_acceptors_.clear();
+  workers_.clear();
+}
+
+void server::bind_listeners() {
+  net::io_context& ctx = workers_.front()->context();
+  for (const auto& text : settings_.listen) {
+    http_acceptors_.push_back(open_listener(ctx, text));
+  }
+  for (const auto& text : settings_.chargen.tcp_listen) {
+    chargen_acceptors_.push_back(open_listener(ctx, text));
+  }
+  // Machine-readable, for scripts and tests that asked for port 0.
+  for (const auto& a : http_acceptors_) {
+    std::printf("evald: listening on %s\n", endpoint_url(a->local_endpoint(), "http://").c_str());
+  }
+  for (const auto& a : chargen_acceptors_) {
+    std::printf("evald: chargen on %s\n", endpoint_url(a->local_endpoint(), "tcp://").c_str());
+  }
+  std::fflush(stdout);
+}
+
+void server::start_accepting() {
+  std::vector<worker*> targets;
+  for (auto& w : workers_) {
+    targets.push_back(w.get());
+  }
+  net::io_context& ctx = workers_.front()->context();
+  for (auto& acceptor : http_acceptors_) {
+    auto start = [this](tcp::socket s, worker& w) {
+      net::co_spawn(w.context(), serve_http(std::move(s), w, shared_), log_unexpected);
+    };
+    net::co_spawn(ctx,
+                  accept_loop(*acceptor, targets, open_connections_,
+                              settings_.limits.max_connections, start),
+                  log_unexpected);
+  }
+  for (auto& acceptor : chargen_acceptors_) {
+    auto start = [this](tcp::socket s, worker& w) {
+      net::co_spawn(w.context(), serve_chargen_tcp(std::move(s), w, settings_), log_unexpected);
+    };
+    net::co_spawn(ctx,
+                  accept_loop(*acceptor, targets, open_connections_,
+                              settings_.limits.max_connections, start),
+                  log_unexpected);
+  }
+}
+
+void server::wait_for_signals() {
+  if (!signals_) {
+    signals_ = std::make_unique<net::signal_set>(workers_.front()->context(), SIGINT, SIGTERM);
+  }
+  signals_->async_wait([this](const error_code& ec, int signo) {
+    if (ec) {
+      return;
+    }
+    spdlog::info("received {}", signo == SIGINT ? "SIGINT" : "SIGTERM");
+    begin_drain();
+    wait_for_signals();
+  });
+}
+
+void server::begin_drain() {
+  if (draining_) {
+    spdlog::warn("second signal during drain: exiting now");
+    shutdown_logging();
+    std::fflush(stdout);
+    std::_Exit(1);
+  }
+  draining_ = true;
+  spdlog::info("draining: {} open connections, up to {} ms",
+               open_connections_.load(std::memory_order_relaxed), settings_.timeouts.shutdown.count());
+  for (auto& a : http_acceptors_) {
+    error_code ec;
+    a->close(ec);
+  }
+  for (auto& a : chargen_acceptors_) {
+    error_code ec;
+    a->close(ec);
+  }
+  shutdown_timer_ = std::make_unique<net::steady_timer>(workers_.front()->context());
+  shutdown_timer_->expires_after(settings_.timeouts.shutdown);
+  shutdown_timer_->async_wait([this](const error_code& ec) {
+    if (ec || stopped_) {
+      return;
+    }
+    spdlog::warn("shutdown timeout: closing {} remaining connections",
+                 open_connections_.load(std::memory_order_relaxed));
+    for (auto& w : workers_) {
+      net::post(w->context(), [w = w.get()] { w->force_close_all(); });
+    }
+    // Forced connections end within a loop turn; do not wait on them forever.
+    shutdown_timer_->expires_after(std::chrono::seconds(1));
+    shutdown_timer_->async_wait([this](const error_code& e) {
+      if (!e) {
+        stop_all();
+      }
+    });
+  });
+  for (auto& w : workers_) {
+    worker* target = w.get();
+    net::post(target->context(), [this, target] {
+      target->begin_drain([this] {
+        net::post(workers_.front()->context(), [this] { on_worker_drained(); });
+      });
+    });
+  }
+}
+
+void server::on_worker_drained() {
+  if (++drained_workers_ == workers_.size()) {
+    spdlog::info("drained");
+    stop_all();
+  }
+}
+
+void server::stop_all() {
+  if (stopped_) {
+    return;
+  }
+  stopped_ = true;
+  for (auto& w : workers_) {
+    w->stop();
+  }
+}
+
+int server::run() {
+  start_accepting();
+  wait_for_signals();
+  std::string addresses;
+  for (const auto& a : http_acceptors_) {
+    addresses += (addresses.empty() ? "" : ", ") + endpoint_url(a->local_endpoint(), "http://");
+  }
+  spdlog::info("evald {} started: backend={} workers={} listen={}", EVALD_VERSION, backend_name,
+               workers_.size(), addresses);
+  for (std::size_t i = 1; i < workers_.size(); ++i) {
+    workers_[i]->start_thread();
+  }
+  workers_.front()->run();
+  for (auto& w : workers_) {
+    w->join();
+  }
+  spdlog::info("evald stopped");
+  return 0;
+}
+
+}  // namespace evald

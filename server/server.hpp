@@ -1,0 +1,55 @@
+#pragma once
+#include <atomic>
+#include <memory>
+#include <vector>
+
+#include "config/settings.hpp"
+#include "server/net.hpp"
+#include "server/router.hpp"
+#include "server/session.hpp"
+
+namespace evald {
+
+class worker;
+
+// The I/O backend (io_uring) could not start; main() exits with status 3.
+struct backend_error : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// Owns the workers and listeners and runs the process lifecycle: start, serve,
+// graceful drain on SIGINT/SIGTERM, exit.
+class server {
+ public:
+  // Creates the workers and binds every listener; throws backend_error or
+  // std::runtime_error (e.g. address in use) on failure.
+  server(const config::settings& settings, const router& routes);
+  ~server();
+
+  // Serves until drained; worker 0 runs on the calling thread. Returns the exit status.
+  int run();
+
+ private:
+  void bind_listeners();
+  void start_accepting();
+  void wait_for_signals();
+  void begin_drain();
+  void on_worker_drained();
+  void stop_all();
+
+  const config::settings& settings_;
+  http_shared shared_;
+  std::atomic<std::uint32_t> open_connections_{0};
+  std::vector<std::unique_ptr<worker>> workers_;
+  std::vector<std::unique_ptr<tcp::acceptor>> http_acceptors_;
+  std::vector<std::unique_ptr<tcp::acceptor>> chargen_acceptors_;
+  std::unique_ptr<net::signal_set> signals_;
+  std::unique_ptr<net::steady_timer> shutdown_timer_;
+  std::size_t drained_workers_ = 0;
+  bool draining_ = false;
+  bool stopped_ = false;
+};
+
+std::size_t default_worker_count();
+
+}  // namespace evald

@@ -1,0 +1,377 @@
+#include "server/session.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <array>
+#include <charconv>
+#include <optional>
+
+#include "server/connection.hpp"
+#include "server/framing.hpp"
+#include "server/http_error.hpp"
+#include "server/worker.hpp"
+
+namespace evald {
+namespace {
+
+constexpr std::size_t read_chunk = 4096;
+// Pipelined responses are sent together up to this much; past it we flush early.
+constexpr std::size_t flush_threshold = 64 * 1024;
+constexpr std::size_t stream_chunk = 64 * 1024;
+constexpr std::chrono::milliseconds linger_timeout{2000};
+
+enum class read_result { ok, closed, timed_out };
+
+bool iequals(std::string_view a, std::string_view b) noexcept {
+  if (a.size() != b.size()) {
+    return false;
+  }
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    char x = a[i];
+    if (x >= 'A' && x <= 'Z') {
+      x = static_cast<char>(x - 'A' + 'a');
+    }
+    if (x != b[i]) {
+      return false;
+    }
+  }
+  return true;
+}
+
+class http_connection final : public connection {
+ public:
+  http_connection(tcp::socket socket, worker& owner, const http_shared& shared)
+      : connection(std::move(socket), owner, true), shared_(shared) {}
+
+  net::awaitable<void> run();
+
+ private:
+  net::awaitable<read_result> read_more(wait_phase phase, steady_clock::time_point deadline);
+  net::awaitable<bool> flush();
+  net::awaitable<bool> write_stream(bool& close);
+  net::awaitable<void> reply_error_and_close(http::status status, std::string_view code,
+                                             std::string_view message);
+  net::awaitable<void> dispatch(request& req);
+  void parse_error_reply(const error_code& ec, http::status& status, std::string& code,
+                         std::string& message) const;
+
+  const http_shared& shared_;
+  beast::flat_buffer in_;
+  std::string out_;
+  std::optional<request_parser> parser_;
+  response res_;
+};
+
+net::awaitable<read_result> http_connection::read_more(wait_phase phase,
+                                                       steady_clock::time_point deadline) {
+  for (;;) {
+    wait_for(phase, deadline);
+    auto [ec, n] = co_await socket_.async_read_some(in_.prepare(read_chunk), use_tuple);
+    stop_waiting();
+    if (!ec) {
+      in_.commit(n);
+      co_return read_result::ok;
+    }
+    if (timed_out()) {
+      co_return read_result::timed_out;
+    }
+    // A drain cancels idle reads; bytes that already arrived are still a request
+    // the client sent before it could know, so serve it rather than drop it.
+    if (ec == net::error::operation_aborted && drain_cancelled() && !forced() &&
+        has_pending_input()) {
+      continue;
+    }
+    co_return read_result::closed;
+  }
+}
+
+net::awaitable<bool> http_connection::flush() {
+  if (out_.empty()) {
+    co_return true;
+  }
+  wait_for(wait_phase::write, steady_clock::now() + shared_.settings.timeouts.write_stall);
+  auto [ec, n] = co_await net::async_write(socket_, net::buffer(out_), use_tuple);
+  stop_waiting();
+  out_.clear();
+  if (ec) {
+    // After a failed write the peer's view of the stream is unknown: close.
+    if (timed_out()) {
+      spdlog::debug("write stalled for {} ms; dropping the connection",
+                    shared_.settings.timeouts.write_stall.count());
+    }
+    close_now();
+    co_return false;
+  }
+  co_return true;
+}
+
+net::awaitable<bool> http_connection::write_stream(bool& close) {
+  const bool chunked = !res_.stream_length.has_value();
+  std::array<char, 24> chunk_head{};
+  static constexpr std::string_view crlf = "\r\n";
+  static constexpr std::string_view last_chunk = "0\r\n\r\n";
+  for (;;) {
+    if (chunked && owner().draining()) {
+      // End a chunked stream cleanly at a chunk boundary, then close.
+      close = true;
+      out_.append(last_chunk);
+      co_return co_await flush();
+    }
+    const std::string_view data = res_.stream->next(stream_chunk);
+    if (data.empty()) {
+      if (chunked) {
+        out_.append(last_chunk);
+        co_return co_await flush();
+      }
+      co_return true;
+    }
+    wait_for(wait_phase::write, steady_clock::now() + shared_.settings.timeouts.write_stall);
+    error_code ec;
+    if (chunked) {
+      char* end = std::to_chars(chunk_head.data(), chunk_head.data() + 20, data.size(), 16).ptr;
+      *end++ = '\r';
+      *end++ = '\n';
+      const std::array<net::const_buffer, 3> bufs = {
+          net::buffer(chunk_head.data(), static_cast<std::size_t>(end - chunk_head.data())),
+          net::buffer(data.data(), data.size()), net::buffer(crlf.data(), crlf.size())};
+      std::tie(ec, std::ignore) = co_await net::async_write(socket_, bufs, use_tuple);
+    } else {
+      std::tie(ec, std::ignore) =
+          co_await net::async_write(socket_, net::buffer(data.data(), data.size()), use_tuple);
+    }
+    stop_waiting();
+    if (ec) {
+      close_now();
+      co_return false;
+    }
+  }
+}
+
+net::awaitable<void> http_connection::reply_error_and_close(http::status status,
+                                                            std::string_view code,
+                                                            std::string_view message) {
+  res_.reset();
+  set_error(res_, status, code, message);
+  append_head(out_, res_, true, false);
+  out_.append(res_.body);
+  if (co_await flush()) {
+    co_await linger_close(linger_timeout);
+  }
+}
+
+void http_connection::parse_error_reply(const error_code& ec, http::status& status,
+                                        std::string& code, std::string& message) const {
+  if (ec == http::error::header_limit) {
+    // No line end within the limit: the request line alone is too long.
+    const auto data = in_.data();
+    const std::string_view seen(static_cast<const char*>(data.data()), data.size());
+    if (seen.find('\n') == std::string_view::npos) {
+      status = http::status::uri_too_long;
+      code = "uri_too_long";
+      message = "request line longer than " +
+                std::to_string(shared_.settings.limits.max_header_bytes) + " bytes";
+    } else {
+      status = http::status::request_header_fields_too_large;
+      code = "header_too_large";
+      message = "request header larger than " +
+                std::to_string(shared_.settings.limits.max_header_bytes) + " bytes";
+    }
+  } else if (ec == http::error::body_limit) {
+    status = http::status::payload_too_large;
+    code = "body_too_large";
+    message = "request body larger than " + std::to_string(shared_.settings.limits.max_body_bytes) +
+              " bytes";
+  } else {
+    status = http::status::bad_request;
+    code = "bad_request";
+    message = "malformed request: " + ec.message();
+  }
+}
+
+net::awaitable<void> http_connection::dispatch(request& req) {
+  const auto target = split_target(std::string_view(req.target().data(), req.target().size()));
+  if (!target) {
+    set_error(res_, http::status::bad_request, "bad_request", "unsupported request target");
+    co_return;
+  }
+  query_params query;
+  if (!target->query.empty()) {
+    try {
+      query = query_params::parse(target->query);
+    } catch (const std::invalid_argument& e) {
+      set_error(res_, http::status::bad_request, "invalid_argument", e.what());
+      co_return;
+    }
+  }
+  const handler* h = shared_.routes.find(req.method(), target->path, res_);
+  if (h == nullptr) {
+    co_return;
+  }
+  request_context ctx{req, target->path, query, owner(), shared_.settings};
+  if (h->sync != nullptr) {
+    router::run_sync(*h, ctx, res_, owner().next_request_id());
+  } else {
+    co_await router::run_async(*h, ctx, res_, owner().next_request_id());
+  }
+}
+
+net::awaitable<void> http_connection::run() {
+  const auto& limits = shared_.settings.limits;
+  const auto& timeouts = shared_.settings.timeouts;
+  std::uint32_t served = 0;
+
+  for (;;) {
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(limits.max_header_bytes));
+    parser_->body_limit(limits.max_body_bytes);
+    error_code ec;
+    bool started = false;
+    steady_clock::time_point header_deadline{};
+
+    // --- request line and headers
+    for (;;) {
+      if (in_.size() != 0) {
+        if (!started) {
+          started = true;
+          header_deadline = steady_clock::now() + timeouts.header;
+        }
+        const std::size_t n = parser_->put(in_.data(), ec);
+        in_.consume(n);
+        if (ec == http::error::need_more) {
+          ec = {};
+        } else if (ec || parser_->is_header_done()) {
+          break;
+        }
+      }
+      // Responses to earlier pipelined requests go out before we wait for input.
+      if (!out_.empty() && !co_await flush()) {
+        co_return;
+      }
+      if (!started && owner().draining() && !has_pending_input()) {
+        close_now();
+        co_return;
+      }
+      const bool idle = !started;
+      const auto deadline =
+          idle ? steady_clock::now() + (served == 0 ? timeouts.header : timeouts.keep_alive)
+               : header_deadline;
+      const read_result r = co_await read_more(idle ? wait_phase::idle : wait_phase::header, deadline);
+      if (r == read_result::timed_out && started) {
+        co_await reply_error_and_close(http::status::request_timeout, "request_timeout",
+                                       "request headers not received within " +
+                                           std::to_string(timeouts.header.count()) + " ms");
+        co_return;
+      }
+      if (r != read_result::ok) {
+        close_now();  // idle timeout, client gone, or drained: nothing is owed
+        co_return;
+      }
+    }
+    if (ec) {
+      http::status status{};
+      std::string code;
+      std::string message;
+      parse_error_reply(ec, status, code, message);
+      co_await reply_error_and_close(status, code, message);
+      co_return;
+    }
+    if (auto problem = check_request_framing(parser_->get().base())) {
+      co_await reply_error_and_close(problem->status,
+                                     problem->status == http::status::not_implemented
+                                         ? "not_implemented"
+                                         : "bad_request",
+                                     problem->message);
+      co_return;
+    }
+
+    // --- body
+    if (!parser_->is_done()) {
+      const auto expect = parser_->get()[http::field::expect];
+      if (!expect.empty()) {
+        if (!iequals(std::string_view(expect.data(), expect.size()), "100-continue")) {
+          co_await reply_error_and_close(http::status::expectation_failed, "expectation_failed",
+                                         "only Expect: 100-continue is supported");
+          co_return;
+        }
+        if (in_.size() == 0) {
+          out_.append(continue_response);
+        }
+      }
+      const auto body_deadline = steady_clock::now() + timeouts.body;
+      parser_->eager(true);
+      for (;;) {
+        if (in_.size() != 0) {
+          const std::size_t n = parser_->put(in_.data(), ec);
+          in_.consume(n);
+          if (ec == http::error::need_more) {
+            ec = {};
+          } else if (ec || parser_->is_done()) {
+            break;
+          }
+        }
+        if (!out_.empty() && !co_await flush()) {
+          co_return;
+        }
+        const read_result r = co_await read_more(wait_phase::body, body_deadline);
+        if (r == read_result::timed_out) {
+          co_await reply_error_and_close(http::status::request_timeout, "request_timeout",
+                                         "request body not received within " +
+                                             std::to_string(timeouts.body.count()) + " ms");
+          co_return;
+        }
+        if (r != read_result::ok) {
+          close_now();
+          co_return;
+        }
+      }
+      if (ec) {
+        http::status status{};
+        std::string code;
+        std::string message;
+        parse_error_reply(ec, status, code, message);
+        co_await reply_error_and_close(status, code, message);
+        co_return;
+      }
+    }
+
+    // --- route and respond
+    ++served;
+    request& req = parser_->get();
+    res_.reset();
+    co_await dispatch(req);
+    bool close = res_.close || !req.keep_alive() || owner().draining() ||
+                 served >= limits.max_requests_per_connection;
+    const bool head = req.method() == http::verb::head;
+    append_head(out_, res_, close, !close && req.version() < 11);
+    if (res_.stream) {
+      if (!head) {
+        if (!co_await flush() || !co_await write_stream(close)) {
+          co_return;
+        }
+      }
+      res_.stream.reset();
+    } else if (!head) {
+      out_.append(res_.body);
+    }
+    if (close) {
+      if (co_await flush()) {
+        co_await linger_close(linger_timeout);
+      }
+      co_return;
+    }
+    if (in_.size() == 0 || out_.size() >= flush_threshold) {
+      if (!co_await flush()) {
+        co_return;
+      }
+    }
+  }
+}
+
+}  // namespace
+
+net::awaitable<void> serve_http(tcp::socket socket, worker& owner, const http_shared& shared) {
+  http_connection c(std::move(socket), owner, shared);
+  co_await c.run();
+}
+
+}  // namespace evald

@@ -1,0 +1,21 @@
+#pragma once
+#include "config/settings.hpp"
+#include "server/net.hpp"
+#include "server/router.hpp"
+
+namespace evald {
+
+class worker;
+
+// Read-only after start-up; shared by every worker without locks.
+struct http_shared {
+  const config::settings& settings;
+  const router& routes;
+};
+
+// One HTTP/1.1 connection from accept to close, on `owner`'s thread: read →
+// parse (fresh parser per request, with limits) → route → write, keep-alive and
+// pipelining (responses in order, one write in flight, batched into one send).
+net::awaitable<void> serve_http(tcp::socket socket, worker& owner, const http_shared& shared);
+
+}  // namespace evald

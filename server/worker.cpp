@@ -1,0 +1,130 @@
+#include "server/worker.hpp"
+
+#include <pthread.h>
+
+#include <string>
+
+#include "server/connection.hpp"
+
+namespace evald {
+
+worker::worker(std::size_t index, std::atomic<std::uint32_t>& open_connections,
+               std::chrono::milliseconds sweep_interval)
+    : index_(index),
+      open_connections_(open_connections),
+      sweep_interval_(sweep_interval),
+      context_(std::make_unique<net::io_context>(1)) {
+  work_guard_.emplace(context_->get_executor());
+  // The first I/O object makes the backend start (io_uring_setup on Linux); a
+  // failure throws here, at start-up, not on the first request.
+  sweep_timer_.emplace(*context_);
+  schedule_sweep();
+}
+
+worker::~worker() {
+  join();
+  // Pending coroutines (and their connections) are destroyed with the context,
+  // while this worker's members are still alive.
+  sweep_timer_.reset();
+  work_guard_.reset();
+  context_.reset();
+}
+
+void worker::run() { context_->run(); }
+
+void worker::start_thread() {
+  thread_ = std::thread([this] {
+    const std::string name = "evald-w" + std::to_string(index_);
+    pthread_setname_np(pthread_self(), name.c_str());
+    run();
+  });
+}
+
+void worker::join() {
+  if (thread_.joinable()) {
+    thread_.join();
+  }
+}
+
+void worker::stop() { context_->stop(); }
+
+void worker::attach(connection& c) noexcept {
+  c.prev_in_worker = nullptr;
+  c.next_in_worker = connections_;
+  if (connections_ != nullptr) {
+    connections_->prev_in_worker = &c;
+  }
+  connections_ = &c;
+  ++connection_count_;
+}
+
+void worker::detach(connection& c, bool counted) noexcept {
+  if (c.prev_in_worker != nullptr) {
+    c.prev_in_worker->next_in_worker = c.next_in_worker;
+  } else {
+    connections_ = c.next_in_worker;
+  }
+  if (c.next_in_worker != nullptr) {
+    c.next_in_worker->prev_in_worker = c.prev_in_worker;
+  }
+  c.prev_in_worker = c.next_in_worker = nullptr;
+  --connection_count_;
+  if (counted) {
+    open_connections_.fetch_sub(1, std::memory_order_relaxed);
+  }
+  if (draining_) {
+    maybe_drained();
+  }
+}
+
+void worker::begin_drain(std::function<void()> on_drained) {
+  draining_ = true;
+  on_drained_ = std::move(on_drained);
+  for (connection* c = connections_; c != nullptr;) {
+    connection* next = c->next_in_worker;  // on_drain() never destroys synchronously
+    c->on_drain();
+    c = next;
+  }
+  maybe_drained();
+}
+
+void worker::maybe_drained() {
+  if (connection_count_ == 0 && on_drained_) {
+    // Post, so the callback never runs inside a connection's destructor.
+    net::post(*context_, std::exchange(on_drained_, nullptr));
+  }
+}
+
+void worker::force_close_all() noexcept {
+  for (connection* c = connections_; c != nullptr; c = c->next_in_worker) {
+    c->force_close();
+  }
+}
+
+std::string worker::next_request_id() {
+  return std::to_string(index_) + "-" + std::to_string(++request_sequence_);
+}
+
+void worker::schedule_sweep() {
+  sweep_timer_->expires_after(sweep_interval_);
+  sweep_timer_->async_wait([this](const error_code& ec) {
+    if (ec) {
+      return;
+    }
+    sweep();
+    schedule_sweep();
+  });
+}
+
+// One timer per worker instead of one per connection: setting a deadline is a
+// plain store on the hot path, and the sweep costs O(connections) per tick.
+void worker::sweep() noexcept {
+  const auto now = steady_clock::now();
+  for (connection* c = connections_; c != nullptr; c = c->next_in_worker) {
+    if (c->phase() != wait_phase::none && c->deadline() <= now) {
+      c->expire();
+    }
+  }
+}
+
+}  // namespace evald

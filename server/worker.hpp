@@ -1,0 +1,70 @@
+#pragma once
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "server/net.hpp"
+
+namespace evald {
+
+class connection;
+
+// One thread, one io_context (concurrency hint 1: on Linux its own io_uring, on
+// Windows an IOCP with one active thread). Everything a connection does happens
+// on its worker; other threads only post() to it.
+class worker {
+ public:
+  // Throws boost::system::system_error when the I/O backend cannot start.
+  worker(std::size_t index, std::atomic<std::uint32_t>& open_connections,
+         std::chrono::milliseconds sweep_interval);
+  ~worker();
+  worker(const worker&) = delete;
+  worker& operator=(const worker&) = delete;
+
+  std::size_t index() const noexcept { return index_; }
+  net::io_context& context() noexcept { return *context_; }
+  net::any_io_executor executor() noexcept { return context_->get_executor(); }
+
+  // Runs the event loop on the calling thread until stop().
+  void run();
+  // Starts a thread that calls run().
+  void start_thread();
+  void join();
+  void stop();  // any thread
+
+  // --- the rest: on this worker's thread only ---
+  void attach(connection& c) noexcept;
+  void detach(connection& c, bool counted) noexcept;
+  std::size_t connection_count() const noexcept { return connection_count_; }
+  bool draining() const noexcept { return draining_; }
+  // Stops idle connections; on_drained runs (on this worker) once none are left.
+  void begin_drain(std::function<void()> on_drained);
+  void force_close_all() noexcept;
+  // "<worker>-<sequence>", for logs that must point at one request.
+  std::string next_request_id();
+
+ private:
+  void schedule_sweep();
+  void sweep() noexcept;
+  void maybe_drained();
+
+  std::size_t index_;
+  std::atomic<std::uint32_t>& open_connections_;
+  std::chrono::milliseconds sweep_interval_;
+  std::unique_ptr<net::io_context> context_;
+  std::optional<net::executor_work_guard<net::io_context::executor_type>> work_guard_;
+  std::optional<net::steady_timer> sweep_timer_;
+  std::thread thread_;
+  connection* connections_ = nullptr;
+  std::size_t connection_count_ = 0;
+  std::uint64_t request_sequence_ = 0;
+  bool draining_ = false;
+  std::function<void()> on_drained_;
+};
+
+}  // namespace evald
