@@ -49,8 +49,10 @@ class http_connection final : public connection {
   net::awaitable<read_result> read_more(wait_phase phase, steady_clock::time_point deadline);
   net::awaitable<bool> flush();
   net::awaitable<bool> write_stream(bool& close);
-  net::awaitable<void> reply_error_and_close(http::status status, std::string_view code,
-                                             std::string_view message);
+  // Queues a final JSON error response (Connection: close).
+  void queue_error(http::status status, std::string_view code, std::string_view message);
+  // Sends what is queued, then FIN and a bounded linger, then close.
+  net::awaitable<void> finish_and_close();
   net::awaitable<void> dispatch(request& req);
   void parse_error_reply(const error_code& ec, http::status& status, std::string& code,
                          std::string& message) const;
@@ -115,13 +117,15 @@ net::awaitable<bool> http_connection::write_stream(bool& close) {
       // End a chunked stream cleanly at a chunk boundary, then close.
       close = true;
       out_.append(last_chunk);
-      co_return co_await flush();
+      const bool sent = co_await flush();
+      co_return sent;
     }
     const std::string_view data = res_.stream->next(stream_chunk);
     if (data.empty()) {
       if (chunked) {
         out_.append(last_chunk);
-        co_return co_await flush();
+        const bool sent = co_await flush();
+        co_return sent;
       }
       co_return true;
     }
@@ -134,10 +138,12 @@ net::awaitable<bool> http_connection::write_stream(bool& close) {
       const std::array<net::const_buffer, 3> bufs = {
           net::buffer(chunk_head.data(), static_cast<std::size_t>(end - chunk_head.data())),
           net::buffer(data.data(), data.size()), net::buffer(crlf.data(), crlf.size())};
-      std::tie(ec, std::ignore) = co_await net::async_write(socket_, bufs, use_tuple);
+      auto [write_ec, n] = co_await net::async_write(socket_, bufs, use_tuple);
+      ec = write_ec;
     } else {
-      std::tie(ec, std::ignore) =
+      auto [write_ec, n] =
           co_await net::async_write(socket_, net::buffer(data.data(), data.size()), use_tuple);
+      ec = write_ec;
     }
     stop_waiting();
     if (ec) {
@@ -147,14 +153,19 @@ net::awaitable<bool> http_connection::write_stream(bool& close) {
   }
 }
 
-net::awaitable<void> http_connection::reply_error_and_close(http::status status,
-                                                            std::string_view code,
-                                                            std::string_view message) {
+void http_connection::queue_error(http::status status, std::string_view code,
+                                  std::string_view message) {
   res_.reset();
   set_error(res_, status, code, message);
   append_head(out_, res_, true, false);
   out_.append(res_.body);
-  if (co_await flush()) {
+}
+
+// GCC 12 miscompiles co_await inside conditions and around temporaries in some
+// shapes (a trap on resume); every co_await here is a plain statement.
+net::awaitable<void> http_connection::finish_and_close() {
+  const bool sent = co_await flush();
+  if (sent) {
     co_await linger_close(linger_timeout);
   }
 }
@@ -244,8 +255,11 @@ net::awaitable<void> http_connection::run() {
         }
       }
       // Responses to earlier pipelined requests go out before we wait for input.
-      if (!out_.empty() && !co_await flush()) {
-        co_return;
+      if (!out_.empty()) {
+        const bool sent = co_await flush();
+        if (!sent) {
+          co_return;
+        }
       }
       if (!started && owner().draining() && !has_pending_input()) {
         close_now();
@@ -257,9 +271,10 @@ net::awaitable<void> http_connection::run() {
                : header_deadline;
       const read_result r = co_await read_more(idle ? wait_phase::idle : wait_phase::header, deadline);
       if (r == read_result::timed_out && started) {
-        co_await reply_error_and_close(http::status::request_timeout, "request_timeout",
-                                       "request headers not received within " +
-                                           std::to_string(timeouts.header.count()) + " ms");
+        queue_error(http::status::request_timeout, "request_timeout",
+                    "request headers not received within " +
+                        std::to_string(timeouts.header.count()) + " ms");
+        co_await finish_and_close();
         co_return;
       }
       if (r != read_result::ok) {
@@ -272,15 +287,16 @@ net::awaitable<void> http_connection::run() {
       std::string code;
       std::string message;
       parse_error_reply(ec, status, code, message);
-      co_await reply_error_and_close(status, code, message);
+      queue_error(status, code, message);
+      co_await finish_and_close();
       co_return;
     }
     if (auto problem = check_request_framing(parser_->get().base())) {
-      co_await reply_error_and_close(problem->status,
-                                     problem->status == http::status::not_implemented
-                                         ? "not_implemented"
-                                         : "bad_request",
-                                     problem->message);
+      queue_error(problem->status,
+                  problem->status == http::status::not_implemented ? "not_implemented"
+                                                                   : "bad_request",
+                  problem->message);
+      co_await finish_and_close();
       co_return;
     }
 
@@ -289,8 +305,9 @@ net::awaitable<void> http_connection::run() {
       const auto expect = parser_->get()[http::field::expect];
       if (!expect.empty()) {
         if (!iequals(std::string_view(expect.data(), expect.size()), "100-continue")) {
-          co_await reply_error_and_close(http::status::expectation_failed, "expectation_failed",
-                                         "only Expect: 100-continue is supported");
+          queue_error(http::status::expectation_failed, "expectation_failed",
+                      "only Expect: 100-continue is supported");
+          co_await finish_and_close();
           co_return;
         }
         if (in_.size() == 0) {
@@ -309,14 +326,18 @@ net::awaitable<void> http_connection::run() {
             break;
           }
         }
-        if (!out_.empty() && !co_await flush()) {
-          co_return;
+        if (!out_.empty()) {
+          const bool sent = co_await flush();
+          if (!sent) {
+            co_return;
+          }
         }
         const read_result r = co_await read_more(wait_phase::body, body_deadline);
         if (r == read_result::timed_out) {
-          co_await reply_error_and_close(http::status::request_timeout, "request_timeout",
-                                         "request body not received within " +
-                                             std::to_string(timeouts.body.count()) + " ms");
+          queue_error(http::status::request_timeout, "request_timeout",
+                      "request body not received within " + std::to_string(timeouts.body.count()) +
+                          " ms");
+          co_await finish_and_close();
           co_return;
         }
         if (r != read_result::ok) {
@@ -329,7 +350,8 @@ net::awaitable<void> http_connection::run() {
         std::string code;
         std::string message;
         parse_error_reply(ec, status, code, message);
-        co_await reply_error_and_close(status, code, message);
+        queue_error(status, code, message);
+        co_await finish_and_close();
         co_return;
       }
     }
@@ -345,7 +367,12 @@ net::awaitable<void> http_connection::run() {
     append_head(out_, res_, close, !close && req.version() < 11);
     if (res_.stream) {
       if (!head) {
-        if (!co_await flush() || !co_await write_stream(close)) {
+        const bool head_sent = co_await flush();
+        if (!head_sent) {
+          co_return;
+        }
+        const bool body_sent = co_await write_stream(close);
+        if (!body_sent) {
           co_return;
         }
       }
@@ -354,13 +381,12 @@ net::awaitable<void> http_connection::run() {
       out_.append(res_.body);
     }
     if (close) {
-      if (co_await flush()) {
-        co_await linger_close(linger_timeout);
-      }
+      co_await finish_and_close();
       co_return;
     }
     if (in_.size() == 0 || out_.size() >= flush_threshold) {
-      if (!co_await flush()) {
+      const bool sent = co_await flush();
+      if (!sent) {
         co_return;
       }
     }

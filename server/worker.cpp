@@ -23,6 +23,9 @@ worker::worker(std::size_t index, std::atomic<std::uint32_t>& open_connections,
 
 worker::~worker() {
   join();
+  // No drain callbacks from connections destroyed below: the loop is gone.
+  draining_ = false;
+  on_drained_ = nullptr;
   // Pending coroutines (and their connections) are destroyed with the context,
   // while this worker's members are still alive.
   sweep_timer_.reset();

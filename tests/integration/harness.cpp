@@ -1,0 +1,225 @@
+#include "tests/integration/harness.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+namespace evald::test {
+namespace {
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+[[noreturn]] void exec_evald(const std::vector<std::string>& args,
+                             const std::map<std::string, std::string>& env) {
+  for (const auto& [k, v] : env) {
+    setenv(k.c_str(), v.c_str(), 1);
+  }
+  std::vector<char*> argv;
+  argv.push_back(const_cast<char*>(EVALD_BINARY));
+  for (const auto& a : args) {
+    argv.push_back(const_cast<char*>(a.c_str()));
+  }
+  argv.push_back(nullptr);
+  execv(EVALD_BINARY, argv.data());
+  _exit(127);
+}
+
+}  // namespace
+
+std::string write_temp_file(const std::string& content, const std::string& suffix) {
+  std::string path = "/tmp/evald-test-XXXXXX" + suffix;
+  const int fd = mkstemps(path.data(), static_cast<int>(suffix.size()));
+  if (fd < 0) {
+    throw std::runtime_error("mkstemps failed");
+  }
+  const auto written = ::write(fd, content.data(), content.size());
+  ::close(fd);
+  if (written != static_cast<ssize_t>(content.size())) {
+    throw std::runtime_error("short write to temp file");
+  }
+  return path;
+}
+
+evald_process::evald_process(const options& opts) {
+  std::vector<std::string> args = {"--listen", "127.0.0.1:0", "--threads",
+                                   std::to_string(opts.threads)};
+  if (!opts.config_json.empty()) {
+    config_path_ = write_temp_file(opts.config_json, ".json");
+    args.insert(args.begin(), {"--config", config_path_});
+  }
+  args.insert(args.end(), opts.args.begin(), opts.args.end());
+  stderr_path_ = write_temp_file("", ".log");
+
+  int out_pipe[2];
+  if (pipe(out_pipe) != 0) {
+    throw std::runtime_error("pipe failed");
+  }
+  pid_ = fork();
+  if (pid_ == 0) {
+    dup2(out_pipe[1], 1);
+    const int err = ::open(stderr_path_.c_str(), O_WRONLY | O_TRUNC);
+    dup2(err, 2);
+    ::close(out_pipe[0]);
+    ::close(out_pipe[1]);
+    exec_evald(args, opts.env);
+  }
+  ::close(out_pipe[1]);
+  // Read stdout until the listening line, for at most 20 s.
+  std::string text;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (port_ == 0 && std::chrono::steady_clock::now() < deadline) {
+    pollfd p{out_pipe[0], POLLIN, 0};
+    if (poll(&p, 1, 200) <= 0) {
+      continue;
+    }
+    char buf[512];
+    const ssize_t n = ::read(out_pipe[0], buf, sizeof buf);
+    if (n <= 0) {
+      break;
+    }
+    text.append(buf, static_cast<std::size_t>(n));
+    const auto at = text.find("listening on http://127.0.0.1:");
+    if (at != std::string::npos) {
+      const auto end = text.find('\n', at);
+      if (end != std::string::npos) {
+        port_ = static_cast<std::uint16_t>(std::stoi(text.substr(at + 30, end - at - 30)));
+      }
+    }
+  }
+  stdout_text_ = text;
+  ::close(out_pipe[0]);  // evald ignores SIGPIPE; later stdout lines are not needed
+  if (port_ == 0) {
+    stop(SIGKILL);
+    throw std::runtime_error("evald did not report a port; stderr:\n" + stderr_text());
+  }
+}
+
+evald_process::~evald_process() {
+  if (!exited_) {
+    stop(SIGKILL, std::chrono::seconds(5));
+  }
+  if (!config_path_.empty()) {
+    ::unlink(config_path_.c_str());
+  }
+  ::unlink(stderr_path_.c_str());
+}
+
+void evald_process::signal(int signo) const { ::kill(pid_, signo); }
+
+std::optional<int> evald_process::wait_exit(std::chrono::milliseconds timeout) {
+  if (exited_) {
+    return status_;
+  }
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    int st = 0;
+    const pid_t r = waitpid(pid_, &st, WNOHANG);
+    if (r == pid_) {
+      exited_ = true;
+      status_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+      return status_;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return std::nullopt;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));  // polling a child's exit
+  }
+}
+
+int evald_process::stop(int signo, std::chrono::milliseconds timeout) {
+  if (exited_) {
+    return status_;
+  }
+  signal(signo);
+  if (auto st = wait_exit(timeout)) {
+    return *st;
+  }
+  ::kill(pid_, SIGKILL);
+  wait_exit(std::chrono::seconds(5));
+  return -1;
+}
+
+std::string evald_process::stderr_text() const { return read_file(stderr_path_); }
+
+std::vector<std::string> evald_process::fd_targets() const {
+  std::vector<std::string> out;
+  const std::string dir = "/proc/" + std::to_string(pid_) + "/fd";
+  if (DIR* d = opendir(dir.c_str())) {
+    while (dirent* e = readdir(d)) {
+      if (e->d_name[0] == '.') {
+        continue;
+      }
+      char target[256];
+      const ssize_t n = readlink((dir + "/" + e->d_name).c_str(), target, sizeof target - 1);
+      if (n > 0) {
+        out.emplace_back(target, static_cast<std::size_t>(n));
+      }
+    }
+    closedir(d);
+  }
+  return out;
+}
+
+std::size_t evald_process::thread_count() const {
+  std::size_t count = 0;
+  const std::string dir = "/proc/" + std::to_string(pid_) + "/task";
+  if (DIR* d = opendir(dir.c_str())) {
+    while (dirent* e = readdir(d)) {
+      count += e->d_name[0] != '.' ? 1 : 0;
+    }
+    closedir(d);
+  }
+  return count;
+}
+
+double evald_process::cpu_seconds() const {
+  const std::string stat = read_file("/proc/" + std::to_string(pid_) + "/stat");
+  std::istringstream in(stat.substr(stat.rfind(')') + 2));
+  std::string field;
+  unsigned long long utime = 0;
+  unsigned long long stime = 0;
+  for (int i = 3; i <= 15; ++i) {
+    in >> field;
+    if (i == 14) {
+      utime = std::stoull(field);
+    } else if (i == 15) {
+      stime = std::stoull(field);
+    }
+  }
+  return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+run_result run_evald(const std::vector<std::string>& args,
+                     const std::map<std::string, std::string>& env) {
+  const std::string out_path = write_temp_file("", ".out");
+  const std::string err_path = write_temp_file("", ".err");
+  const pid_t pid = fork();
+  if (pid == 0) {
+    dup2(::open(out_path.c_str(), O_WRONLY | O_TRUNC), 1);
+    dup2(::open(err_path.c_str(), O_WRONLY | O_TRUNC), 2);
+    exec_evald(args, env);
+  }
+  int st = 0;
+  waitpid(pid, &st, 0);
+  run_result r{WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st), read_file(out_path),
+               read_file(err_path)};
+  ::unlink(out_path.c_str());
+  ::unlink(err_path.c_str());
+  return r;
+}
+
+}  // namespace evald::test

@@ -1,0 +1,63 @@
+#pragma once
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace evald::test {
+
+// The real evald binary, started on 127.0.0.1:0; the port is read from the line
+// it prints on stdout. The destructor kills it if a test did not stop it.
+class evald_process {
+ public:
+  struct options {
+    std::vector<std::string> args;          // appended after --listen/--threads
+    std::string config_json;                // written to a temp file and passed as --config
+    std::uint32_t threads = 2;
+    std::map<std::string, std::string> env;  // extra environment
+  };
+  evald_process() : evald_process(options{}) {}
+  explicit evald_process(const options& opts);
+  ~evald_process();
+  evald_process(const evald_process&) = delete;
+  evald_process& operator=(const evald_process&) = delete;
+
+  std::uint16_t port() const { return port_; }
+  pid_t pid() const { return pid_; }
+  // Sends `signo`, waits up to `timeout`; returns the exit status (or 128+signal,
+  // or -1 on timeout, after which the process is killed).
+  int stop(int signo = 15, std::chrono::milliseconds timeout = std::chrono::seconds(20));
+  void signal(int signo) const;
+  std::optional<int> wait_exit(std::chrono::milliseconds timeout);
+  std::string stderr_text() const;
+  const std::string& stdout_text() const { return stdout_text_; }
+  std::vector<std::string> fd_targets() const;  // readlink of /proc/<pid>/fd/*
+  std::size_t thread_count() const;              // entries of /proc/<pid>/task
+  double cpu_seconds() const;                    // utime + stime from /proc/<pid>/stat
+
+ private:
+  pid_t pid_ = -1;
+  std::uint16_t port_ = 0;
+  std::string stderr_path_;
+  std::string stdout_text_;
+  std::string config_path_;
+  bool exited_ = false;
+  int status_ = 0;
+};
+
+// Runs evald with `args` to completion (for --check-config, --version, errors).
+struct run_result {
+  int status;
+  std::string out;
+  std::string err;
+};
+run_result run_evald(const std::vector<std::string>& args,
+                     const std::map<std::string, std::string>& env = {});
+
+std::string write_temp_file(const std::string& content, const std::string& suffix);
+
+}  // namespace evald::test

@@ -1,0 +1,249 @@
+// Process-level behaviour: threads, io_uring, signals and drain, connection cap,
+// command line and configuration errors.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <signal.h>
+#include <thread>
+
+#include "tests/integration/harness.hpp"
+#include "tests/integration/http_client.hpp"
+
+using namespace evald::test;
+using namespace std::chrono_literals;
+using json = nlohmann::json;
+using steady = std::chrono::steady_clock;
+
+namespace {
+std::string backend() {
+  const auto r = run_evald({"--version"});
+  return r.out.find("io_uring") != std::string::npos ? "io_uring" : "epoll";
+}
+constexpr const char* slow_prime = "/prime?n=100109100129100151&method=trial";  // ~0.3–1 s
+}  // namespace
+
+TEST(Lifecycle, ThreadCountIsWorkersPlusTheLoggerThread) {
+  for (std::uint32_t w : {1U, 2U, 3U}) {
+    evald_process::options opts;
+    opts.threads = w;
+    evald_process server(opts);
+    ASSERT_EQ(get(server.port(), "/healthz").status, 200);
+    // W workers (the main thread is worker 0) + 1 asynchronous logger thread.
+    EXPECT_EQ(server.thread_count(), w + 1) << "workers=" << w;
+  }
+}
+
+TEST(Lifecycle, ThreadCountStaysPutWhileComputing) {
+  evald_process server;
+  http_client a(server.port());
+  http_client b(server.port());
+  a.send(get_request(slow_prime));
+  b.send(get_request(slow_prime));
+  ASSERT_EQ(get(server.port(), "/healthz").status, 200);
+  EXPECT_EQ(server.thread_count(), 3U);
+  ASSERT_TRUE(a.read_response());
+  ASSERT_TRUE(b.read_response());
+}
+
+TEST(Lifecycle, TheBackendIsReallyInUse) {
+  evald_process server;
+  ASSERT_EQ(get(server.port(), "/healthz").status, 200);
+  std::size_t rings = 0;
+  std::size_t epolls = 0;
+  for (const auto& t : server.fd_targets()) {
+    rings += t == "anon_inode:[io_uring]" ? 1 : 0;
+    epolls += t == "anon_inode:[eventpoll]" ? 1 : 0;
+  }
+  if (backend() == "io_uring") {
+    EXPECT_EQ(rings, 2U) << "one io_uring per worker";
+    EXPECT_EQ(epolls, 0U);
+  } else {
+    EXPECT_EQ(rings, 0U);
+    EXPECT_GE(epolls, 2U);
+  }
+  EXPECT_NE(server.stderr_text().find("backend=" + backend()), std::string::npos);
+  EXPECT_NE(server.stderr_text().find("workers=2"), std::string::npos);
+}
+
+TEST(Lifecycle, DrainFinishesInFlightRequestsAndExitsZero) {
+  evald_process server;
+  std::vector<std::unique_ptr<http_client>> clients;
+  for (int i = 0; i < 4; ++i) {
+    clients.push_back(std::make_unique<http_client>(server.port()));
+    clients.back()->send(get_request("/healthz"));
+    ASSERT_TRUE(clients.back()->read_response());  // accepted and served once
+    clients.back()->send(get_request(slow_prime));
+  }
+  http_client idle(server.port());
+  idle.send(get_request("/healthz"));
+  ASSERT_TRUE(idle.read_response());
+
+  server.signal(SIGTERM);
+  for (auto& c : clients) {
+    const auto res = c->read_response();
+    ASSERT_TRUE(res) << "an in-flight request was dropped by the drain";
+    EXPECT_EQ(res->status, 200);
+    EXPECT_EQ(json::parse(res->body)["prime"], true);
+    EXPECT_EQ(res->header("Connection"), "close");
+  }
+  EXPECT_FALSE(idle.read_response());  // idle keep-alive connections close at once
+  const auto status = server.wait_exit(10s);
+  ASSERT_TRUE(status);
+  EXPECT_EQ(*status, 0);
+  EXPECT_NE(server.stderr_text().find("draining"), std::string::npos);
+}
+
+TEST(Lifecycle, DrainUnderLoadFailsNoRequest) {
+  evald_process server;
+  std::atomic<bool> signalled{false};
+  std::atomic<int> ok{0};
+  std::atomic<int> failed{0};
+  std::vector<std::thread> load;
+  for (int t = 0; t < 8; ++t) {
+    load.emplace_back([&, t] {
+      try {
+        http_client c(server.port());
+        for (int i = 0;; ++i) {
+          const bool slow = (i + t) % 5 == 0;
+          c.send(get_request(slow ? "/prime?n=1000000007&method=trial" : "/healthz"));
+          std::optional<http_response> res;
+          try {
+            res = c.read_response();
+          } catch (const std::exception&) {
+            ++failed;  // a partial response: the server broke an in-flight request
+            return;
+          }
+          if (!res) {
+            // Closed before any byte of a response: legal only once the drain began.
+            if (!signalled) {
+              ++failed;
+            }
+            return;
+          }
+          if (res->status != 200) {
+            ++failed;
+            return;
+          }
+          ++ok;
+          if (res->header("Connection") == "close") {
+            return;
+          }
+        }
+      } catch (const std::exception&) {
+        if (!signalled) {
+          ++failed;
+        }
+      }
+    });
+  }
+  while (ok < 2000) {
+    std::this_thread::yield();
+  }
+  signalled = true;
+  server.signal(SIGTERM);
+  for (auto& th : load) {
+    th.join();
+  }
+  const auto status = server.wait_exit(10s);
+  ASSERT_TRUE(status);
+  EXPECT_EQ(*status, 0);
+  EXPECT_EQ(failed, 0);
+  EXPECT_GE(ok, 2000);
+}
+
+TEST(Lifecycle, SecondSignalExitsAtOnce) {
+  evald_process server;
+  http_client c(server.port());
+  c.send(get_request("/prime?n=18446744073709551557&method=trial"));  // seconds of work
+  ASSERT_EQ(get(server.port(), "/healthz").status, 200);
+  server.signal(SIGTERM);
+  // Wait until the drain has begun (its log line), then signal again.
+  const auto deadline = steady::now() + 5s;
+  while (server.stderr_text().find("draining") == std::string::npos && steady::now() < deadline) {
+    std::this_thread::yield();
+  }
+  const auto start = steady::now();
+  server.signal(SIGTERM);
+  const auto status = server.wait_exit(5s);
+  ASSERT_TRUE(status);
+  EXPECT_EQ(*status, 1);
+  EXPECT_LT(steady::now() - start, 2s);
+}
+
+TEST(Lifecycle, ShutdownTimeoutBoundsTheDrain) {
+  evald_process::options opts;
+  opts.config_json = R"({"timeouts": {"shutdown": "500ms"}})";
+  evald_process server(opts);
+  http_client c(server.port());
+  c.send(get_request("/prime?n=18446744073709551557&method=trial"));
+  ASSERT_EQ(get(server.port(), "/healthz").status, 200);
+  const auto start = steady::now();
+  server.signal(SIGINT);
+  const auto status = server.wait_exit(10s);
+  ASSERT_TRUE(status);
+  EXPECT_EQ(*status, 0);
+  EXPECT_LT(steady::now() - start, 5s);
+}
+
+TEST(Lifecycle, ConnectionCapAnswers503WithRetryAfter) {
+  evald_process::options opts;
+  opts.config_json = R"({"limits": {"max_connections": 2}})";
+  evald_process server(opts);
+  auto a = std::make_unique<http_client>(server.port());
+  http_client b(server.port());
+  for (http_client* c : {a.get(), &b}) {
+    c->send(get_request("/healthz"));
+    ASSERT_TRUE(c->read_response());
+  }
+  {
+    http_client over(server.port());
+    const auto res = over.read_response();
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 503);
+    EXPECT_EQ(res->header("Retry-After"), "1");
+    EXPECT_EQ(json::parse(res->body)["error"]["code"], "too_many_connections");
+    EXPECT_TRUE(over.read_until_closed());
+  }
+  a.reset();  // frees a slot once the server sees the close
+  const auto deadline = steady::now() + 5s;
+  int status = 0;
+  while (steady::now() < deadline) {
+    status = get(server.port(), "/healthz").status;
+    if (status == 200) {
+      break;
+    }
+  }
+  EXPECT_EQ(status, 200);
+}
+
+TEST(Lifecycle, CommandLine) {
+  auto r = run_evald({"--version"});
+  EXPECT_EQ(r.status, 0);
+  EXPECT_NE(r.out.find("evald 0.1.0"), std::string::npos);
+  r = run_evald({"--help"});
+  EXPECT_EQ(r.status, 0);
+  EXPECT_NE(r.out.find("--check-config"), std::string::npos);
+  r = run_evald({"--bogus"});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("--bogus: unknown option"), std::string::npos);
+  r = run_evald({"--check-config", "--config", EVALD_SOURCE_DIR "/config/evald.json"});
+  EXPECT_EQ(r.status, 0) << r.err;
+  const std::string bad = write_temp_file(R"({"limits": {"max_conections": 5}})", ".json");
+  r = run_evald({"--check-config", "--config", bad});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("/limits/max_conections: unknown key"), std::string::npos) << r.err;
+  r = run_evald({"--check-config"}, {{"EVALD_THREADS", "lots"}});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("EVALD_THREADS"), std::string::npos);
+  r = run_evald({"--config", "/nonexistent/evald.json"});
+  EXPECT_EQ(r.status, 2);
+}
+
+TEST(Lifecycle, AddressInUseIsAClearStartupError) {
+  evald_process server;
+  const auto r = run_evald({"--listen", "127.0.0.1:" + std::to_string(server.port())});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("cannot listen on 127.0.0.1:"), std::string::npos) << r.err;
+}
