@@ -1,0 +1,40 @@
+# The two set-up commands (as root on Debian 12; they install what is missing):
+#   make run   — build the release preset and start evald on 127.0.0.1:8080
+#   make test  — build the dev preset and run every test through ctest
+.PHONY: run test build-release build-dev sanitizers bench format format-check clean deps
+
+deps:
+	bash scripts/setup.sh
+
+build-release: deps
+	cmake --preset release
+	cmake --build --preset release
+
+build-dev: deps
+	cmake --preset dev
+	cmake --build --preset dev
+
+run: build-release
+	./build/release/evald --config config/evald.json
+
+test: build-dev
+	ctest --preset dev
+
+# ASan+UBSan and TSan builds of every test.
+sanitizers: deps
+	cmake --preset asan && cmake --build --preset asan && ctest --preset asan
+	cmake --preset tsan && cmake --build --preset tsan && ctest --preset tsan
+
+bench: build-release
+	bash scripts/setup.sh wrk nghttp2-client
+	./build/release/bench/bench_kernels
+	bash bench/healthz_wrk.sh
+
+format:
+	clang-format -i $$(git ls-files '*.cpp' '*.hpp')
+
+format-check:
+	clang-format --dry-run --Werror $$(git ls-files '*.cpp' '*.hpp')
+
+clean:
+	rm -rf build
