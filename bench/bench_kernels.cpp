@@ -109,7 +109,8 @@ int main() {
     chargen_fill(buf, pos);
     pos += buf.size();
   }
-  std::printf("  chargen_fill (copying)    %7.2f GB/s\n", static_cast<double>(pos) / seconds_since(t) / 1e9);
+  std::printf("  chargen_fill (copying)    %7.2f GB/s\n",
+              static_cast<double>(pos) / seconds_since(t) / 1e9);
   std::printf("  chargen_window            zero-copy view into a %zu-byte read-only block\n",
               chargen_period_bytes * 11);
   return 0;

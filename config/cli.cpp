@@ -46,7 +46,9 @@ cli_options parse_cli(int argc, const char* const* argv) {
     } else if (arg == "--log-level") {
       std::string v = take_value();
       if (!is_log_level(v)) {
-        throw config_error("--log-level: expected trace, debug, info, warn, error, critical or off, got \"" + v + "\"");
+        throw config_error(
+            "--log-level: expected trace, debug, info, warn, error, critical or off, got \"" + v +
+            "\"");
       }
       out.log_level = std::move(v);
     } else if (arg == "--check-config") {

@@ -144,7 +144,9 @@ void read_object(const json& j, const std::string& path, const member_handlers& 
   }
 }
 
-constexpr std::chrono::microseconds ms(std::int64_t v) { return std::chrono::milliseconds(v); }
+constexpr std::chrono::microseconds ms(std::int64_t v) {
+  return std::chrono::milliseconds(v);
+}
 
 }  // namespace
 
@@ -189,7 +191,8 @@ endpoint_text parse_endpoint(std::string_view text) {
 settings from_json(const json& j, settings s) {
   read_object(
       j, "",
-      {{"listen", [&](const json& v, const std::string& p) { s.listen = read_endpoints(v, p, false); }},
+      {{"listen",
+        [&](const json& v, const std::string& p) { s.listen = read_endpoints(v, p, false); }},
        {"threads",
         [&](const json& v, const std::string& p) {
           s.threads = static_cast<std::uint32_t>(read_integer(v, p, 0, 1024));
@@ -197,42 +200,53 @@ settings from_json(const json& j, settings s) {
        {"limits",
         [&](const json& v, const std::string& p) {
           auto& l = s.limits;
-          read_object(
-              v, p,
-              {{"max_connections",
-                [&](const json& x, const std::string& q) {
-                  l.max_connections = static_cast<std::uint32_t>(read_integer(x, q, 1, 1'000'000));
-                }},
-               {"max_header_size",
-                [&](const json& x, const std::string& q) {
-                  l.max_header_bytes = read_size(x, q, 1024, 1024 * 1024);
-                }},
-               {"max_body_size",
-                [&](const json& x, const std::string& q) {
-                  l.max_body_bytes = read_size(x, q, 0, 1ULL << 30);
-                }},
-               {"max_requests_per_connection", [&](const json& x, const std::string& q) {
-                  l.max_requests_per_connection =
-                      static_cast<std::uint32_t>(read_integer(x, q, 1, 100'000'000));
-                }}});
+          read_object(v, p,
+                      {{"max_connections",
+                        [&](const json& x, const std::string& q) {
+                          l.max_connections =
+                              static_cast<std::uint32_t>(read_integer(x, q, 1, 1'000'000));
+                        }},
+                       {"max_header_size",
+                        [&](const json& x, const std::string& q) {
+                          l.max_header_bytes = read_size(x, q, 1024, 1024 * 1024);
+                        }},
+                       {"max_body_size",
+                        [&](const json& x, const std::string& q) {
+                          l.max_body_bytes = read_size(x, q, 0, 1ULL << 30);
+                        }},
+                       {"max_requests_per_connection", [&](const json& x, const std::string& q) {
+                          l.max_requests_per_connection =
+                              static_cast<std::uint32_t>(read_integer(x, q, 1, 100'000'000));
+                        }}});
         }},
        {"timeouts",
         [&](const json& v, const std::string& p) {
           auto& t = s.timeouts;
           const auto hour = ms(3'600'000);
-          read_object(v, p,
-                      {{"header", [&](const json& x, const std::string& q) { t.header = read_millis(x, q, ms(1), hour); }},
-                       {"keep_alive", [&](const json& x, const std::string& q) { t.keep_alive = read_millis(x, q, ms(1), hour); }},
-                       {"body", [&](const json& x, const std::string& q) { t.body = read_millis(x, q, ms(1), hour); }},
-                       {"write_stall", [&](const json& x, const std::string& q) { t.write_stall = read_millis(x, q, ms(1), hour); }},
-                       {"shutdown", [&](const json& x, const std::string& q) { t.shutdown = read_millis(x, q, ms(0), hour); }}});
+          read_object(
+              v, p,
+              {{"header", [&](const json& x,
+                              const std::string& q) { t.header = read_millis(x, q, ms(1), hour); }},
+               {"keep_alive",
+                [&](const json& x, const std::string& q) {
+                  t.keep_alive = read_millis(x, q, ms(1), hour);
+                }},
+               {"body", [&](const json& x,
+                            const std::string& q) { t.body = read_millis(x, q, ms(1), hour); }},
+               {"write_stall",
+                [&](const json& x, const std::string& q) {
+                  t.write_stall = read_millis(x, q, ms(1), hour);
+                }},
+               {"shutdown", [&](const json& x, const std::string& q) {
+                  t.shutdown = read_millis(x, q, ms(0), hour);
+                }}});
         }},
        {"prime",
         [&](const json& v, const std::string& p) {
-          read_object(v, p,
-                      {{"trial_slice", [&](const json& x, const std::string& q) {
-                          s.prime.slice = read_duration(x, q, std::chrono::microseconds(10), ms(100));
-                        }}});
+          read_object(v, p, {{"trial_slice", [&](const json& x, const std::string& q) {
+                                s.prime.slice =
+                                    read_duration(x, q, std::chrono::microseconds(10), ms(100));
+                              }}});
         }},
        {"chargen",
         [&](const json& v, const std::string& p) {
@@ -246,14 +260,16 @@ settings from_json(const json& j, settings s) {
                         }}});
         }},
        {"logging", [&](const json& v, const std::string& p) {
-          read_object(v, p,
-                      {{"level", [&](const json& x, const std::string& q) {
-                          s.logging.level = read_string(x, q);
-                          if (!is_log_level(s.logging.level)) {
-                            fail(q, "expected one of trace, debug, info, warn, error, critical, off; got \"" +
-                                        s.logging.level + "\"");
-                          }
-                        }}});
+          read_object(
+              v, p,
+              {{"level", [&](const json& x, const std::string& q) {
+                  s.logging.level = read_string(x, q);
+                  if (!is_log_level(s.logging.level)) {
+                    fail(q,
+                         "expected one of trace, debug, info, warn, error, critical, off; got \"" +
+                             s.logging.level + "\"");
+                  }
+                }}});
         }}});
   return s;
 }
@@ -308,7 +324,9 @@ void apply_environment(settings& s, const env_lookup& getenv_fn) {
   }
   if (auto v = getenv_fn("EVALD_LOG_LEVEL")) {
     if (!is_log_level(*v)) {
-      throw config_error("EVALD_LOG_LEVEL: expected trace, debug, info, warn, error, critical or off, got \"" + *v + "\"");
+      throw config_error(
+          "EVALD_LOG_LEVEL: expected trace, debug, info, warn, error, critical or off, got \"" +
+          *v + "\"");
     }
     s.logging.level = *v;
   }

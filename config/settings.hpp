@@ -12,17 +12,17 @@ using duration = std::chrono::milliseconds;
 
 struct limits_settings {
   std::uint32_t max_connections = 10'000;
-  std::uint64_t max_header_bytes = 8 * 1024;  // request line + headers → 431
+  std::uint64_t max_header_bytes = 8 * 1024;   // request line + headers → 431
   std::uint64_t max_body_bytes = 1024 * 1024;  // → 413
   std::uint32_t max_requests_per_connection = 10'000;
 };
 
 struct timeouts_settings {
-  duration header{10'000};      // first byte to end of headers → 408
-  duration keep_alive{30'000};  // idle between requests → quiet close
-  duration body{30'000};        // end of headers to end of body → 408
+  duration header{10'000};       // first byte to end of headers → 408
+  duration keep_alive{30'000};   // idle between requests → quiet close
+  duration body{30'000};         // end of headers to end of body → 408
   duration write_stall{30'000};  // one write making no progress → drop
-  duration shutdown{10'000};    // graceful drain before exit
+  duration shutdown{10'000};     // graceful drain before exit
 };
 
 struct prime_settings {

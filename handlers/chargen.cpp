@@ -37,8 +37,7 @@ void chargen(request_context& ctx, response& res) {
   if (ctx.query.find("bytes") != nullptr) {
     const std::uint64_t bytes = require_u64(ctx.query, "bytes");
     if (bytes > cap) {
-      throw bad_request("bytes must be at most " + std::to_string(cap) +
-                        " (chargen.max_bytes)");
+      throw bad_request("bytes must be at most " + std::to_string(cap) + " (chargen.max_bytes)");
     }
     res.stream = std::make_unique<chargen_stream>(bytes);
     res.stream_length = bytes;

@@ -24,7 +24,8 @@ std::optional<std::uint64_t> parse_u64_decimal(std::string_view text) noexcept {
   return value;
 }
 
-void check_query_params(const query_params& query, std::initializer_list<std::string_view> allowed) {
+void check_query_params(const query_params& query,
+                        std::initializer_list<std::string_view> allowed) {
   const auto& items = query.items();
   for (std::size_t i = 0; i < items.size(); ++i) {
     const std::string& key = items[i].first;

@@ -49,7 +49,8 @@ std::optional<framing_problem> check_request_framing(const http::request_header<
     return std::nullopt;
   }
   if (!http11) {
-    return framing_problem{http::status::bad_request, "Transfer-Encoding is not allowed in HTTP/1.0"};
+    return framing_problem{http::status::bad_request,
+                           "Transfer-Encoding is not allowed in HTTP/1.0"};
   }
   if (header.count(http::field::content_length) != 0) {
     return framing_problem{http::status::bad_request,
@@ -75,12 +76,14 @@ std::optional<framing_problem> check_request_framing(const http::request_header<
   for (const auto& c : codings) {
     if (std::find(registered_codings.begin(), registered_codings.end(), c) ==
         registered_codings.end()) {
-      return framing_problem{http::status::not_implemented, "unknown transfer coding \"" + c + "\""};
+      return framing_problem{http::status::not_implemented,
+                             "unknown transfer coding \"" + c + "\""};
     }
   }
   if (codings.back() != "chunked") {
-    return framing_problem{http::status::bad_request,
-                           "the last transfer coding must be chunked, not \"" + codings.back() + "\""};
+    return framing_problem{
+        http::status::bad_request,
+        "the last transfer coding must be chunked, not \"" + codings.back() + "\""};
   }
   if (std::count(codings.begin(), codings.end(), "chunked") > 1) {
     return framing_problem{http::status::bad_request, "chunked applied more than once"};

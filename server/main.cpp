@@ -1,7 +1,7 @@
+#include <spdlog/spdlog.h>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
-#include <spdlog/spdlog.h>
 
 #include "config/cli.hpp"
 #include "handlers/routes.hpp"

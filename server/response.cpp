@@ -20,16 +20,17 @@ void response::add_header(std::string_view name, std::string_view value) {
   extra_headers.append(name).append(": ").append(value).append("\r\n");
 }
 
-void set_error(response& res, http::status status, std::string_view code, std::string_view message) {
+void set_error(response& res, http::status status, std::string_view code,
+               std::string_view message) {
   res.status = status;
   res.content_type = "application/json";
   res.stream.reset();
   res.stream_length.reset();
   res.extra_headers.clear();
   nlohmann::ordered_json j = {{"error",
-                       {{"status", static_cast<unsigned>(status)},
-                        {"code", std::string(code)},
-                        {"message", std::string(message)}}}};
+                               {{"status", static_cast<unsigned>(status)},
+                                {"code", std::string(code)},
+                                {"message", std::string(message)}}}};
   // Messages can echo client bytes: replace invalid UTF-8 instead of throwing.
   res.body = j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }

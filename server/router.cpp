@@ -7,7 +7,8 @@
 namespace evald {
 
 void router::add(http::verb method, std::string path, handler h) {
-  auto it = std::find_if(routes_.begin(), routes_.end(), [&](const route& r) { return r.path == path; });
+  auto it =
+      std::find_if(routes_.begin(), routes_.end(), [&](const route& r) { return r.path == path; });
   if (it == routes_.end()) {
     routes_.push_back(route{std::move(path), {}, {}});
     it = std::prev(routes_.end());

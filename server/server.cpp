@@ -2,12 +2,12 @@
 
 #include <sched.h>
 
+#include <spdlog/spdlog.h>
 #include <algorithm>
 #include <boost/asio/signal_set.hpp>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
-#include <spdlog/spdlog.h>
 #include <thread>
 
 #include "config/load.hpp"
@@ -145,19 +145,19 @@ void server::start_accepting() {
     auto start = [this](tcp::socket s, worker& w) {
       net::co_spawn(w.context(), serve_http(std::move(s), w, shared_), log_unexpected);
     };
-    net::co_spawn(ctx,
-                  accept_loop(*acceptor, targets, open_connections_,
-                              settings_.limits.max_connections, start),
-                  log_unexpected);
+    net::co_spawn(
+        ctx,
+        accept_loop(*acceptor, targets, open_connections_, settings_.limits.max_connections, start),
+        log_unexpected);
   }
   for (auto& acceptor : chargen_acceptors_) {
     auto start = [this](tcp::socket s, worker& w) {
       net::co_spawn(w.context(), serve_chargen_tcp(std::move(s), w, settings_), log_unexpected);
     };
-    net::co_spawn(ctx,
-                  accept_loop(*acceptor, targets, open_connections_,
-                              settings_.limits.max_connections, start),
-                  log_unexpected);
+    net::co_spawn(
+        ctx,
+        accept_loop(*acceptor, targets, open_connections_, settings_.limits.max_connections, start),
+        log_unexpected);
   }
 }
 
@@ -184,7 +184,8 @@ void server::begin_drain() {
   }
   draining_ = true;
   spdlog::info("draining: {} open connections, up to {} ms",
-               open_connections_.load(std::memory_order_relaxed), settings_.timeouts.shutdown.count());
+               open_connections_.load(std::memory_order_relaxed),
+               settings_.timeouts.shutdown.count());
   for (auto& a : http_acceptors_) {
     error_code ec;
     a->close(ec);
@@ -215,9 +216,8 @@ void server::begin_drain() {
   for (auto& w : workers_) {
     worker* target = w.get();
     net::post(target->context(), [this, target] {
-      target->begin_drain([this] {
-        net::post(workers_.front()->context(), [this] { on_worker_drained(); });
-      });
+      target->begin_drain(
+          [this] { net::post(workers_.front()->context(), [this] { on_worker_drained(); }); });
     });
   }
 }

@@ -269,7 +269,8 @@ net::awaitable<void> http_connection::run() {
       const auto deadline =
           idle ? steady_clock::now() + (served == 0 ? timeouts.header : timeouts.keep_alive)
                : header_deadline;
-      const read_result r = co_await read_more(idle ? wait_phase::idle : wait_phase::header, deadline);
+      const read_result r =
+          co_await read_more(idle ? wait_phase::idle : wait_phase::header, deadline);
       if (r == read_result::timed_out && started) {
         queue_error(http::status::request_timeout, "request_timeout",
                     "request headers not received within " +
@@ -292,10 +293,10 @@ net::awaitable<void> http_connection::run() {
       co_return;
     }
     if (auto problem = check_request_framing(parser_->get().base())) {
-      queue_error(problem->status,
-                  problem->status == http::status::not_implemented ? "not_implemented"
-                                                                   : "bad_request",
-                  problem->message);
+      queue_error(
+          problem->status,
+          problem->status == http::status::not_implemented ? "not_implemented" : "bad_request",
+          problem->message);
       co_await finish_and_close();
       co_return;
     }
@@ -334,9 +335,9 @@ net::awaitable<void> http_connection::run() {
         }
         const read_result r = co_await read_more(wait_phase::body, body_deadline);
         if (r == read_result::timed_out) {
-          queue_error(http::status::request_timeout, "request_timeout",
-                      "request body not received within " + std::to_string(timeouts.body.count()) +
-                          " ms");
+          queue_error(
+              http::status::request_timeout, "request_timeout",
+              "request body not received within " + std::to_string(timeouts.body.count()) + " ms");
           co_await finish_and_close();
           co_return;
         }

@@ -33,7 +33,9 @@ worker::~worker() {
   context_.reset();
 }
 
-void worker::run() { context_->run(); }
+void worker::run() {
+  context_->run();
+}
 
 void worker::start_thread() {
   thread_ = std::thread([this] {
@@ -49,7 +51,9 @@ void worker::join() {
   }
 }
 
-void worker::stop() { context_->stop(); }
+void worker::stop() {
+  context_->stop();
+}
 
 void worker::attach(connection& c) noexcept {
   c.prev_in_worker = nullptr;

@@ -21,7 +21,8 @@ constexpr char line_byte(std::uint64_t pos) noexcept {
 
 // Whole periods, enough that any window of chargen_max_window bytes starting in
 // the first period fits; built at compile time, so it lives in read-only memory.
-constexpr std::size_t block_periods = (chargen_period_bytes + chargen_max_window) / chargen_period_bytes + 1;
+constexpr std::size_t block_periods =
+    (chargen_period_bytes + chargen_max_window) / chargen_period_bytes + 1;
 constexpr std::size_t block_bytes = block_periods * chargen_period_bytes;
 
 constexpr std::array<char, block_bytes> make_block() noexcept {
@@ -35,7 +36,9 @@ constexpr std::array<char, block_bytes> block = make_block();
 
 }  // namespace
 
-char chargen_byte(std::uint64_t pos) noexcept { return line_byte(pos); }
+char chargen_byte(std::uint64_t pos) noexcept {
+  return line_byte(pos);
+}
 
 void chargen_fill(std::span<char> out, std::uint64_t pos) noexcept {
   while (!out.empty()) {

@@ -37,9 +37,7 @@ class montgomery {
   constexpr std::uint64_t mul(std::uint64_t a, std::uint64_t b) const noexcept {
     return reduce(static_cast<u128>(a) * b);
   }
-  constexpr std::uint64_t to_montgomery(std::uint64_t a) const noexcept {
-    return mul(a % n_, r2_);
-  }
+  constexpr std::uint64_t to_montgomery(std::uint64_t a) const noexcept { return mul(a % n_, r2_); }
   constexpr std::uint64_t from_montgomery(std::uint64_t a) const noexcept { return reduce(a); }
   constexpr std::uint64_t add(std::uint64_t a, std::uint64_t b) const noexcept {
     const std::uint64_t s = a + b;

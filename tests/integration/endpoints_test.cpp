@@ -90,8 +90,8 @@ TEST_F(Endpoints, PrimeTrialDivision) {
 
 TEST_F(Endpoints, BadNumbersAreClearErrors) {
   const std::string msg = "n must be a decimal integer from 0 to 18446744073709551615";
-  for (const char* bad : {"-1", "abc", "18446744073709551616", "", "1.5", "0x10", "%20%201",
-                          "%D9%A3", "1e9"}) {
+  for (const char* bad :
+       {"-1", "abc", "18446744073709551616", "", "1.5", "0x10", "%20%201", "%D9%A3", "1e9"}) {
     expect_error(std::string("/prime?n=") + bad, 400, "invalid_argument", msg);
   }
   expect_error("/prime", 400, "invalid_argument", "missing query parameter \"n\"");

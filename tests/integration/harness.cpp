@@ -1,5 +1,7 @@
 #include "tests/integration/harness.hpp"
 
+#include <gtest/gtest.h>
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -110,7 +112,17 @@ evald_process::evald_process(const options& opts) {
 
 evald_process::~evald_process() {
   if (!exited_) {
-    stop(SIGKILL, std::chrono::seconds(5));
+    stop(SIGTERM, std::chrono::seconds(15));  // graceful, so LeakSanitizer gets to run
+  }
+  // A sanitizer report in the server is a test failure wherever it happened.
+  const std::string err = stderr_text();
+  for (const char* marker : {"ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                             "WARNING: ThreadSanitizer", "runtime error:"}) {
+    const auto at = err.find(marker);
+    if (at != std::string::npos) {
+      ADD_FAILURE() << "sanitizer report from evald:\n" << err.substr(at, 4000);
+      break;
+    }
   }
   if (!config_path_.empty()) {
     ::unlink(config_path_.c_str());
@@ -118,7 +130,9 @@ evald_process::~evald_process() {
   ::unlink(stderr_path_.c_str());
 }
 
-void evald_process::signal(int signo) const { ::kill(pid_, signo); }
+void evald_process::signal(int signo) const {
+  ::kill(pid_, signo);
+}
 
 std::optional<int> evald_process::wait_exit(std::chrono::milliseconds timeout) {
   if (exited_) {
@@ -153,7 +167,9 @@ int evald_process::stop(int signo, std::chrono::milliseconds timeout) {
   return -1;
 }
 
-std::string evald_process::stderr_text() const { return read_file(stderr_path_); }
+std::string evald_process::stderr_text() const {
+  return read_file(stderr_path_);
+}
 
 std::vector<std::string> evald_process::fd_targets() const {
   std::vector<std::string> out;

@@ -15,8 +15,8 @@ namespace evald::test {
 class evald_process {
  public:
   struct options {
-    std::vector<std::string> args;          // appended after --listen/--threads
-    std::string config_json;                // written to a temp file and passed as --config
+    std::vector<std::string> args;  // appended after --listen/--threads
+    std::string config_json;        // written to a temp file and passed as --config
     std::uint32_t threads = 2;
     std::map<std::string, std::string> env;  // extra environment
   };
@@ -36,8 +36,8 @@ class evald_process {
   std::string stderr_text() const;
   const std::string& stdout_text() const { return stdout_text_; }
   std::vector<std::string> fd_targets() const;  // readlink of /proc/<pid>/fd/*
-  std::size_t thread_count() const;              // entries of /proc/<pid>/task
-  double cpu_seconds() const;                    // utime + stime from /proc/<pid>/stat
+  std::size_t thread_count() const;             // entries of /proc/<pid>/task
+  double cpu_seconds() const;                   // utime + stime from /proc/<pid>/stat
 
  private:
   pid_t pid_ = -1;

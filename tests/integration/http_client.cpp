@@ -85,7 +85,9 @@ void http_client::send(std::string_view bytes) {
   }
 }
 
-void http_client::shutdown_write() { ::shutdown(fd_, SHUT_WR); }
+void http_client::shutdown_write() {
+  ::shutdown(fd_, SHUT_WR);
+}
 
 bool http_client::fill() {
   char buf[65536];

@@ -2,10 +2,10 @@
 // command line and configuration errors.
 #include <gtest/gtest.h>
 
+#include <signal.h>
 #include <atomic>
 #include <chrono>
 #include <nlohmann/json.hpp>
-#include <signal.h>
 #include <thread>
 
 #include "tests/integration/harness.hpp"

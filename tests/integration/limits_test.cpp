@@ -80,8 +80,10 @@ TEST_F(Limits, ChunkedBodyOverTheLimitIs413) {
 
 TEST_F(Limits, ChunkedBodyWithinTheLimitIsReadAndRouted) {
   http_client c(server_->port());
-  c.send("POST /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-         "5\r\nhello\r\n0\r\n\r\n" + get_request("/healthz"));
+  c.send(
+      "POST /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "5\r\nhello\r\n0\r\n\r\n" +
+      get_request("/healthz"));
   const auto first = c.read_response();
   ASSERT_TRUE(first);
   EXPECT_EQ(first->status, 405);
@@ -96,11 +98,12 @@ TEST_F(Limits, SmugglingCasesAre400) {
       "0\r\n\r\n",
       400);
   expect_rejected(
-      "POST /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\nContent-Length: 5\r\n\r\nhello",
+      "POST /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\nContent-Length: "
+      "5\r\n\r\nhello",
       400);
   expect_rejected("POST /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\nhello", 400);
-  expect_rejected("POST /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, identity\r\n\r\n",
-                  400);
+  expect_rejected(
+      "POST /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, identity\r\n\r\n", 400);
   expect_rejected("POST /healthz HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400);
   expect_rejected("GET /healthz HTTP/1.1\r\n\r\n", 400);
   expect_rejected("GET /healthz HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400);

@@ -5,7 +5,6 @@
 #include <chrono>
 #include <thread>
 
-
 #include "tests/integration/harness.hpp"
 #include "tests/integration/http_client.hpp"
 

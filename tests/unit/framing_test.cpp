@@ -44,18 +44,18 @@ TEST(Framing, SmugglingGuards) {
             http::status::bad_request);
   EXPECT_EQ(check(11, {{http::field::host, "x"}, {http::field::transfer_encoding, "gzip"}})->status,
             http::status::bad_request);
-  EXPECT_EQ(
-      check(11, {{http::field::host, "x"}, {http::field::transfer_encoding, "chunked, gzip"}})->status,
-      http::status::bad_request);
+  EXPECT_EQ(check(11, {{http::field::host, "x"}, {http::field::transfer_encoding, "chunked, gzip"}})
+                ->status,
+            http::status::bad_request);
   EXPECT_EQ(
       check(11, {{http::field::host, "x"}, {http::field::transfer_encoding, "chunked, chunked"}})
           ->status,
       http::status::bad_request);
   EXPECT_EQ(check(11, {{http::field::host, "x"}, {http::field::transfer_encoding, "foo"}})->status,
             http::status::not_implemented);
-  EXPECT_EQ(
-      check(11, {{http::field::host, "x"}, {http::field::transfer_encoding, "gzip, chunked"}})->status,
-      http::status::not_implemented);
+  EXPECT_EQ(check(11, {{http::field::host, "x"}, {http::field::transfer_encoding, "gzip, chunked"}})
+                ->status,
+            http::status::not_implemented);
   // Split across two fields: the last coding of the combined list counts.
   EXPECT_EQ(check(11, {{http::field::host, "x"},
                        {http::field::transfer_encoding, "chunked"},

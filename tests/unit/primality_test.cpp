@@ -68,9 +68,9 @@ TEST(Primality, ContextNumbers) {
 }
 
 TEST(Primality, CarmichaelNumbersAreComposite) {
-  for (std::uint64_t n : {561ULL, 1105ULL, 1729ULL, 2465ULL, 2821ULL, 6601ULL, 8911ULL, 41041ULL,
-                          825265ULL, 321197185ULL, 5394826801ULL, 232250619601ULL,
-                          9746347772161ULL}) {
+  for (std::uint64_t n :
+       {561ULL, 1105ULL, 1729ULL, 2465ULL, 2821ULL, 6601ULL, 8911ULL, 41041ULL, 825265ULL,
+        321197185ULL, 5394826801ULL, 232250619601ULL, 9746347772161ULL}) {
     EXPECT_FALSE(is_prime_u64(n)) << n;
   }
 }
