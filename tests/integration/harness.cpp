@@ -238,4 +238,29 @@ run_result run_evald(const std::vector<std::string>& args,
   return r;
 }
 
+run_result run_program(const std::string& program, const std::vector<std::string>& args) {
+  const std::string out_path = write_temp_file("", ".out");
+  const std::string err_path = write_temp_file("", ".err");
+  const pid_t pid = fork();
+  if (pid == 0) {
+    dup2(::open(out_path.c_str(), O_WRONLY | O_TRUNC), 1);
+    dup2(::open(err_path.c_str(), O_WRONLY | O_TRUNC), 2);
+    std::vector<char*> argv;
+    argv.push_back(const_cast<char*>(program.c_str()));
+    for (const auto& a : args) {
+      argv.push_back(const_cast<char*>(a.c_str()));
+    }
+    argv.push_back(nullptr);
+    execv(program.c_str(), argv.data());
+    _exit(127);
+  }
+  int st = 0;
+  waitpid(pid, &st, 0);
+  run_result r{WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st), read_file(out_path),
+               read_file(err_path)};
+  ::unlink(out_path.c_str());
+  ::unlink(err_path.c_str());
+  return r;
+}
+
 }  // namespace evald::test

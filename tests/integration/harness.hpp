@@ -57,6 +57,8 @@ struct run_result {
 };
 run_result run_evald(const std::vector<std::string>& args,
                      const std::map<std::string, std::string>& env = {});
+// Runs `program` with `args` (for wrappers such as no_io_uring_exec EVALD_BINARY ...).
+run_result run_program(const std::string& program, const std::vector<std::string>& args);
 
 std::string write_temp_file(const std::string& content, const std::string& suffix);
 

@@ -2,7 +2,11 @@
 // command line and configuration errors.
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <atomic>
 #include <chrono>
 #include <nlohmann/json.hpp>
@@ -246,4 +250,41 @@ TEST(Lifecycle, AddressInUseIsAClearStartupError) {
   const auto r = run_evald({"--listen", "127.0.0.1:" + std::to_string(server.port())});
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.err.find("cannot listen on 127.0.0.1:"), std::string::npos) << r.err;
+}
+
+TEST(Lifecycle, BlockedIoUringIsAClearStartupError) {
+  if (backend() != "io_uring") {
+    GTEST_SKIP() << "epoll build";
+  }
+  const auto r = run_program(NO_IO_URING_EXEC, {EVALD_BINARY, "--listen", "127.0.0.1:0"});
+  EXPECT_EQ(r.status, 3) << r.err;
+  EXPECT_NE(r.err.find("cannot start the io_uring backend"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("seccomp"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("EVALD_IO_BACKEND=epoll"), std::string::npos) << r.err;
+}
+
+TEST(Lifecycle, ListensOnIpv6Too) {
+  evald_process::options opts;
+  opts.args = {"--listen", "[::1]:0"};
+  evald_process server(opts);
+  const std::string& out = server.stdout_text();
+  const auto at = out.find("listening on http://[::1]:");
+  ASSERT_NE(at, std::string::npos) << out;
+  const int port = std::stoi(out.substr(at + 26));
+  const int fd = ::socket(AF_INET6, SOCK_STREAM, 0);
+  sockaddr_in6 addr{};
+  addr.sin6_family = AF_INET6;
+  addr.sin6_port = htons(static_cast<std::uint16_t>(port));
+  addr.sin6_addr = in6addr_loopback;
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  const std::string req = "GET /healthz HTTP/1.1\r\nHost: [::1]\r\nConnection: close\r\n\r\n";
+  ASSERT_EQ(::send(fd, req.data(), req.size(), 0), static_cast<ssize_t>(req.size()));
+  std::string got;
+  char buf[1024];
+  for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) {
+    got.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  EXPECT_EQ(got.rfind("HTTP/1.1 200 OK\r\n", 0), 0U) << got;
+  EXPECT_NE(got.find(R"({"status":"ok"})"), std::string::npos);
 }
