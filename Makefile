@@ -26,9 +26,9 @@ sanitizers: deps
 	cmake --preset tsan && cmake --build --preset tsan && ctest --preset tsan
 
 bench: build-release
-	bash scripts/setup.sh wrk nghttp2-client
 	./build/release/bench/bench_kernels
-	bash bench/healthz_wrk.sh
+	bash bench/healthz_wrk.sh 10
+	bash bench/chargen_throughput.sh 5
 
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.hpp')
