@@ -200,24 +200,36 @@ settings from_json(const json& j, settings s) {
        {"limits",
         [&](const json& v, const std::string& p) {
           auto& l = s.limits;
-          read_object(v, p,
-                      {{"max_connections",
-                        [&](const json& x, const std::string& q) {
-                          l.max_connections =
-                              static_cast<std::uint32_t>(read_integer(x, q, 1, 1'000'000));
-                        }},
-                       {"max_header_size",
-                        [&](const json& x, const std::string& q) {
-                          l.max_header_bytes = read_size(x, q, 1024, 1024 * 1024);
-                        }},
-                       {"max_body_size",
-                        [&](const json& x, const std::string& q) {
-                          l.max_body_bytes = read_size(x, q, 0, 1ULL << 30);
-                        }},
-                       {"max_requests_per_connection", [&](const json& x, const std::string& q) {
-                          l.max_requests_per_connection =
-                              static_cast<std::uint32_t>(read_integer(x, q, 1, 100'000'000));
-                        }}});
+          read_object(
+              v, p,
+              {{"max_connections",
+                [&](const json& x, const std::string& q) {
+                  l.max_connections = static_cast<std::uint32_t>(read_integer(x, q, 1, 1'000'000));
+                }},
+               {"max_header_size",
+                [&](const json& x, const std::string& q) {
+                  l.max_header_bytes = read_size(x, q, 1024, 1024 * 1024);
+                }},
+               {"max_body_size",
+                [&](const json& x, const std::string& q) {
+                  l.max_body_bytes = read_size(x, q, 0, 1ULL << 30);
+                }},
+               {"max_requests_per_connection",
+                [&](const json& x, const std::string& q) {
+                  l.max_requests_per_connection =
+                      static_cast<std::uint32_t>(read_integer(x, q, 1, 100'000'000));
+                }},
+               {"max_eval_time",
+                [&](const json& x, const std::string& q) {
+                  l.max_eval_time = read_millis(x, q, ms(1), ms(24LL * 3'600'000));
+                }},
+               {"max_evaluations",
+                [&](const json& x, const std::string& q) {
+                  l.max_evaluations = static_cast<std::uint32_t>(read_integer(x, q, 1, 1'000'000));
+                }},
+               {"max_batch_items", [&](const json& x, const std::string& q) {
+                  l.max_batch_items = static_cast<std::uint32_t>(read_integer(x, q, 1, 10'000'000));
+                }}});
         }},
        {"timeouts",
         [&](const json& v, const std::string& p) {
@@ -241,12 +253,21 @@ settings from_json(const json& j, settings s) {
                   t.shutdown = read_millis(x, q, ms(0), hour);
                 }}});
         }},
-       {"prime",
+       {"eval",
         [&](const json& v, const std::string& p) {
-          read_object(v, p, {{"trial_slice", [&](const json& x, const std::string& q) {
-                                s.prime.slice =
-                                    read_duration(x, q, std::chrono::microseconds(10), ms(100));
-                              }}});
+          read_object(
+              v, p,
+              {{"slice",
+                [&](const json& x, const std::string& q) {
+                  s.eval.slice = read_duration(x, q, std::chrono::microseconds(10), ms(100));
+                }},
+               {"chunk_time",
+                [&](const json& x, const std::string& q) {
+                  s.eval.chunk_time = read_duration(x, q, std::chrono::microseconds(10), ms(100));
+                }},
+               {"trial_precheck", [&](const json& x, const std::string& q) {
+                  s.eval.trial_precheck = read_integer(x, q, 7, 1ULL << 32);
+                }}});
         }},
        {"chargen",
         [&](const json& v, const std::string& p) {

@@ -15,6 +15,9 @@ struct limits_settings {
   std::uint64_t max_header_bytes = 8 * 1024;   // request line + headers → 431
   std::uint64_t max_body_bytes = 1024 * 1024;  // → 413
   std::uint32_t max_requests_per_connection = 10'000;
+  duration max_eval_time{30'000};           // cap on an evaluation's deadline → 504
+  std::uint32_t max_evaluations = 256;      // evaluations in flight per worker → 503
+  std::uint32_t max_batch_items = 100'000;  // items in one /eval batch → 413
 };
 
 struct timeouts_settings {
@@ -25,9 +28,13 @@ struct timeouts_settings {
   duration shutdown{10'000};     // graceful drain before exit
 };
 
-struct prime_settings {
-  // Compute slice for trial division before yielding to the worker's other work.
+struct eval_settings {
+  // CPU time a compute task runs before it yields to its worker's other work.
   std::chrono::microseconds slice{500};
+  // Work per chunk of a parallel job (chunk sizes come from this, not items ÷ workers).
+  std::chrono::microseconds chunk_time{250};
+  // Trial division tries divisors below this serially before fanning out.
+  std::uint64_t trial_precheck = 65'536;
 };
 
 struct chargen_settings {
@@ -44,7 +51,7 @@ struct settings {
   std::uint32_t threads = 0;  // 0 = one worker per core
   limits_settings limits;
   timeouts_settings timeouts;
-  prime_settings prime;
+  eval_settings eval;
   chargen_settings chargen;
   logging_settings logging;
 };

@@ -1,4 +1,8 @@
 #pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
 #include "server/handler.hpp"
 
 // One glue function per endpoint: parse and validate input, call the kernel, build
@@ -8,5 +12,10 @@ namespace evald::endpoints {
 void healthz(request_context& ctx, response& res);
 net::awaitable<void> prime(request_context& ctx, response& res);
 void chargen(request_context& ctx, response& res);
+void factor(request_context& ctx, response& res);
+
+// Result objects shared by the GET endpoints and /eval.
+std::string prime_json(std::uint64_t n, bool is_prime);
+std::string factor_json(std::uint64_t n, const std::vector<std::uint64_t>& factors);
 
 }  // namespace evald::endpoints

@@ -1,6 +1,7 @@
 #include "handlers/routes.hpp"
 
 #include "handlers/endpoints.hpp"
+#include "handlers/parallel_trial.hpp"
 
 namespace evald {
 
@@ -8,6 +9,8 @@ void register_routes(router& routes) {
   routes.add(http::verb::get, "/healthz", {.sync = endpoints::healthz});
   routes.add(http::verb::get, "/prime", {.async = endpoints::prime});
   routes.add(http::verb::get, "/chargen", {.sync = endpoints::chargen});
+  routes.add(http::verb::get, "/factor", {.sync = endpoints::factor});
+  trial_ns_per_candidate();  // calibrate chunk sizes now, not during the first request
 }
 
 }  // namespace evald

@@ -1,4 +1,5 @@
 #pragma once
+#include <functional>
 #include <string_view>
 
 #include "config/settings.hpp"
@@ -10,6 +11,19 @@ namespace evald {
 
 class worker;
 
+// Lets a long evaluation learn that its client went away: once a handler asks, the
+// session watches the socket until the handler returns. On the request's worker only.
+class client_watch {
+ public:
+  // `on_gone` runs on this worker if the client closes or resets the connection
+  // before the handler returns (EOF counts, as in nginx: nobody may read the answer).
+  virtual void on_client_gone(std::function<void()> on_gone) = 0;
+  virtual bool client_gone() const noexcept = 0;
+
+ protected:
+  ~client_watch() = default;
+};
+
 // Everything a handler may look at for one request. Lives on the connection's
 // worker for the duration of the call; handlers run on that worker only.
 struct request_context {
@@ -18,6 +32,7 @@ struct request_context {
   const query_params& query;
   worker& owner;
   const config::settings& settings;
+  client_watch& watch;
 };
 
 // Two shapes: plain functions for answers computed at once (no coroutine frame on

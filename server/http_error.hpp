@@ -1,4 +1,5 @@
 #pragma once
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -12,7 +13,10 @@ struct http_error : std::runtime_error {
   http_error(http::status s, std::string c, const std::string& message)
       : std::runtime_error(message), status(s), code(std::move(c)) {}
   http::status status;
-  std::string code;  // machine-readable, snake_case: invalid_argument, not_found, ...
+  std::string code;                // machine-readable, snake_case: invalid_argument, not_found, ...
+  std::string retry_after;         // sets a Retry-After header when not empty (503)
+  std::optional<double> progress;  // adds "progress" beside "error" (504 deadline_exceeded)
+  std::string server_timing;       // sets a Server-Timing header when not empty
 };
 
 inline http_error bad_request(const std::string& message) {

@@ -20,8 +20,8 @@ void response::add_header(std::string_view name, std::string_view value) {
   extra_headers.append(name).append(": ").append(value).append("\r\n");
 }
 
-void set_error(response& res, http::status status, std::string_view code,
-               std::string_view message) {
+void set_error(response& res, http::status status, std::string_view code, std::string_view message,
+               std::optional<double> progress) {
   res.status = status;
   res.content_type = "application/json";
   res.stream.reset();
@@ -31,6 +31,9 @@ void set_error(response& res, http::status status, std::string_view code,
                                {{"status", static_cast<unsigned>(status)},
                                 {"code", std::string(code)},
                                 {"message", std::string(message)}}}};
+  if (progress) {
+    j["progress"] = *progress;
+  }
   // Messages can echo client bytes: replace invalid UTF-8 instead of throwing.
   res.body = j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }

@@ -34,7 +34,8 @@ struct response {
 };
 
 // {"error":{"status":N,"code":"...","message":"..."}} with the JSON safely escaped.
-void set_error(response& res, http::status status, std::string_view code, std::string_view message);
+void set_error(response& res, http::status status, std::string_view code, std::string_view message,
+               std::optional<double> progress = std::nullopt);
 
 // Appends the status line and headers (Server, Date, Content-Type, framing,
 // Connection) to out. keep_alive_header adds "Connection: keep-alive" (HTTP/1.0).

@@ -54,6 +54,16 @@ const handler* router::find(http::verb method, std::string_view path, response& 
 }
 
 namespace {
+void client_error(response& res, const http_error& e) {
+  set_error(res, e.status, e.code, e.what(), e.progress);
+  if (!e.retry_after.empty()) {
+    res.add_header("Retry-After", e.retry_after);
+  }
+  if (!e.server_timing.empty()) {
+    res.add_header("Server-Timing", e.server_timing);
+  }
+}
+
 void internal_error(response& res, std::string_view request_id, const char* what) {
   spdlog::error("request {} failed: {}", request_id, what);
   res.extra_headers.clear();
@@ -67,7 +77,7 @@ void router::run_sync(const handler& h, request_context& ctx, response& res,
   try {
     h.sync(ctx, res);
   } catch (const http_error& e) {
-    set_error(res, e.status, e.code, e.what());
+    client_error(res, e);
   } catch (const std::exception& e) {
     internal_error(res, request_id, e.what());
   }
@@ -78,7 +88,7 @@ net::awaitable<void> router::run_async(const handler& h, request_context& ctx, r
   try {
     co_await h.async(ctx, res);
   } catch (const http_error& e) {
-    set_error(res, e.status, e.code, e.what());
+    client_error(res, e);
   } catch (const std::exception& e) {
     internal_error(res, request_id, e.what());
   }

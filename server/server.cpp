@@ -105,6 +105,13 @@ server::server(const config::settings& settings, const router& routes)
                         "kernel.io_uring_disabled). Allow it (docker/seccomp.json, "
                         "kernel.io_uring_disabled=0) or build with -DEVALD_IO_BACKEND=epoll.");
   }
+  std::vector<worker*> all;
+  for (auto& w : workers_) {
+    all.push_back(w.get());
+  }
+  for (auto& w : workers_) {
+    w->set_peers(all);
+  }
   bind_listeners();
 }
 

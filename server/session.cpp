@@ -38,14 +38,21 @@ bool iequals(std::string_view a, std::string_view b) noexcept {
   return true;
 }
 
-class http_connection final : public connection {
+class http_connection final : public connection, public client_watch {
  public:
   http_connection(tcp::socket socket, worker& owner, const http_shared& shared)
-      : connection(std::move(socket), owner, true), shared_(shared) {}
+      : connection(std::move(socket), owner, true),
+        shared_(shared),
+        watch_done_(socket_.get_executor(), steady_clock::time_point::max()) {}
 
   net::awaitable<void> run();
 
+  void on_client_gone(std::function<void()> on_gone) override;
+  bool client_gone() const noexcept override { return client_gone_; }
+
  private:
+  void start_watch();
+  net::awaitable<void> stop_watch();
   net::awaitable<read_result> read_more(wait_phase phase, steady_clock::time_point deadline);
   net::awaitable<bool> flush();
   net::awaitable<bool> write_stream(bool& close);
@@ -62,7 +69,52 @@ class http_connection final : public connection {
   std::string out_;
   std::optional<request_parser> parser_;
   response res_;
+  // Disconnect watch while an async handler runs.
+  net::steady_timer watch_done_;
+  std::function<void()> on_gone_;
+  bool watching_ = false;
+  bool client_gone_ = false;
 };
+
+void http_connection::on_client_gone(std::function<void()> on_gone) {
+  on_gone_ = std::move(on_gone);
+  if (client_gone_) {
+    on_gone_();
+    return;
+  }
+  start_watch();
+}
+
+void http_connection::start_watch() {
+  // With bytes of a pipelined request already buffered, the next read would take
+  // more of them, not tell us about the client; skip the watch then.
+  if (watching_ || in_.size() != 0 || !socket_.is_open()) {
+    return;
+  }
+  watching_ = true;
+  socket_.async_read_some(in_.prepare(read_chunk), [this](const error_code& ec, std::size_t n) {
+    watching_ = false;
+    if (!ec) {
+      in_.commit(n);  // the client's next request: kept for the main loop
+    } else if (ec != net::error::operation_aborted) {
+      client_gone_ = true;
+      if (on_gone_) {
+        on_gone_();
+      }
+    }
+    watch_done_.cancel();
+  });
+}
+
+net::awaitable<void> http_connection::stop_watch() {
+  on_gone_ = nullptr;
+  if (watching_) {
+    error_code ec;
+    socket_.cancel(ec);
+    watch_done_.expires_at(steady_clock::time_point::max());
+    co_await watch_done_.async_wait(use_tuple);
+  }
+}
 
 net::awaitable<read_result> http_connection::read_more(wait_phase phase,
                                                        steady_clock::time_point deadline) {
@@ -218,11 +270,15 @@ net::awaitable<void> http_connection::dispatch(request& req) {
   if (h == nullptr) {
     co_return;
   }
-  request_context ctx{req, target->path, query, owner(), shared_.settings};
+  request_context ctx{req, target->path, query, owner(), shared_.settings, *this};
   if (h->sync != nullptr) {
     router::run_sync(*h, ctx, res_, owner().next_request_id());
   } else {
     co_await router::run_async(*h, ctx, res_, owner().next_request_id());
+    co_await stop_watch();
+    if (client_gone_) {
+      res_.close = true;  // nobody is reading; the write below fails and we close
+    }
   }
 }
 
@@ -359,6 +415,7 @@ net::awaitable<void> http_connection::run() {
 
     // --- route and respond
     ++served;
+    client_gone_ = false;
     request& req = parser_->get();
     res_.reset();
     co_await dispatch(req);

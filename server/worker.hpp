@@ -5,8 +5,10 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "server/net.hpp"
 
@@ -45,6 +47,12 @@ class worker {
   // Stops idle connections; on_drained runs (on this worker) once none are left.
   void begin_drain(std::function<void()> on_drained);
   void force_close_all() noexcept;
+  // Every worker of the process (this one included), for fanning work out.
+  std::span<worker* const> peers() const noexcept { return peers_; }
+  void set_peers(std::vector<worker*> peers) { peers_ = std::move(peers); }
+  // Evaluations admitted on this worker and not yet answered (admission control).
+  std::uint32_t& evaluations_in_flight() noexcept { return evaluations_in_flight_; }
+
   // "<worker>-<sequence>", for logs that must point at one request.
   std::string next_request_id();
 
@@ -64,6 +72,8 @@ class worker {
   std::size_t connection_count_ = 0;
   std::uint64_t request_sequence_ = 0;
   bool draining_ = false;
+  std::vector<worker*> peers_;
+  std::uint32_t evaluations_in_flight_ = 0;
   std::function<void()> on_drained_;
 };
 

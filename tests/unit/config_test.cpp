@@ -74,9 +74,9 @@ TEST(Config, ExampleFileStatesExactlyTheDefaults) {
   settings other;
   other.listen = {"0.0.0.0:1"};
   other.threads = 7;
-  other.limits = {1, 2048, 3, 4};
+  other.limits = {1, 2048, 3, 4, 5ms, 6, 7};
   other.timeouts = {1ms, 2ms, 3ms, 4ms, 5ms};
-  other.prime.slice = 11us;
+  other.eval = {11us, 12us, 13};
   other.chargen.max_bytes = 5;
   other.chargen.tcp_listen = {"127.0.0.1:19"};
   other.logging.level = "off";
@@ -92,7 +92,12 @@ TEST(Config, ExampleFileStatesExactlyTheDefaults) {
   EXPECT_EQ(s.timeouts.body, defaults.timeouts.body);
   EXPECT_EQ(s.timeouts.write_stall, defaults.timeouts.write_stall);
   EXPECT_EQ(s.timeouts.shutdown, defaults.timeouts.shutdown);
-  EXPECT_EQ(s.prime.slice, defaults.prime.slice);
+  EXPECT_EQ(s.limits.max_eval_time, defaults.limits.max_eval_time);
+  EXPECT_EQ(s.limits.max_evaluations, defaults.limits.max_evaluations);
+  EXPECT_EQ(s.limits.max_batch_items, defaults.limits.max_batch_items);
+  EXPECT_EQ(s.eval.slice, defaults.eval.slice);
+  EXPECT_EQ(s.eval.chunk_time, defaults.eval.chunk_time);
+  EXPECT_EQ(s.eval.trial_precheck, defaults.eval.trial_precheck);
   EXPECT_EQ(s.chargen.max_bytes, defaults.chargen.max_bytes);
   EXPECT_EQ(s.chargen.tcp_listen, defaults.chargen.tcp_listen);
   EXPECT_EQ(s.logging.level, defaults.logging.level);

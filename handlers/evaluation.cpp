@@ -1,0 +1,102 @@
+#include "handlers/evaluation.hpp"
+
+#include <cstdio>
+
+#include "handlers/params.hpp"
+#include "server/http_error.hpp"
+#include "server/worker.hpp"
+
+namespace evald {
+namespace {
+
+double ms(std::chrono::nanoseconds d) {
+  return static_cast<double>(d.count()) / 1e6;
+}
+
+}  // namespace
+
+std::optional<std::uint64_t> timeout_param(const query_params& query) {
+  if (query.find("timeout_ms") == nullptr) {
+    return std::nullopt;
+  }
+  const std::uint64_t v = require_u64(query, "timeout_ms");
+  if (v == 0) {
+    throw bad_request("timeout_ms must be at least 1");
+  }
+  return v;
+}
+
+evaluation::evaluation(request_context& ctx, std::optional<std::uint64_t> timeout_ms)
+    : ctx_(ctx), start_(std::chrono::steady_clock::now()) {
+  auto& in_flight = ctx.owner.evaluations_in_flight();
+  if (in_flight >= ctx.settings.limits.max_evaluations) {
+    http_error e(http::status::service_unavailable, "overloaded",
+                 "too many evaluations in progress; retry later");
+    e.retry_after = "1";
+    throw e;
+  }
+  ++in_flight;
+  const auto cap = ctx.settings.limits.max_eval_time;
+  const auto wanted =
+      timeout_ms ? std::chrono::milliseconds(std::min<std::uint64_t>(*timeout_ms, cap.count()))
+                 : cap;
+  deadline_ = start_ + wanted;
+}
+
+evaluation::~evaluation() {
+  --ctx_.owner.evaluations_in_flight();
+}
+
+std::chrono::nanoseconds evaluation::wall() const noexcept {
+  return std::chrono::steady_clock::now() - start_;
+}
+
+std::string evaluation::server_timing() const {
+  char buf[128];
+  std::snprintf(buf, sizeof buf, "wall;dur=%.3f, cpu;dur=%.3f, queue;dur=%.3f", ms(wall()),
+                ms(cpu_), ms(queue_));
+  return buf;
+}
+
+void evaluation::finish(response& res) const {
+  res.add_header("Server-Timing", server_timing());
+}
+
+net::awaitable<void> evaluation::run(std::shared_ptr<parallel_job> job) {
+  const auto now = std::chrono::steady_clock::now();
+  auto deadline_hit = std::make_shared<bool>(false);
+  net::steady_timer deadline(co_await net::this_coro::executor, deadline_);
+  if (deadline_ <= now) {
+    *deadline_hit = true;
+    job->request_stop();
+  } else {
+    deadline.async_wait([job, deadline_hit](const error_code& ec) {
+      if (!ec) {
+        *deadline_hit = true;
+        job->request_stop();
+      }
+    });
+  }
+  ctx_.watch.on_client_gone([job] { job->request_stop(); });
+  co_await job->run(ctx_.owner.peers());
+  deadline.cancel();
+  cpu_ += job->cpu_time();
+  queue_ += job->queue_time();
+  if (*deadline_hit) {
+    http_error e(
+        http::status::gateway_timeout, "deadline_exceeded",
+        "evaluation stopped at its deadline of " +
+            std::to_string(
+                std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - start_).count()) +
+            " ms");
+    e.progress = job->progress();
+    e.server_timing = server_timing();
+    throw e;
+  }
+  if (ctx_.watch.client_gone()) {
+    throw http_error(http::status::bad_request, "client_closed_request",
+                     "the client closed the connection");
+  }
+}
+
+}  // namespace evald

@@ -1,0 +1,49 @@
+#pragma once
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "server/handler.hpp"
+#include "server/parallel.hpp"
+
+namespace evald {
+
+// The bookkeeping around one evaluation request, on the request's worker:
+// admission (a bounded count per worker → 503 overloaded with Retry-After), the
+// deadline (?timeout_ms, capped by limits.max_eval_time → 504 with progress),
+// cancellation when the client leaves, and Server-Timing (wall, CPU summed over
+// workers, queue). Lives in the handler's coroutine frame.
+class evaluation {
+ public:
+  // Throws http_error 503 when this worker is at limits.max_evaluations.
+  evaluation(request_context& ctx, std::optional<std::uint64_t> timeout_ms);
+  ~evaluation();
+  evaluation(const evaluation&) = delete;
+  evaluation& operator=(const evaluation&) = delete;
+
+  // Runs `job` on every worker under the deadline and the disconnect watch. Throws
+  // 504 deadline_exceeded (with the job's progress) if the deadline stopped it.
+  net::awaitable<void> run(std::shared_ptr<parallel_job> job);
+
+  // CPU time spent on the request's own worker outside parallel jobs.
+  void add_local_cpu(std::chrono::nanoseconds cpu) noexcept { cpu_ += cpu; }
+  std::chrono::nanoseconds wall() const noexcept;
+  std::chrono::nanoseconds cpu() const noexcept { return cpu_; }
+  std::string server_timing() const;
+  // Sets the Server-Timing header on a successful response.
+  void finish(response& res) const;
+
+ private:
+  request_context& ctx_;
+  std::chrono::steady_clock::time_point start_;
+  std::chrono::steady_clock::time_point deadline_;
+  std::chrono::nanoseconds cpu_{0};
+  std::chrono::nanoseconds queue_{0};
+};
+
+// `timeout_ms` from the query, validated.
+std::optional<std::uint64_t> timeout_param(const query_params& query);
+
+}  // namespace evald

@@ -1,0 +1,84 @@
+#pragma once
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+
+#include "server/net.hpp"
+
+namespace evald {
+
+class worker;
+
+// One parallel job: chunks [0, chunk_count) run by one task per worker. Tasks claim
+// chunks from a shared cursor in increasing order (dynamic self-scheduling: a slow
+// chunk never strands the others), check the stop flag between chunks, and
+// re-post themselves after each time slice so the worker's queued I/O runs in
+// between. No thread is ever created; a busy server just queues the tasks.
+// Shared by the requester and the tasks (shared_ptr); any worker may touch the atomics.
+class parallel_job {
+ public:
+  // Runs one chunk. Called on any worker, concurrently with other chunks.
+  using chunk_function = std::function<void(std::uint64_t chunk, parallel_job& job)>;
+
+  parallel_job(std::uint64_t chunk_count, chunk_function fn, std::chrono::microseconds slice)
+      : chunk_count_(chunk_count), fn_(std::move(fn)), slice_(slice) {}
+
+  // Ask every task to stop at its next chunk boundary (deadline, cancel, disconnect).
+  void request_stop() noexcept { stop_.store(true, std::memory_order_relaxed); }
+  bool stop_requested() const noexcept { return stop_.load(std::memory_order_relaxed); }
+  // Chunks at or above `limit` are skipped; chunks below it still run. Used for
+  // "smallest answer wins": a hit in chunk k lowers the limit to k + 1.
+  void lower_limit(std::uint64_t limit) noexcept;
+
+  std::uint64_t chunk_count() const noexcept { return chunk_count_; }
+  std::uint64_t chunks_done() const noexcept { return done_.load(std::memory_order_relaxed); }
+  double progress() const noexcept {
+    return chunk_count_ == 0
+               ? 1.0
+               : static_cast<double>(chunks_done()) / static_cast<double>(chunk_count_);
+  }
+  std::chrono::nanoseconds cpu_time() const noexcept {
+    return std::chrono::nanoseconds(cpu_ns_.load(std::memory_order_relaxed));
+  }
+  // Time the job's tasks spent queued behind other work, averaged per task.
+  std::chrono::nanoseconds queue_time() const noexcept;
+  std::uint32_t tasks() const noexcept { return tasks_; }
+
+  // Posts one task to each worker and completes (on the caller's executor) when
+  // the last task has finished. Call once, from a coroutine on a worker.
+  net::awaitable<void> run(std::span<worker* const> workers);
+
+ private:
+  static void run_task(std::shared_ptr<parallel_job> self, worker& w,
+                       std::chrono::steady_clock::time_point posted);
+  void finish_task();
+
+  std::atomic<std::uint64_t> cursor_{0};
+  std::atomic<std::uint64_t> limit_{UINT64_MAX};
+  std::atomic<std::uint64_t> done_{0};
+  std::atomic<std::int64_t> cpu_ns_{0};
+  std::atomic<std::int64_t> queue_ns_{0};
+  std::atomic<std::uint32_t> tasks_left_{0};
+  std::atomic<bool> stop_{false};
+  std::uint64_t chunk_count_;
+  chunk_function fn_;
+  std::chrono::microseconds slice_;
+  std::uint32_t tasks_ = 0;
+  std::optional<net::steady_timer> finished_;  // on the requester's executor
+  std::weak_ptr<parallel_job> self_;
+  friend std::shared_ptr<parallel_job> make_parallel_job(std::uint64_t, chunk_function,
+                                                         std::chrono::microseconds);
+};
+
+std::shared_ptr<parallel_job> make_parallel_job(std::uint64_t chunk_count,
+                                                parallel_job::chunk_function fn,
+                                                std::chrono::microseconds slice);
+
+// CPU time of the calling thread.
+std::chrono::nanoseconds thread_cpu_time() noexcept;
+
+}  // namespace evald
