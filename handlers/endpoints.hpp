@@ -5,6 +5,10 @@
 
 #include "server/handler.hpp"
 
+namespace evald {
+struct trial_outcome;
+}
+
 // One glue function per endpoint: parse and validate input, call the kernel, build
 // the response. Each runs on the connection's worker.
 namespace evald::endpoints {
@@ -13,9 +17,11 @@ void healthz(request_context& ctx, response& res);
 net::awaitable<void> prime(request_context& ctx, response& res);
 void chargen(request_context& ctx, response& res);
 void factor(request_context& ctx, response& res);
+net::awaitable<void> eval(request_context& ctx, response& res);
 
 // Result objects shared by the GET endpoints and /eval.
 std::string prime_json(std::uint64_t n, bool is_prime);
 std::string factor_json(std::uint64_t n, const std::vector<std::uint64_t>& factors);
+std::string trial_json(std::uint64_t n, const trial_outcome& t);
 
 }  // namespace evald::endpoints

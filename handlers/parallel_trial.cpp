@@ -72,7 +72,8 @@ net::awaitable<trial_outcome> parallel_trial_division(evaluation& ev, request_co
   auto result = std::make_shared<shared_result>();
   auto job = make_parallel_job(
       chunks,
-      [n, pre_hi, end, span, result](std::uint64_t chunk, parallel_job& j) {
+      [n, pre_hi, end, span, result](std::uint64_t chunk, parallel_job& j,
+                                     std::chrono::steady_clock::time_point) {
         const std::uint64_t lo = pre_hi + chunk * span;
         const std::uint64_t hi = std::min(lo + span, end);
         const auto r = kernels::scan_divisors(n, lo, hi);
@@ -84,6 +85,7 @@ net::awaitable<trial_outcome> parallel_trial_division(evaluation& ev, request_co
           }
           j.lower_limit(chunk + 1);  // chunks below still run: a smaller factor wins
         }
+        return true;  // a chunk is sized to fit in a slice
       },
       ctx.settings.eval.slice);
   co_await ev.run(job);

@@ -10,6 +10,7 @@ void register_routes(router& routes) {
   routes.add(http::verb::get, "/prime", {.async = endpoints::prime});
   routes.add(http::verb::get, "/chargen", {.sync = endpoints::chargen});
   routes.add(http::verb::get, "/factor", {.sync = endpoints::factor});
+  routes.add(http::verb::post, "/eval", {.async = endpoints::eval});
   trial_ns_per_candidate();  // calibrate chunk sizes now, not during the first request
 }
 

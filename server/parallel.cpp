@@ -43,39 +43,53 @@ net::awaitable<void> parallel_job::run(std::span<worker* const> workers) {
   const auto now = std::chrono::steady_clock::now();
   for (std::uint32_t i = 0; i < tasks_; ++i) {
     worker& w = *workers[i];
-    net::post(w.context(), [self, &w, now] { run_task(self, w, now); });
+    net::post(w.context(), [self, &w, now] { run_task(self, w, now, std::nullopt); });
   }
   co_await finished_->async_wait(use_tuple);
 }
 
 void parallel_job::run_task(std::shared_ptr<parallel_job> self, worker& w,
-                            std::chrono::steady_clock::time_point posted) {
+                            std::chrono::steady_clock::time_point posted,
+                            std::optional<std::uint64_t> resume) {
   parallel_job& job = *self;
   const auto start = std::chrono::steady_clock::now();
   job.queue_ns_.fetch_add((start - posted).count(), std::memory_order_relaxed);
   const auto slice_end = start + job.slice_;
   const auto cpu_start = thread_cpu_time();
-  bool yielded = false;
+  std::optional<std::uint64_t> unfinished;
   for (;;) {
     if (job.stop_requested()) {
       break;
     }
-    const std::uint64_t chunk = job.cursor_.fetch_add(1, std::memory_order_relaxed);
-    if (chunk >= job.chunk_count_ || chunk >= job.limit_.load(std::memory_order_relaxed)) {
+    std::uint64_t chunk = 0;
+    if (resume) {
+      chunk = *std::exchange(resume, std::nullopt);
+    } else {
+      chunk = job.cursor_.fetch_add(1, std::memory_order_relaxed);
+      if (chunk >= job.chunk_count_ || chunk >= job.limit_.load(std::memory_order_relaxed)) {
+        break;
+      }
+    }
+    if (!job.fn_(chunk, job, slice_end)) {
+      unfinished = chunk;
       break;
     }
-    job.fn_(chunk, job);
     job.done_.fetch_add(1, std::memory_order_relaxed);
     if (std::chrono::steady_clock::now() >= slice_end) {
-      yielded = true;
       break;
     }
   }
   job.cpu_ns_.fetch_add((thread_cpu_time() - cpu_start).count(), std::memory_order_relaxed);
-  if (yielded) {
+  const bool more =
+      !job.stop_requested() &&
+      (unfinished || job.cursor_.load(std::memory_order_relaxed) <
+                         std::min(job.chunk_count_, job.limit_.load(std::memory_order_relaxed)));
+  if (more) {
     // Back of this worker's queue: I/O completions queued meanwhile run first.
     const auto now = std::chrono::steady_clock::now();
-    net::post(w.context(), [self = std::move(self), &w, now] { run_task(self, w, now); });
+    net::post(w.context(), [self = std::move(self), &w, now, unfinished] {
+      run_task(self, w, now, unfinished);
+    });
     return;
   }
   job.finish_task();

@@ -21,8 +21,12 @@ class worker;
 // Shared by the requester and the tasks (shared_ptr); any worker may touch the atomics.
 class parallel_job {
  public:
-  // Runs one chunk. Called on any worker, concurrently with other chunks.
-  using chunk_function = std::function<void(std::uint64_t chunk, parallel_job& job)>;
+  // Runs (part of) one chunk, on any worker, concurrently with other chunks.
+  // Returns true when the chunk is finished. A chunk that needs longer than a slice
+  // saves its own progress and returns false once `slice_end` has passed; it is
+  // called again for the same chunk on the same worker after I/O has had a turn.
+  using chunk_function = std::function<bool(std::uint64_t chunk, parallel_job& job,
+                                            std::chrono::steady_clock::time_point slice_end)>;
 
   parallel_job(std::uint64_t chunk_count, chunk_function fn, std::chrono::microseconds slice)
       : chunk_count_(chunk_count), fn_(std::move(fn)), slice_(slice) {}
@@ -54,7 +58,8 @@ class parallel_job {
 
  private:
   static void run_task(std::shared_ptr<parallel_job> self, worker& w,
-                       std::chrono::steady_clock::time_point posted);
+                       std::chrono::steady_clock::time_point posted,
+                       std::optional<std::uint64_t> resume);
   void finish_task();
 
   std::atomic<std::uint64_t> cursor_{0};

@@ -100,6 +100,32 @@ TEST(Evaluator, AgreesWithCoreutilsFactorOn2000RandomNumbers) {
       ASSERT_EQ(tj["factor"], std::to_string(expected.front())) << n;
     }
   }
+
+  // The same numbers as one /eval batch: a factor item and a trial item each.
+  json items = json::array();
+  for (std::uint64_t n : numbers) {
+    items.push_back({{"workload", "factor"}, {"n", std::to_string(n)}});
+    items.push_back({{"workload", "prime"}, {"n", std::to_string(n)}, {"method", "trial"}});
+  }
+  const std::string body = json{{"items", items}}.dump();
+  c.send("POST /eval HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " +
+         std::to_string(body.size()) + "\r\n\r\n" + body);
+  const auto batch = c.read_response();
+  ASSERT_TRUE(batch);
+  ASSERT_EQ(batch->status, 200) << batch->body.substr(0, 300);
+  const json results = json::parse(batch->body)["results"];
+  ASSERT_EQ(results.size(), 2 * numbers.size());
+  for (std::size_t i = 0; i < numbers.size(); ++i) {
+    const std::uint64_t n = numbers[i];
+    const auto& expected = oracle.at(n);
+    std::vector<std::uint64_t> got;
+    for (const auto& s : results[2 * i]["factors"]) {
+      got.push_back(std::stoull(s.get<std::string>()));
+    }
+    ASSERT_EQ(got, expected) << "batch item " << 2 * i << ", n=" << n;
+    const bool is_prime = expected.size() == 1 && expected[0] == n;
+    ASSERT_EQ(results[2 * i + 1]["prime"], is_prime) << "batch item " << 2 * i + 1;
+  }
 }
 
 TEST(Evaluator, ParallelTrialDivisionGivesTheSameSmallestFactorForEveryWorkerCount) {

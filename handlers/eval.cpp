@@ -1,0 +1,223 @@
+#include <algorithm>
+#include <atomic>
+#include <nlohmann/json.hpp>
+
+#include "handlers/endpoints.hpp"
+#include "handlers/eval_item.hpp"
+#include "handlers/eval_request.hpp"
+#include "handlers/evaluation.hpp"
+#include "handlers/parallel_trial.hpp"
+#include "server/http_error.hpp"
+
+namespace evald {
+
+using json = nlohmann::json;
+
+namespace {
+
+bool is_json_content_type(std::string_view ct) {
+  const auto semi = ct.find(';');
+  std::string_view type = ct.substr(0, semi);
+  while (!type.empty() && type.back() == ' ') {
+    type.remove_suffix(1);
+  }
+  if (type.size() != 16) {
+    return false;
+  }
+  for (std::size_t i = 0; i < type.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(type[i])) != "application/json"[i]) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// Depth check before parsing: a megabyte of '[' must be a clear 400, not a deep tree.
+void check_nesting(std::string_view body, int max_depth) {
+  int depth = 0;
+  bool in_string = false;
+  for (std::size_t i = 0; i < body.size(); ++i) {
+    const char c = body[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > max_depth) {
+        throw bad_request("JSON nested deeper than " + std::to_string(max_depth) +
+                          " levels at byte " + std::to_string(i + 1));
+      }
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+}
+
+}  // namespace
+
+eval_request parse_eval_request(request_context& ctx) {
+  const auto ct = ctx.req[http::field::content_type];
+  if (!is_json_content_type(std::string_view(ct.data(), ct.size()))) {
+    throw http_error(http::status::unsupported_media_type, "unsupported_media_type",
+                     "Content-Type must be application/json");
+  }
+  const std::string& body = ctx.req.body();
+  check_nesting(body, 32);
+  json j;
+  try {
+    j = json::parse(body);
+  } catch (const json::parse_error& e) {
+    throw bad_request("malformed JSON at byte " + std::to_string(e.byte) + ": " +
+                      std::string(e.what()).substr(std::string(e.what()).find(':') + 2));
+  }
+  if (!j.is_object()) {
+    throw bad_request("the body must be a JSON object");
+  }
+  eval_request out;
+  if (const auto t = j.find("timeout_ms"); t != j.end()) {
+    if (!t->is_number_unsigned() || t->get<std::uint64_t>() == 0) {
+      throw bad_request("timeout_ms must be a positive integer");
+    }
+    out.timeout_ms = t->get<std::uint64_t>();
+  }
+  const auto items = j.find("items");
+  if (items == j.end()) {
+    json single = j;
+    single.erase("timeout_ms");
+    out.items.push_back(parse_eval_item(single, ""));
+    if (out.items.front().what == eval_item::kind::invalid) {
+      throw bad_request(
+          json::parse(out.items.front().error)["error"]["message"].get<std::string>());
+    }
+    return out;
+  }
+  out.batch = true;
+  for (const auto& [key, _] : j.items()) {
+    if (key != "items" && key != "chunk" && key != "timeout_ms") {
+      throw bad_request("unknown field \"" + key + "\" (allowed: items, chunk, timeout_ms)");
+    }
+  }
+  if (!items->is_array()) {
+    throw bad_request("items must be an array");
+  }
+  const auto max_items = ctx.settings.limits.max_batch_items;
+  if (items->size() > max_items) {
+    throw http_error(http::status::payload_too_large, "too_many_items",
+                     "batch has " + std::to_string(items->size()) +
+                         " items; limits.max_batch_items is " + std::to_string(max_items));
+  }
+  if (const auto c = j.find("chunk"); c != j.end()) {
+    if (!c->is_number_unsigned() || c->get<std::uint64_t>() == 0) {
+      throw bad_request("chunk must be a positive integer (items per chunk)");
+    }
+    out.chunk = c->get<std::uint64_t>();
+  }
+  out.items.reserve(items->size());
+  for (std::size_t i = 0; i < items->size(); ++i) {
+    out.items.push_back(parse_eval_item((*items)[i], "items/" + std::to_string(i)));
+  }
+  return out;
+}
+
+net::awaitable<std::string> run_eval_request(evaluation& ev, request_context& ctx,
+                                             const eval_request& er) {
+  const std::size_t count = er.items.size();
+  // Chunk boundaries: `chunk` items each when given, otherwise consecutive items
+  // until their estimated cost reaches eval.chunk_time (heavy items stand alone).
+  std::vector<std::size_t> bounds{0};
+  if (er.chunk) {
+    for (std::size_t i = *er.chunk; i < count; i += *er.chunk) {
+      bounds.push_back(i);
+    }
+  } else {
+    const double target = static_cast<double>(ctx.settings.eval.chunk_time.count()) * 1000.0;
+    const double per_candidate = trial_ns_per_candidate();
+    double acc = 0;
+    for (std::size_t i = 0; i < count; ++i) {
+      acc += estimate_eval_item_ns(er.items[i], per_candidate);
+      if (acc >= target && i + 1 < count) {
+        bounds.push_back(i + 1);
+        acc = 0;
+      }
+    }
+  }
+  bounds.push_back(count);
+  const std::uint64_t chunks = count == 0 ? 0 : bounds.size() - 1;
+
+  // Progress of a chunk that yielded mid-way: only the task running chunk c
+  // touches states[c], so no locking.
+  struct chunk_state {
+    std::size_t next_item = 0;
+    std::optional<kernels::trial_division> trial;
+  };
+  auto results = std::make_shared<std::vector<std::string>>(count);
+  auto states = std::make_shared<std::vector<std::unique_ptr<chunk_state>>>(chunks);
+  auto job = make_parallel_job(
+      chunks,
+      [&items = er.items, results, states, bounds](
+          std::uint64_t c, parallel_job& j, std::chrono::steady_clock::time_point slice_end) {
+        auto& state = (*states)[c];
+        std::size_t i = state ? state->next_item : bounds[c];
+        for (; i < bounds[c + 1]; ++i) {
+          if (items[i].what != eval_item::kind::prime_trial) {
+            (*results)[i] = compute_eval_item(items[i]);
+            continue;
+          }
+          // Trial division can take seconds: run it in steps that watch the slice
+          // and the stop flag, keeping its progress across yields.
+          if (!state) {
+            state = std::make_unique<chunk_state>();
+          }
+          if (!state->trial) {
+            state->trial.emplace(items[i].n);
+          }
+          while (!state->trial->step(1 << 16)) {
+            if (j.stop_requested() || std::chrono::steady_clock::now() >= slice_end) {
+              state->next_item = i;
+              return false;
+            }
+          }
+          (*results)[i] = trial_item_json(items[i].n, *state->trial);
+          state->trial.reset();
+        }
+        state.reset();
+        return true;
+      },
+      ctx.settings.eval.slice);
+  co_await ev.run(job);
+
+  if (!er.batch) {
+    co_return std::move(results->front());
+  }
+  std::size_t failed = 0;
+  std::string out = R"({"results":[)";
+  for (std::size_t i = 0; i < count; ++i) {
+    out += (i ? "," : "");
+    out += (*results)[i];
+    failed += er.items[i].what == eval_item::kind::invalid ? 1 : 0;
+  }
+  char summary[256];
+  std::snprintf(
+      summary, sizeof summary,
+      R"(],"summary":{"items":%zu,"ok":%zu,"failed":%zu,"chunks":%llu,"workers":%u,"wall_ms":%.3f,"cpu_ms":%.3f}})",
+      count, count - failed, failed, static_cast<unsigned long long>(chunks), job->tasks(),
+      static_cast<double>(ev.wall().count()) / 1e6, static_cast<double>(ev.cpu().count()) / 1e6);
+  out += summary;
+  co_return out;
+}
+
+namespace endpoints {
+
+net::awaitable<void> eval(request_context& ctx, response& res) {
+  const eval_request er = parse_eval_request(ctx);
+  evaluation ev(ctx, er.timeout_ms);
+  res.body = co_await run_eval_request(ev, ctx, er);
+  ev.finish(res);
+}
+
+}  // namespace endpoints
+}  // namespace evald

@@ -1,0 +1,124 @@
+#include "handlers/eval_item.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "handlers/endpoints.hpp"
+#include "handlers/kernels/factor.hpp"
+#include "handlers/kernels/primality.hpp"
+#include "handlers/kernels/trial_division.hpp"
+#include "handlers/parallel_trial.hpp"
+#include "handlers/params.hpp"
+
+namespace evald {
+namespace {
+
+using json = nlohmann::json;
+
+std::string item_error(const std::string& message) {
+  const nlohmann::ordered_json j = {
+      {"error", {{"status", 400}, {"code", "invalid_argument"}, {"message", message}}}};
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+}  // namespace
+
+eval_item parse_eval_item(const json& j, const std::string& path) {
+  eval_item item;
+  const std::string at = path.empty() ? "" : path + ": ";
+  if (!j.is_object()) {
+    item.error = item_error(at + "an item must be a JSON object");
+    return item;
+  }
+  for (const auto& [key, value] : j.items()) {
+    if (key != "workload" && key != "n" && key != "method") {
+      item.error = item_error(at + "unknown field \"" + key + "\" (allowed: workload, n, method)");
+      return item;
+    }
+  }
+  const auto workload = j.find("workload");
+  if (workload == j.end() || !workload->is_string()) {
+    item.error = item_error(at + "workload must be \"prime\" or \"factor\"");
+    return item;
+  }
+  const auto n = j.find("n");
+  std::optional<std::uint64_t> value;
+  if (n != j.end() && n->is_string()) {
+    value = parse_u64_decimal(n->get<std::string>());
+  } else if (n != j.end() && n->is_number_unsigned()) {
+    value = n->get<std::uint64_t>();
+  } else if (n != j.end() && n->is_number_integer() && n->get<std::int64_t>() >= 0) {
+    value = static_cast<std::uint64_t>(n->get<std::int64_t>());
+  }
+  if (!value) {
+    item.error = item_error(at + "n must be a decimal integer from 0 to 18446744073709551615");
+    return item;
+  }
+  item.n = *value;
+  const std::string w = workload->get<std::string>();
+  const auto method = j.find("method");
+  if (w == "factor") {
+    if (method != j.end()) {
+      item.error = item_error(at + "method applies to the prime workload only");
+      return item;
+    }
+    item.what = eval_item::kind::factor;
+  } else if (w == "prime") {
+    const std::string m = method == j.end()     ? "auto"
+                          : method->is_string() ? method->get<std::string>()
+                                                : "";
+    if (m == "auto" || m == "miller-rabin") {
+      item.what = eval_item::kind::prime_mr;
+    } else if (m == "trial") {
+      item.what = eval_item::kind::prime_trial;
+    } else {
+      item.error = item_error(at + "method must be auto, miller-rabin or trial");
+    }
+  } else {
+    item.error = item_error(at + "workload must be \"prime\" or \"factor\", not \"" + w + "\"");
+  }
+  return item;
+}
+
+std::string compute_eval_item(const eval_item& item) {
+  switch (item.what) {
+    case eval_item::kind::prime_mr:
+      return endpoints::prime_json(item.n, kernels::is_prime_u64(item.n));
+    case eval_item::kind::factor:
+      return endpoints::factor_json(item.n, kernels::factor_u64(item.n));
+    case eval_item::kind::prime_trial: {
+      kernels::trial_division t(item.n);
+      while (!t.step(1 << 20)) {
+      }
+      return trial_item_json(item.n, t);
+    }
+    case eval_item::kind::invalid:
+      break;
+  }
+  return item.error;
+}
+
+std::string trial_item_json(std::uint64_t n, const kernels::trial_division& t) {
+  trial_outcome out;
+  out.factor = t.smallest_factor();
+  out.prime = t.is_prime();
+  out.divisors_checked = t.divisors_checked();
+  out.workers = 1;
+  return endpoints::trial_json(n, out);
+}
+
+double estimate_eval_item_ns(const eval_item& item, double trial_ns_per_candidate) {
+  switch (item.what) {
+    case eval_item::kind::prime_mr:
+      return 1000;
+    case eval_item::kind::factor:
+      return item.n < (1ULL << 32) ? 2000 : 200'000;
+    case eval_item::kind::prime_trial:
+      // Upper bound: n prime, every wheel candidate up to √n tried.
+      return static_cast<double>(kernels::isqrt_u64(item.n)) * 8.0 / 30.0 * trial_ns_per_candidate;
+    case eval_item::kind::invalid:
+      break;
+  }
+  return 0;
+}
+
+}  // namespace evald

@@ -1,0 +1,28 @@
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "handlers/eval_item.hpp"
+#include "handlers/evaluation.hpp"
+
+namespace evald {
+
+// A parsed POST /eval (or /eval-launch) body.
+struct eval_request {
+  std::vector<eval_item> items;
+  bool batch = false;                  // {"items":[...]} rather than one workload
+  std::optional<std::uint64_t> chunk;  // items per chunk, overriding the automatic size
+  std::optional<std::uint64_t> timeout_ms;
+};
+
+// Validates Content-Type (415), JSON (400 with the byte position), nesting depth,
+// batch size (413). Bad items of a batch stay in their slots as errors.
+eval_request parse_eval_request(request_context& ctx);
+
+// Computes every item over all workers; returns the response body.
+net::awaitable<std::string> run_eval_request(evaluation& ev, request_context& ctx,
+                                             const eval_request& er);
+
+}  // namespace evald

@@ -1,0 +1,139 @@
+// POST /eval: single workloads, batches (order, bad items, chunking, caps), and the
+// request-level errors (415, 400 with position, 413, deadline 504).
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "tests/integration/harness.hpp"
+#include "tests/integration/http_client.hpp"
+
+using namespace evald::test;
+using json = nlohmann::json;
+
+namespace {
+
+http_response post(std::uint16_t port, const std::string& body,
+                   const std::string& content_type = "application/json") {
+  http_client c(port);
+  c.send("POST /eval HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: " + content_type +
+         "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
+  auto res = c.read_response();
+  if (!res) {
+    throw std::runtime_error("no response");
+  }
+  return *res;
+}
+
+}  // namespace
+
+class Eval : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    evald_process::options opts;
+    opts.config_json = R"({"limits": {"max_batch_items": 1000}})";
+    server_ = new evald_process(opts);
+  }
+  static void TearDownTestSuite() {
+    EXPECT_EQ(server_->stop(), 0);
+    delete server_;
+  }
+  static std::uint16_t port() { return server_->port(); }
+  static evald_process* server_;
+};
+evald_process* Eval::server_ = nullptr;
+
+TEST_F(Eval, SingleWorkloadsReturnTheGetEndpointsObjects) {
+  auto res = post(port(), R"({"workload":"prime","n":"97","method":"trial"})");
+  ASSERT_EQ(res.status, 200) << res.body;
+  EXPECT_EQ(json::parse(res.body)["factor"], nullptr);
+  EXPECT_EQ(json::parse(res.body)["prime"], true);
+  EXPECT_NE(res.header("Server-Timing").find("wall;dur="), std::string::npos);
+  res = post(port(), R"({"workload":"factor","n":"12"})");
+  EXPECT_EQ(json::parse(res.body),
+            json::parse(R"({"n":"12","factors":["2","2","3"],"prime":false})"));
+  res = post(port(), R"({"workload":"prime","n":18446744073709551557})");  // JSON number accepted
+  EXPECT_EQ(json::parse(res.body)["prime"], true);
+  res = post(port(), R"({"workload":"prime","n":"-3"})");
+  EXPECT_EQ(res.status, 400);
+  EXPECT_NE(res.body.find("n must be a decimal integer"), std::string::npos);
+}
+
+TEST_F(Eval, BatchKeepsInputOrderAndBadItemsStayInTheirSlots) {
+  json items = json::array();
+  for (int i = 0; i < 500; ++i) {
+    if (i % 50 == 7) {
+      items.push_back({{"workload", "prime"}, {"n", "not-a-number"}});
+    } else if (i % 3 == 0) {
+      items.push_back({{"workload", "factor"}, {"n", std::to_string(1000003ULL * (i + 2))}});
+    } else {
+      items.push_back({{"workload", "prime"},
+                       {"n", std::to_string(1000 + i)},
+                       {"method", i % 2 ? "trial" : "miller-rabin"}});
+    }
+  }
+  const auto res = post(port(), json{{"items", items}}.dump());
+  ASSERT_EQ(res.status, 200) << res.body.substr(0, 300);
+  const json j = json::parse(res.body);
+  ASSERT_EQ(j["results"].size(), 500U);
+  for (int i = 0; i < 500; ++i) {
+    const json& r = j["results"][i];
+    if (i % 50 == 7) {
+      EXPECT_EQ(r["error"]["code"], "invalid_argument") << i;
+      EXPECT_NE(r["error"]["message"].get<std::string>().find("items/" + std::to_string(i)),
+                std::string::npos);
+    } else if (i % 3 == 0) {
+      EXPECT_EQ(r["n"], std::to_string(1000003ULL * (i + 2))) << i;
+    } else {
+      EXPECT_EQ(r["n"], std::to_string(1000 + i)) << i;
+    }
+  }
+  EXPECT_EQ(j["summary"]["items"], 500);
+  EXPECT_EQ(j["summary"]["failed"], 10);
+  EXPECT_EQ(j["summary"]["ok"], 490);
+  EXPECT_GE(j["summary"]["cpu_ms"].get<double>(), 0.0);
+}
+
+TEST_F(Eval, ChunkOverride) {
+  json items = json::array();
+  for (int i = 0; i < 100; ++i) {
+    items.push_back({{"workload", "prime"}, {"n", std::to_string(i)}});
+  }
+  auto j = json::parse(post(port(), json{{"items", items}, {"chunk", 1}}.dump()).body);
+  EXPECT_EQ(j["summary"]["chunks"], 100);
+  j = json::parse(post(port(), json{{"items", items}, {"chunk", 50}}.dump()).body);
+  EXPECT_EQ(j["summary"]["chunks"], 2);
+  EXPECT_EQ(j["results"][97]["prime"], true);
+  EXPECT_EQ(post(port(), json{{"items", items}, {"chunk", 0}}.dump()).status, 400);
+}
+
+TEST_F(Eval, RequestErrors) {
+  EXPECT_EQ(post(port(), R"({"workload":"prime","n":"7"})", "text/plain").status, 415);
+  auto res = post(port(), R"({"items":[1,2,})");
+  EXPECT_EQ(res.status, 400);
+  EXPECT_NE(res.body.find("malformed JSON at byte"), std::string::npos) << res.body;
+  res = post(port(), std::string(100, '[') + std::string(100, ']'));
+  EXPECT_EQ(res.status, 400);
+  EXPECT_NE(res.body.find("nested deeper"), std::string::npos);
+  json items = json::array();
+  for (int i = 0; i < 1001; ++i) {
+    items.push_back({{"workload", "prime"}, {"n", "7"}});
+  }
+  res = post(port(), json{{"items", items}}.dump());
+  EXPECT_EQ(res.status, 413);
+  EXPECT_EQ(json::parse(res.body)["error"]["code"], "too_many_items");
+  EXPECT_EQ(post(port(), R"({"items":{}})").status, 400);
+  EXPECT_EQ(post(port(), R"({"items":[], "extra": 1})").status, 400);
+  EXPECT_EQ(post(port(), R"([1])").status, 400);
+}
+
+TEST_F(Eval, BatchDeadline) {
+  json items = json::array();
+  for (int i = 0; i < 8; ++i) {
+    items.push_back({{"workload", "prime"}, {"n", "18446744073709551557"}, {"method", "trial"}});
+  }
+  const auto res = post(port(), json{{"items", items}, {"chunk", 1}, {"timeout_ms", 50}}.dump());
+  EXPECT_EQ(res.status, 504);
+  const json j = json::parse(res.body);
+  EXPECT_EQ(j["error"]["code"], "deadline_exceeded");
+  EXPECT_LT(j["progress"].get<double>(), 1.0);
+}
