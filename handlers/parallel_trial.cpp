@@ -46,7 +46,8 @@ net::awaitable<trial_outcome> parallel_trial_division(evaluation& ev, request_co
     }
   }
   // Serial pre-check: a small factor is found faster than a fan-out costs.
-  const std::uint64_t pre_hi = std::clamp<std::uint64_t>(ctx.settings.eval.trial_precheck, 7, end);
+  const std::uint64_t pre_hi =
+      end <= 7 ? end : std::clamp<std::uint64_t>(ctx.settings.eval.trial_precheck, 7, end);
   if (pre_hi > 7) {
     const auto r = kernels::scan_divisors(n, 7, pre_hi);
     out.divisors_checked += r.divisors_checked;

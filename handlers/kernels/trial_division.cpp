@@ -95,6 +95,10 @@ bool trial_division::step(std::uint64_t budget) noexcept {
   if (finished_) {
     return true;
   }
+  if (next_ >= end_) {  // e.g. 25 <= n < 49: no wheel candidate up to the root
+    finished_ = true;
+    return true;
+  }
   // `budget` candidates span budget * 30 / 8 integers of the wheel.
   const std::uint64_t span = (budget < 8 ? 1 : budget / 8) * 30;
   const std::uint64_t hi = end_ - next_ > span ? next_ + span : end_;

@@ -254,3 +254,21 @@ TEST(Evaluator, FactorEndpoint) {
   EXPECT_EQ(get_json(server.port(), "/factor?n=0")["prime"], false);
   EXPECT_EQ(get_json(server.port(), "/factor?n=-5", 400)["error"]["code"], "invalid_argument");
 }
+
+TEST(Evaluator, TrialDivisionOnEverySmallNumber) {
+  evald_process server;
+  http_client c(server.port());
+  for (int n = 0; n < 400; ++n) {
+    c.send(get_request("/prime?n=" + std::to_string(n) + "&method=trial") +
+           get_request("/factor?n=" + std::to_string(n)));
+    const auto trial = c.read_response();
+    const auto f = c.read_response();
+    ASSERT_TRUE(trial && f);
+    const json fj = json::parse(f->body);
+    const json tj = json::parse(trial->body);
+    ASSERT_EQ(tj["prime"], fj["prime"]) << n;
+    if (n >= 4 && fj["prime"] == false) {
+      ASSERT_EQ(tj["factor"], fj["factors"][0]) << n;
+    }
+  }
+}

@@ -48,7 +48,9 @@ TEST(TrialDivision, SmallCases) {
     EXPECT_FALSE(t.is_prime());
     EXPECT_EQ(t.smallest_factor(), 0U);
   }
-  for (std::uint64_t p : {2ULL, 3ULL, 5ULL, 7ULL, 11ULL, 13ULL, 49ULL - 2, 97ULL}) {
+  // 25 <= n < 49 has no wheel candidate (>= 7) up to its root.
+  for (std::uint64_t p :
+       {2ULL, 3ULL, 5ULL, 7ULL, 11ULL, 13ULL, 29ULL, 31ULL, 37ULL, 41ULL, 43ULL, 47ULL, 97ULL}) {
     trial_division t(p);
     run_to_end(t, 8);
     EXPECT_TRUE(t.is_prime()) << p;
@@ -58,6 +60,22 @@ TEST(TrialDivision, SmallCases) {
     trial_division t(n);
     run_to_end(t, 8);
     EXPECT_EQ(t.smallest_factor(), f) << n;
+  }
+}
+
+TEST(TrialDivision, EveryValueBelow5000AgainstPlainDivision) {
+  for (std::uint64_t n = 0; n < 5000; ++n) {
+    std::uint64_t expected = 0;
+    for (std::uint64_t d = 2; d * d <= n; ++d) {
+      if (n % d == 0) {
+        expected = d;
+        break;
+      }
+    }
+    trial_division t(n);
+    run_to_end(t, 8);
+    ASSERT_EQ(t.smallest_factor(), expected) << n;
+    ASSERT_EQ(t.is_prime(), n >= 2 && expected == 0) << n;
   }
 }
 
