@@ -280,6 +280,17 @@ settings from_json(const json& j, settings s) {
                           s.chargen.tcp_listen = read_endpoints(x, q, true);
                         }}});
         }},
+       {"jobs",
+        [&](const json& v, const std::string& p) {
+          read_object(v, p,
+                      {{"max",
+                        [&](const json& x, const std::string& q) {
+                          s.jobs.max = static_cast<std::uint32_t>(read_integer(x, q, 1, 1'000'000));
+                        }},
+                       {"ttl", [&](const json& x, const std::string& q) {
+                          s.jobs.ttl = read_millis(x, q, ms(1), ms(7LL * 24 * 3'600'000));
+                        }}});
+        }},
        {"logging", [&](const json& v, const std::string& p) {
           read_object(
               v, p,

@@ -42,6 +42,11 @@ struct chargen_settings {
   std::vector<std::string> tcp_listen;              // raw RFC 864 listeners, off when empty
 };
 
+struct jobs_settings {
+  std::uint32_t max = 10'000;  // jobs kept (queued, running and finished) → 503 past it
+  duration ttl{600'000};       // finished jobs are forgotten this long after they end
+};
+
 struct logging_settings {
   std::string level = "info";  // trace, debug, info, warn, error, critical, off
 };
@@ -53,6 +58,7 @@ struct settings {
   timeouts_settings timeouts;
   eval_settings eval;
   chargen_settings chargen;
+  jobs_settings jobs;
   logging_settings logging;
 };
 

@@ -18,6 +18,9 @@ net::awaitable<void> prime(request_context& ctx, response& res);
 void chargen(request_context& ctx, response& res);
 void factor(request_context& ctx, response& res);
 net::awaitable<void> eval(request_context& ctx, response& res);
+net::awaitable<void> eval_launch(request_context& ctx, response& res);  // data: job_store
+void job(request_context& ctx, response& res);                          // data: job_store
+void jobs(request_context& ctx, response& res);                         // data: job_store
 
 // Result objects shared by the GET endpoints and /eval.
 std::string prime_json(std::uint64_t n, bool is_prime);

@@ -123,8 +123,14 @@ eval_request parse_eval_request(request_context& ctx) {
   return out;
 }
 
-net::awaitable<std::string> run_eval_request(evaluation& ev, request_context& ctx,
+net::awaitable<std::string> run_eval_request(evaluation& ev, worker&,
+                                             const config::settings& settings,
                                              const eval_request& er) {
+  if (!er.batch && er.items.front().what == eval_item::kind::prime_trial) {
+    // One trial workload: the cooperative parallel version, as GET /prime does.
+    const trial_outcome t = co_await parallel_trial_division(ev, settings, er.items.front().n);
+    co_return endpoints::trial_json(er.items.front().n, t);
+  }
   const std::size_t count = er.items.size();
   // Chunk boundaries: `chunk` items each when given, otherwise consecutive items
   // until their estimated cost reaches eval.chunk_time (heavy items stand alone).
@@ -134,7 +140,7 @@ net::awaitable<std::string> run_eval_request(evaluation& ev, request_context& ct
       bounds.push_back(i);
     }
   } else {
-    const double target = static_cast<double>(ctx.settings.eval.chunk_time.count()) * 1000.0;
+    const double target = static_cast<double>(settings.eval.chunk_time.count()) * 1000.0;
     const double per_candidate = trial_ns_per_candidate();
     double acc = 0;
     for (std::size_t i = 0; i < count; ++i) {
@@ -187,7 +193,7 @@ net::awaitable<std::string> run_eval_request(evaluation& ev, request_context& ct
         state.reset();
         return true;
       },
-      ctx.settings.eval.slice);
+      settings.eval.slice);
   co_await ev.run(job);
 
   if (!er.batch) {
@@ -215,7 +221,7 @@ namespace endpoints {
 net::awaitable<void> eval(request_context& ctx, response& res) {
   const eval_request er = parse_eval_request(ctx);
   evaluation ev(ctx, er.timeout_ms);
-  res.body = co_await run_eval_request(ev, ctx, er);
+  res.body = co_await run_eval_request(ev, ctx.owner, ctx.settings, er);
   ev.finish(res);
 }
 

@@ -22,7 +22,8 @@ struct eval_request {
 eval_request parse_eval_request(request_context& ctx);
 
 // Computes every item over all workers; returns the response body.
-net::awaitable<std::string> run_eval_request(evaluation& ev, request_context& ctx,
+net::awaitable<std::string> run_eval_request(evaluation& ev, worker& owner,
+                                             const config::settings& settings,
                                              const eval_request& er);
 
 }  // namespace evald

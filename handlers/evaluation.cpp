@@ -27,24 +27,33 @@ std::optional<std::uint64_t> timeout_param(const query_params& query) {
 }
 
 evaluation::evaluation(request_context& ctx, std::optional<std::uint64_t> timeout_ms)
-    : ctx_(ctx), start_(std::chrono::steady_clock::now()) {
-  auto& in_flight = ctx.owner.evaluations_in_flight();
-  if (in_flight >= ctx.settings.limits.max_evaluations) {
+    : evaluation(ctx.owner, ctx.settings, timeout_ms) {
+  watch_ = &ctx.watch;
+}
+
+evaluation::evaluation(worker& owner, const config::settings& settings,
+                       std::optional<std::uint64_t> timeout_ms)
+    : owner_(owner),
+      settings_(settings),
+      watch_(nullptr),
+      start_(std::chrono::steady_clock::now()) {
+  auto& in_flight = owner.evaluations_in_flight();
+  if (in_flight >= settings.limits.max_evaluations) {
     http_error e(http::status::service_unavailable, "overloaded",
                  "too many evaluations in progress; retry later");
     e.retry_after = "1";
     throw e;
   }
   ++in_flight;
-  const auto cap = ctx.settings.limits.max_eval_time;
-  const auto wanted =
-      timeout_ms ? std::chrono::milliseconds(std::min<std::uint64_t>(*timeout_ms, cap.count()))
-                 : cap;
+  const auto cap = settings.limits.max_eval_time;
+  const auto wanted = timeout_ms ? std::chrono::milliseconds(std::min<std::uint64_t>(
+                                       *timeout_ms, static_cast<std::uint64_t>(cap.count())))
+                                 : cap;
   deadline_ = start_ + wanted;
 }
 
 evaluation::~evaluation() {
-  --ctx_.owner.evaluations_in_flight();
+  --owner_.evaluations_in_flight();
 }
 
 std::chrono::nanoseconds evaluation::wall() const noexcept {
@@ -77,8 +86,14 @@ net::awaitable<void> evaluation::run(std::shared_ptr<parallel_job> job) {
       }
     });
   }
-  ctx_.watch.on_client_gone([job] { job->request_stop(); });
-  co_await job->run(ctx_.owner.peers());
+  job_ = job;
+  if (on_job) {
+    on_job(job);
+  }
+  if (watch_ != nullptr) {
+    watch_->on_client_gone([job] { job->request_stop(); });
+  }
+  co_await job->run(owner_.peers());
   deadline.cancel();
   cpu_ += job->cpu_time();
   queue_ += job->queue_time();
@@ -93,9 +108,12 @@ net::awaitable<void> evaluation::run(std::shared_ptr<parallel_job> job) {
     e.server_timing = server_timing();
     throw e;
   }
-  if (ctx_.watch.client_gone()) {
+  if (watch_ != nullptr && watch_->client_gone()) {
     throw http_error(http::status::bad_request, "client_closed_request",
                      "the client closed the connection");
+  }
+  if (job->stop_requested()) {
+    throw http_error(http::status::conflict, "cancelled", "the evaluation was cancelled");
   }
 }
 

@@ -1,6 +1,7 @@
 #pragma once
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -19,6 +20,9 @@ class evaluation {
  public:
   // Throws http_error 503 when this worker is at limits.max_evaluations.
   evaluation(request_context& ctx, std::optional<std::uint64_t> timeout_ms);
+  // For work without a waiting client (launched jobs): no disconnect watch.
+  evaluation(worker& owner, const config::settings& settings,
+             std::optional<std::uint64_t> timeout_ms);
   ~evaluation();
   evaluation(const evaluation&) = delete;
   evaluation& operator=(const evaluation&) = delete;
@@ -26,6 +30,13 @@ class evaluation {
   // Runs `job` on every worker under the deadline and the disconnect watch. Throws
   // 504 deadline_exceeded (with the job's progress) if the deadline stopped it.
   net::awaitable<void> run(std::shared_ptr<parallel_job> job);
+
+  // Called with each job just before it starts (launched jobs record it for
+  // progress reports and DELETE).
+  std::function<void(std::shared_ptr<parallel_job>)> on_job;
+
+  // The running job, if any (for progress reports and cancellation).
+  const std::shared_ptr<parallel_job>& current_job() const noexcept { return job_; }
 
   // CPU time spent on the request's own worker outside parallel jobs.
   void add_local_cpu(std::chrono::nanoseconds cpu) noexcept { cpu_ += cpu; }
@@ -36,7 +47,10 @@ class evaluation {
   void finish(response& res) const;
 
  private:
-  request_context& ctx_;
+  worker& owner_;
+  const config::settings& settings_;
+  client_watch* watch_;
+  std::shared_ptr<parallel_job> job_;
   std::chrono::steady_clock::time_point start_;
   std::chrono::steady_clock::time_point deadline_;
   std::chrono::nanoseconds cpu_{0};

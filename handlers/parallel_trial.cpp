@@ -25,7 +25,8 @@ double trial_ns_per_candidate() {
   return measured;
 }
 
-net::awaitable<trial_outcome> parallel_trial_division(evaluation& ev, request_context& ctx,
+net::awaitable<trial_outcome> parallel_trial_division(evaluation& ev,
+                                                      const config::settings& settings,
                                                       std::uint64_t n) {
   trial_outcome out;
   out.workers = 1;
@@ -47,7 +48,7 @@ net::awaitable<trial_outcome> parallel_trial_division(evaluation& ev, request_co
   }
   // Serial pre-check: a small factor is found faster than a fan-out costs.
   const std::uint64_t pre_hi =
-      end <= 7 ? end : std::clamp<std::uint64_t>(ctx.settings.eval.trial_precheck, 7, end);
+      end <= 7 ? end : std::clamp<std::uint64_t>(settings.eval.trial_precheck, 7, end);
   if (pre_hi > 7) {
     const auto r = kernels::scan_divisors(n, 7, pre_hi);
     out.divisors_checked += r.divisors_checked;
@@ -61,7 +62,7 @@ net::awaitable<trial_outcome> parallel_trial_division(evaluation& ev, request_co
 
   // Chunk span from a time budget: candidates per chunk ≈ chunk_time / cost, 8 per 30.
   const double per_chunk =
-      static_cast<double>(ctx.settings.eval.chunk_time.count()) * 1000.0 / trial_ns_per_candidate();
+      static_cast<double>(settings.eval.chunk_time.count()) * 1000.0 / trial_ns_per_candidate();
   const std::uint64_t span =
       std::max<std::uint64_t>(1, static_cast<std::uint64_t>(per_chunk / 8)) * 30;
   const std::uint64_t chunks = (end - pre_hi + span - 1) / span;
@@ -88,7 +89,7 @@ net::awaitable<trial_outcome> parallel_trial_division(evaluation& ev, request_co
         }
         return true;  // a chunk is sized to fit in a slice
       },
-      ctx.settings.eval.slice);
+      settings.eval.slice);
   co_await ev.run(job);
   out.workers = job->tasks();
   out.chunks = chunks;

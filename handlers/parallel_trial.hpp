@@ -18,7 +18,8 @@ struct trial_outcome {
 // wheel candidates up to ⌊√n⌋ in chunks over all workers, with early exit. Chunks
 // are handed out in increasing order and a hit in chunk k only stops chunks above
 // k, so the factor returned is the smallest one, whatever the worker count.
-net::awaitable<trial_outcome> parallel_trial_division(evaluation& ev, request_context& ctx,
+net::awaitable<trial_outcome> parallel_trial_division(evaluation& ev,
+                                                      const config::settings& settings,
                                                       std::uint64_t n);
 
 // Nanoseconds per wheel candidate on this machine, measured once on first use.

@@ -35,7 +35,7 @@ net::awaitable<void> prime(request_context& ctx, response& res) {
                       "\"");
   }
   evaluation ev(ctx, timeout_param(ctx.query));
-  const trial_outcome t = co_await parallel_trial_division(ev, ctx, n);
+  const trial_outcome t = co_await parallel_trial_division(ev, ctx.settings, n);
   res.body = trial_json(n, t);
   ev.finish(res);
 }

@@ -5,12 +5,16 @@
 
 namespace evald {
 
-void register_routes(router& routes) {
+void register_routes(router& routes, job_store& jobs) {
   routes.add(http::verb::get, "/healthz", {.sync = endpoints::healthz});
   routes.add(http::verb::get, "/prime", {.async = endpoints::prime});
   routes.add(http::verb::get, "/chargen", {.sync = endpoints::chargen});
   routes.add(http::verb::get, "/factor", {.sync = endpoints::factor});
   routes.add(http::verb::post, "/eval", {.async = endpoints::eval});
+  routes.add(http::verb::post, "/eval-launch", {.async = endpoints::eval_launch, .data = &jobs});
+  routes.add(http::verb::get, "/jobs", {.sync = endpoints::jobs, .data = &jobs});
+  routes.add_prefix(http::verb::get, "/jobs/", {.sync = endpoints::job, .data = &jobs});
+  routes.add_prefix(http::verb::delete_, "/jobs/", {.sync = endpoints::job, .data = &jobs});
   trial_ns_per_candidate();  // calibrate chunk sizes now, not during the first request
 }
 

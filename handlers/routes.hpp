@@ -3,7 +3,10 @@
 
 namespace evald {
 
+class job_store;
+
 // Every endpoint, registered explicitly; called once from main before serving.
-void register_routes(router& routes);
+// `jobs` must outlive the server.
+void register_routes(router& routes, job_store& jobs);
 
 }  // namespace evald

@@ -33,6 +33,7 @@ struct request_context {
   worker& owner;
   const config::settings& settings;
   client_watch& watch;
+  void* route_data = nullptr;  // the `data` the route was registered with
 };
 
 // Two shapes: plain functions for answers computed at once (no coroutine frame on
@@ -44,6 +45,7 @@ using async_handler = net::awaitable<void> (*)(request_context&, response&);
 struct handler {
   sync_handler sync = nullptr;
   async_handler async = nullptr;
+  void* data = nullptr;  // shared state the endpoint needs (e.g. the job store)
 };
 
 }  // namespace evald

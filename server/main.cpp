@@ -4,6 +4,7 @@
 #include <cstdlib>
 
 #include "config/cli.hpp"
+#include "handlers/job_store.hpp"
 #include "handlers/routes.hpp"
 #include "server/logging.hpp"
 #include "server/net.hpp"
@@ -48,7 +49,8 @@ int main(int argc, char** argv) {
   int status = 0;
   try {
     router routes;
-    register_routes(routes);
+    job_store jobs(settings.jobs.max, settings.jobs.ttl);
+    register_routes(routes, jobs);
     server srv(settings, routes);
     status = srv.run();
   } catch (const backend_error& e) {

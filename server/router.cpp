@@ -6,27 +6,50 @@
 
 namespace evald {
 
-void router::add(http::verb method, std::string path, handler h) {
-  auto it =
-      std::find_if(routes_.begin(), routes_.end(), [&](const route& r) { return r.path == path; });
+router::route& router::route_for(std::string path, bool prefix) {
+  auto it = std::find_if(routes_.begin(), routes_.end(),
+                         [&](const route& r) { return r.path == path && r.prefix == prefix; });
   if (it == routes_.end()) {
-    routes_.push_back(route{std::move(path), {}, {}});
+    routes_.push_back(route{std::move(path), {}, {}, prefix});
     it = std::prev(routes_.end());
   }
-  it->methods.emplace_back(method, h);
+  return *it;
+}
+
+void router::add(http::verb method, std::string path, handler h) {
+  route& r = route_for(std::move(path), false);
+  r.methods.emplace_back(method, h);
   std::string allow;
-  for (const auto& [m, _] : it->methods) {
+  for (const auto& [m, _] : r.methods) {
     allow += (allow.empty() ? "" : ", ") + std::string(http::to_string(m));
     if (m == http::verb::get) {
       allow += ", HEAD";
     }
   }
-  it->allow = allow + ", OPTIONS";
+  r.allow = allow + ", OPTIONS";
+}
+
+void router::add_prefix(http::verb method, std::string prefix, handler h) {
+  route& r = route_for(prefix, true);
+  r.methods.emplace_back(method, h);
+  std::string allow;
+  for (const auto& [m, _] : r.methods) {
+    allow += (allow.empty() ? "" : ", ") + std::string(http::to_string(m));
+    if (m == http::verb::get) {
+      allow += ", HEAD";
+    }
+  }
+  r.allow = allow + ", OPTIONS";
 }
 
 const handler* router::find(http::verb method, std::string_view path, response& res) const {
-  const auto it =
-      std::find_if(routes_.begin(), routes_.end(), [&](const route& r) { return r.path == path; });
+  auto it = std::find_if(routes_.begin(), routes_.end(),
+                         [&](const route& r) { return !r.prefix && r.path == path; });
+  if (it == routes_.end()) {
+    it = std::find_if(routes_.begin(), routes_.end(), [&](const route& r) {
+      return r.prefix && path.size() > r.path.size() && path.starts_with(r.path);
+    });
+  }
   if (it == routes_.end()) {
     set_error(res, http::status::not_found, "not_found", "no route for " + std::string(path));
     return nullptr;

@@ -13,6 +13,9 @@ class router {
  public:
   // GET routes answer HEAD too.
   void add(http::verb method, std::string path, handler h);
+  // Every path that starts with `prefix` (e.g. "/jobs/" for /jobs/<id>); exact
+  // paths win over prefixes.
+  void add_prefix(http::verb method, std::string prefix, handler h);
 
   // The handler for this request, or nullptr after filling `res` with 404, 405
   // (with Allow), 501 or the OPTIONS answer.
@@ -30,7 +33,9 @@ class router {
     std::string path;
     std::vector<std::pair<http::verb, handler>> methods;
     std::string allow;  // "GET, HEAD, OPTIONS"
+    bool prefix = false;
   };
+  route& route_for(std::string path, bool prefix);
   std::vector<route> routes_;
 };
 

@@ -270,7 +270,7 @@ net::awaitable<void> http_connection::dispatch(request& req) {
   if (h == nullptr) {
     co_return;
   }
-  request_context ctx{req, target->path, query, owner(), shared_.settings, *this};
+  request_context ctx{req, target->path, query, owner(), shared_.settings, *this, h->data};
   if (h->sync != nullptr) {
     router::run_sync(*h, ctx, res_, owner().next_request_id());
   } else {

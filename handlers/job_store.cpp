@@ -1,0 +1,169 @@
+#include "handlers/job_store.hpp"
+
+#include <sys/random.h>
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace evald {
+
+std::string random_job_id() {
+  unsigned char bytes[16];
+  std::size_t got = 0;
+  while (got < sizeof bytes) {
+    const ssize_t n = getrandom(bytes + got, sizeof bytes - got, 0);
+    if (n < 0) {
+      throw std::runtime_error("getrandom failed");
+    }
+    got += static_cast<std::size_t>(n);
+  }
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string id;
+  for (unsigned char b : bytes) {
+    id.push_back(hex[b >> 4]);
+    id.push_back(hex[b & 15]);
+  }
+  return id;
+}
+
+const char* job_store::name(state s) {
+  switch (s) {
+    case state::queued:
+      return "queued";
+    case state::running:
+      return "running";
+    case state::done:
+      return "done";
+    case state::failed:
+      return "failed";
+    case state::cancelled:
+      return "cancelled";
+    case state::expired:
+      return "expired";
+  }
+  return "unknown";
+}
+
+void job_store::purge_locked() {
+  const auto now = std::chrono::steady_clock::now();
+  std::erase_if(jobs_, [now](const auto& kv) { return kv.second.forget_at <= now; });
+}
+
+job_store::snapshot job_store::view_locked(const record& r) const {
+  snapshot s = r.info;
+  if (s.status == state::running && r.job) {
+    s.progress = r.job->progress();
+  }
+  return s;
+}
+
+std::optional<std::string> job_store::create() {
+  std::lock_guard lock(mutex_);
+  purge_locked();
+  if (jobs_.size() >= max_) {
+    return std::nullopt;
+  }
+  std::string id = random_job_id();
+  record r;
+  r.info.id = id;
+  r.info.submitted = std::chrono::system_clock::now();
+  r.sequence = ++sequence_;
+  jobs_.emplace(id, std::move(r));
+  return id;
+}
+
+bool job_store::start(const std::string& id, std::shared_ptr<parallel_job> const*) {
+  std::lock_guard lock(mutex_);
+  const auto it = jobs_.find(id);
+  if (it == jobs_.end() || it->second.info.status != state::queued) {
+    return false;
+  }
+  it->second.info.status = state::running;
+  it->second.info.started = std::chrono::system_clock::now();
+  return true;
+}
+
+void job_store::set_job(const std::string& id, std::shared_ptr<parallel_job> job) {
+  std::lock_guard lock(mutex_);
+  const auto it = jobs_.find(id);
+  if (it == jobs_.end()) {
+    return;
+  }
+  it->second.job = std::move(job);
+  if (it->second.info.status == state::cancelled) {
+    it->second.job->request_stop();
+  }
+}
+
+bool job_store::is_cancelled(const std::string& id) {
+  std::lock_guard lock(mutex_);
+  const auto it = jobs_.find(id);
+  return it == jobs_.end() || it->second.info.status == state::cancelled;
+}
+
+void job_store::finish(const std::string& id, state final_state, std::string result) {
+  std::lock_guard lock(mutex_);
+  const auto it = jobs_.find(id);
+  if (it == jobs_.end()) {
+    return;
+  }
+  record& r = it->second;
+  if (r.info.status != state::cancelled) {
+    r.info.status = final_state;
+    r.info.result = std::move(result);
+  }
+  r.info.progress = final_state == state::done ? 1.0 : (r.job ? r.job->progress() : 0.0);
+  r.info.finished = std::chrono::system_clock::now();
+  r.job.reset();
+  r.forget_at = std::chrono::steady_clock::now() + ttl_;
+}
+
+std::optional<job_store::snapshot> job_store::cancel(const std::string& id) {
+  std::lock_guard lock(mutex_);
+  purge_locked();
+  const auto it = jobs_.find(id);
+  if (it == jobs_.end()) {
+    return std::nullopt;
+  }
+  record& r = it->second;
+  if (r.info.status == state::queued || r.info.status == state::running) {
+    r.info.status = state::cancelled;
+    if (r.job) {
+      r.job->request_stop();
+      r.info.progress = r.job->progress();
+    }
+    if (!r.info.started) {
+      r.info.finished = std::chrono::system_clock::now();
+      r.forget_at = std::chrono::steady_clock::now() + ttl_;
+    }
+  }
+  return view_locked(r);
+}
+
+std::optional<job_store::snapshot> job_store::get(const std::string& id) {
+  std::lock_guard lock(mutex_);
+  purge_locked();
+  const auto it = jobs_.find(id);
+  if (it == jobs_.end()) {
+    return std::nullopt;
+  }
+  return view_locked(it->second);
+}
+
+std::vector<job_store::snapshot> job_store::newest(std::size_t limit) {
+  std::lock_guard lock(mutex_);
+  purge_locked();
+  std::vector<const record*> all;
+  for (const auto& [_, r] : jobs_) {
+    all.push_back(&r);
+  }
+  std::sort(all.begin(), all.end(),
+            [](const record* a, const record* b) { return a->sequence > b->sequence; });
+  std::vector<snapshot> out;
+  for (std::size_t i = 0; i < all.size() && i < limit; ++i) {
+    out.push_back(view_locked(*all[i]));
+  }
+  return out;
+}
+
+}  // namespace evald

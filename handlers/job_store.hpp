@@ -1,0 +1,69 @@
+#pragma once
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "server/parallel.hpp"
+
+namespace evald {
+
+// Launched evaluations (POST /eval-launch), shared by every worker. Jobs are rare
+// next to requests, so one mutex guards the map; nothing on the request hot path
+// touches it. Bounded (jobs.max); finished jobs are forgotten after jobs.ttl.
+class job_store {
+ public:
+  enum class state : std::uint8_t { queued, running, done, failed, cancelled, expired };
+
+  struct snapshot {
+    std::string id;
+    state status = state::queued;
+    double progress = 0;
+    std::chrono::system_clock::time_point submitted;
+    std::optional<std::chrono::system_clock::time_point> started;
+    std::optional<std::chrono::system_clock::time_point> finished;
+    std::string result;  // JSON object: the /eval body, or {"error":{...}}
+  };
+
+  job_store(std::uint32_t max_jobs, std::chrono::milliseconds ttl) : max_(max_jobs), ttl_(ttl) {}
+
+  // A new queued job with an unguessable id, or nullopt when the store is full.
+  std::optional<std::string> create();
+  // Called by the job's runner. start() returns false if it was cancelled while queued.
+  bool start(const std::string& id, std::shared_ptr<parallel_job> const* job_source);
+  void set_job(const std::string& id, std::shared_ptr<parallel_job> job);
+  void finish(const std::string& id, state final_state, std::string result);
+  // Cancels a queued or running job (its computation stops at the next chunk).
+  std::optional<snapshot> cancel(const std::string& id);
+  bool is_cancelled(const std::string& id);
+
+  std::optional<snapshot> get(const std::string& id);
+  std::vector<snapshot> newest(std::size_t limit);
+
+  static const char* name(state s);
+
+ private:
+  struct record {
+    snapshot info;
+    std::shared_ptr<parallel_job> job;
+    std::chrono::steady_clock::time_point forget_at = std::chrono::steady_clock::time_point::max();
+    std::uint64_t sequence = 0;
+  };
+  void purge_locked();
+  snapshot view_locked(const record& r) const;
+
+  std::mutex mutex_;
+  std::map<std::string, record> jobs_;
+  std::uint64_t sequence_ = 0;
+  std::uint32_t max_;
+  std::chrono::milliseconds ttl_;
+};
+
+// 128 random bits as 32 hex digits (getrandom).
+std::string random_job_id();
+
+}  // namespace evald

@@ -1,0 +1,126 @@
+#include <spdlog/spdlog.h>
+
+#include <ctime>
+#include <nlohmann/json.hpp>
+
+#include "handlers/endpoints.hpp"
+#include "handlers/eval_request.hpp"
+#include "handlers/job_store.hpp"
+#include "handlers/params.hpp"
+#include "server/http_error.hpp"
+#include "server/worker.hpp"
+
+namespace evald {
+namespace {
+
+using json = nlohmann::ordered_json;
+
+std::string rfc3339(std::chrono::system_clock::time_point t) {
+  const auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+  const std::time_t secs = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                static_cast<int>(ms % 1000));
+  return buf;
+}
+
+json job_json(const job_store::snapshot& s, bool with_result) {
+  auto when = [](const std::optional<std::chrono::system_clock::time_point>& t) -> json {
+    return t ? json(rfc3339(*t)) : json(nullptr);
+  };
+  json j = {{"id", s.id},
+            {"status", job_store::name(s.status)},
+            {"progress", s.progress},
+            {"submitted", rfc3339(s.submitted)},
+            {"started", when(s.started)},
+            {"finished", when(s.finished)}};
+  if (with_result) {
+    j["result"] = s.result.empty() ? json(nullptr) : json::parse(s.result);
+  }
+  return j;
+}
+
+std::string dump(const json& j) {
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+// The launched evaluation, on the worker that accepted it; nobody waits on it.
+net::awaitable<void> run_launched(job_store& store, worker& owner, const config::settings& settings,
+                                  std::string id, eval_request er) {
+  if (!store.start(id, nullptr)) {
+    co_return;  // cancelled while queued
+  }
+  try {
+    evaluation ev(owner, settings, er.timeout_ms);
+    ev.on_job = [&store, &id](std::shared_ptr<parallel_job> job) { store.set_job(id, job); };
+    std::string body = co_await run_eval_request(ev, owner, settings, er);
+    store.finish(id, job_store::state::done, std::move(body));
+  } catch (const http_error& e) {
+    const auto final_state =
+        e.code == "deadline_exceeded" ? job_store::state::expired : job_store::state::failed;
+    json err = {
+        {"error",
+         {{"status", static_cast<unsigned>(e.status)}, {"code", e.code}, {"message", e.what()}}}};
+    store.finish(id, final_state, dump(err));
+  }
+}
+
+}  // namespace
+
+namespace endpoints {
+
+net::awaitable<void> eval_launch(request_context& ctx, response& res) {
+  auto& store = *static_cast<job_store*>(ctx.route_data);
+  eval_request er = parse_eval_request(ctx);  // bad input is a 4xx now, not a failed job later
+  const auto id = store.create();
+  if (!id) {
+    http_error e(http::status::service_unavailable, "too_many_jobs",
+                 "the job store is full (jobs.max); retry later");
+    e.retry_after = "10";
+    throw e;
+  }
+  net::co_spawn(ctx.owner.context(),
+                run_launched(store, ctx.owner, ctx.settings, *id, std::move(er)),
+                [](std::exception_ptr e) {
+                  if (e) {
+                    try {
+                      std::rethrow_exception(e);
+                    } catch (const std::exception& ex) {
+                      spdlog::error("launched job failed: {}", ex.what());
+                    }
+                  }
+                });
+  res.status = http::status::accepted;
+  const std::string href = "/jobs/" + *id;
+  res.body = dump(json{{"id", *id}, {"status", "queued"}, {"href", href}});
+  res.add_header("Location", href);
+  co_return;
+}
+
+void job(request_context& ctx, response& res) {
+  auto& store = *static_cast<job_store*>(ctx.route_data);
+  check_query_params(ctx.query, {});
+  const std::string id(ctx.path.substr(std::string_view("/jobs/").size()));
+  const auto snap = ctx.req.method() == http::verb::delete_ ? store.cancel(id) : store.get(id);
+  if (!snap) {
+    throw http_error(http::status::not_found, "not_found", "no job " + id);
+  }
+  res.body = dump(job_json(*snap, true));
+}
+
+void jobs(request_context& ctx, response& res) {
+  auto& store = *static_cast<job_store*>(ctx.route_data);
+  check_query_params(ctx.query, {});
+  json list = json::array();
+  for (const auto& s : store.newest(100)) {
+    list.push_back(job_json(s, false));
+  }
+  res.body = dump(json{{"jobs", list}});
+}
+
+}  // namespace endpoints
+}  // namespace evald
