@@ -57,7 +57,24 @@ double median_ns_per_call(const std::vector<std::uint64_t>& inputs, int runs, F 
 
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
+  if (argc > 1 && std::string(argv[1]) == "serial-trial") {
+    // Machine-readable serial times for bench/trial_speedup.sh: "n ms" per line, median of 5.
+    for (std::uint64_t n : {112272535095295ULL, 100109100129100369ULL, 100109100129101027ULL,
+                            100109100129100151ULL, 100109100129162907ULL}) {
+      std::vector<double> ms;
+      for (int r = 0; r < 5; ++r) {
+        const auto t = clock_type::now();
+        trial_division trial(n);
+        while (!trial.step(1 << 20)) {
+        }
+        ms.push_back(seconds_since(t) * 1e3);
+      }
+      std::sort(ms.begin(), ms.end());
+      std::printf("%llu %.4f\n", static_cast<unsigned long long>(n), ms[2]);
+    }
+    return 0;
+  }
   std::printf("machine: %s, %u hardware threads\n", cpu_model().c_str(),
               std::thread::hardware_concurrency());
   std::printf("command: ./build/release/bench/bench_kernels\n\n");

@@ -43,56 +43,56 @@ net::awaitable<void> parallel_job::run(std::span<worker* const> workers) {
   const auto now = std::chrono::steady_clock::now();
   for (std::uint32_t i = 0; i < tasks_; ++i) {
     worker& w = *workers[i];
-    net::post(w.context(), [self, &w, now] { run_task(self, w, now, std::nullopt); });
+    net::post(w.context(), [self, &w, now] {
+      w.enqueue_compute(
+          [self, queued_since = now, resume = std::optional<std::uint64_t>()]() mutable {
+            return self->run_slice(queued_since, resume);
+          });
+    });
   }
   co_await finished_->async_wait(use_tuple);
 }
 
-void parallel_job::run_task(std::shared_ptr<parallel_job> self, worker& w,
-                            std::chrono::steady_clock::time_point posted,
-                            std::optional<std::uint64_t> resume) {
-  parallel_job& job = *self;
+bool parallel_job::run_slice(std::chrono::steady_clock::time_point& queued_since,
+                             std::optional<std::uint64_t>& resume) {
   const auto start = std::chrono::steady_clock::now();
-  job.queue_ns_.fetch_add((start - posted).count(), std::memory_order_relaxed);
-  const auto slice_end = start + job.slice_;
+  queue_ns_.fetch_add((start - queued_since).count(), std::memory_order_relaxed);
+  const auto slice_end = start + slice_;
   const auto cpu_start = thread_cpu_time();
-  std::optional<std::uint64_t> unfinished;
   for (;;) {
-    if (job.stop_requested()) {
+    if (stop_requested()) {
+      resume.reset();
       break;
     }
     std::uint64_t chunk = 0;
     if (resume) {
       chunk = *std::exchange(resume, std::nullopt);
     } else {
-      chunk = job.cursor_.fetch_add(1, std::memory_order_relaxed);
-      if (chunk >= job.chunk_count_ || chunk >= job.limit_.load(std::memory_order_relaxed)) {
+      chunk = cursor_.fetch_add(1, std::memory_order_relaxed);
+      if (chunk >= chunk_count_ || chunk >= limit_.load(std::memory_order_relaxed)) {
         break;
       }
     }
-    if (!job.fn_(chunk, job, slice_end)) {
-      unfinished = chunk;
+    if (!fn_(chunk, *this, slice_end)) {
+      resume = chunk;  // unfinished: continue it in this task's next slice
       break;
     }
-    job.done_.fetch_add(1, std::memory_order_relaxed);
+    done_.fetch_add(1, std::memory_order_relaxed);
     if (std::chrono::steady_clock::now() >= slice_end) {
       break;
     }
   }
-  job.cpu_ns_.fetch_add((thread_cpu_time() - cpu_start).count(), std::memory_order_relaxed);
-  const bool more =
-      !job.stop_requested() &&
-      (unfinished || job.cursor_.load(std::memory_order_relaxed) <
-                         std::min(job.chunk_count_, job.limit_.load(std::memory_order_relaxed)));
+  const auto end = std::chrono::steady_clock::now();
+  cpu_ns_.fetch_add((thread_cpu_time() - cpu_start).count(), std::memory_order_relaxed);
+  const bool more = !stop_requested() &&
+                    (resume || cursor_.load(std::memory_order_relaxed) <
+                                   std::min(chunk_count_, limit_.load(std::memory_order_relaxed)));
   if (more) {
-    // Back of this worker's queue: I/O completions queued meanwhile run first.
-    const auto now = std::chrono::steady_clock::now();
-    net::post(w.context(), [self = std::move(self), &w, now, unfinished] {
-      run_task(self, w, now, unfinished);
-    });
-    return;
+    queued_since = end;
+    return true;
   }
-  job.finish_task();
+  finish_task();
+  return false;
 }
 
 void parallel_job::finish_task() {

@@ -57,9 +57,9 @@ class parallel_job {
   net::awaitable<void> run(std::span<worker* const> workers);
 
  private:
-  static void run_task(std::shared_ptr<parallel_job> self, worker& w,
-                       std::chrono::steady_clock::time_point posted,
-                       std::optional<std::uint64_t> resume);
+  // One slice of this job's task on the calling worker; true = wants another slice.
+  bool run_slice(std::chrono::steady_clock::time_point& queued_since,
+                 std::optional<std::uint64_t>& resume);
   void finish_task();
 
   std::atomic<std::uint64_t> cursor_{0};

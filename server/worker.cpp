@@ -34,7 +34,16 @@ worker::~worker() {
 }
 
 void worker::run() {
-  context_->run();
+  net::io_context& ctx = *context_;
+  while (!ctx.stopped()) {
+    if (compute_.empty()) {
+      ctx.run_one();  // block until something happens
+    }
+    ctx.poll();  // everything ready, I/O completions included, before any compute
+    if (!compute_.empty() && !ctx.stopped()) {
+      run_compute_slice();
+    }
+  }
 }
 
 void worker::start_thread() {
@@ -110,6 +119,18 @@ void worker::force_close_all() noexcept {
 
 std::string worker::next_request_id() {
   return std::to_string(index_) + "-" + std::to_string(++request_sequence_);
+}
+
+void worker::enqueue_compute(std::function<bool()> slice) {
+  compute_.push_back(std::move(slice));
+}
+
+void worker::run_compute_slice() {
+  std::function<bool()> slice = std::move(compute_.front());
+  compute_.pop_front();
+  if (slice()) {
+    compute_.push_back(std::move(slice));
+  }
 }
 
 void worker::schedule_sweep() {

@@ -2,6 +2,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -32,7 +33,7 @@ class worker {
   net::io_context& context() noexcept { return *context_; }
   net::any_io_executor executor() noexcept { return context_->get_executor(); }
 
-  // Runs the event loop on the calling thread until stop().
+  // Runs the event loop (and queued compute) on the calling thread until stop().
   void run();
   // Starts a thread that calls run().
   void start_thread();
@@ -50,6 +51,14 @@ class worker {
   // Every worker of the process (this one included), for fanning work out.
   std::span<worker* const> peers() const noexcept { return peers_; }
   void set_peers(std::vector<worker*> peers) { peers_ = std::move(peers); }
+  // Compute runs behind I/O: each queued item runs one bounded slice per turn and
+  // says whether it wants another (round-robin over the items). The worker's loop
+  // runs every ready handler and I/O completion first and then one slice, so a
+  // light request waits for at most the slice in progress, however many jobs are
+  // queued. On this worker's thread only (other threads post() here).
+  void enqueue_compute(std::function<bool()> slice);
+  std::size_t compute_queued() const noexcept { return compute_.size(); }
+
   // Evaluations admitted on this worker and not yet answered (admission control).
   std::uint32_t& evaluations_in_flight() noexcept { return evaluations_in_flight_; }
 
@@ -58,6 +67,7 @@ class worker {
 
  private:
   void schedule_sweep();
+  void run_compute_slice();
   void sweep() noexcept;
   void maybe_drained();
 
@@ -73,6 +83,7 @@ class worker {
   std::uint64_t request_sequence_ = 0;
   bool draining_ = false;
   std::vector<worker*> peers_;
+  std::deque<std::function<bool()>> compute_;
   std::uint32_t evaluations_in_flight_ = 0;
   std::function<void()> on_drained_;
 };
