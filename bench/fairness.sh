@@ -12,7 +12,7 @@ pid=$!
 trap 'kill $pid 2>/dev/null; rm -rf "$work"' EXIT
 for _ in $(seq 100); do grep -q listening "$work/out" && break; sleep 0.05; done
 rc="$root/build/release/bench/rate_client"
-echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores; evald with $(nproc) workers, eval.slice 500us"
+echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores; evald with $(nproc) workers, eval.slice 250us (default)"
 echo "command: rate_client 18401 /healthz $rate $secs 4"
 echo "idle:      $("$rc" 18401 /healthz "$rate" "$secs" 4)"
 # Saturate: one launched batch of 64-bit prime trial items per worker, far longer than the run.

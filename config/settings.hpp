@@ -30,9 +30,9 @@ struct timeouts_settings {
 
 struct eval_settings {
   // CPU time a compute task runs before it yields to its worker's other work.
-  std::chrono::microseconds slice{500};
+  std::chrono::microseconds slice{250};
   // Work per chunk of a parallel job (chunk sizes come from this, not items ÷ workers).
-  std::chrono::microseconds chunk_time{250};
+  std::chrono::microseconds chunk_time{200};
   // Trial division tries divisors below this serially before fanning out.
   std::uint64_t trial_precheck = 65'536;
 };
