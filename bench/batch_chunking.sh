@@ -7,7 +7,9 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 work="$(mktemp -d /tmp/evald-batch.XXXXXX)"
-"$root/build/release/evald" --listen 127.0.0.1:18403 --log-level warn >"$work/out" 2>&1 &
+# 27,000 items are ~1.8 MB of JSON: raise the body limit for this run.
+echo '{"limits": {"max_body_size": "8MiB"}}' >"$work/cfg.json"
+"$root/build/release/evald" --config "$work/cfg.json" --listen 127.0.0.1:18403 --log-level warn >"$work/out" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null; rm -rf "$work"' EXIT
 for _ in $(seq 100); do grep -q listening "$work/out" && break; sleep 0.05; done
