@@ -28,11 +28,12 @@ run_wrk() {
     share = c / t / s; printf "%-28s %10.0f req/s  cpu %4.2f cores  %8.0f req/s per core  p99 %s\n", n, r, share, r / share, p }'
 }
 
+# Sets $pid (not echoed: a $(...) subshell would hide the PID from the cleanup).
 start_evald() { # binary threads port
   "$1" --listen "127.0.0.1:$3" --threads "$2" --log-level warn >"$work/evald-$3.out" 2>&1 &
-  pids+=($!)
+  pid=$!
+  pids+=("$pid")
   for _ in $(seq 100); do grep -q listening "$work/evald-$3.out" 2>/dev/null && break; sleep 0.05; done
-  echo "${pids[-1]}"
 }
 
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores, kernel $(uname -r)"
@@ -60,11 +61,11 @@ sleep 0.5
 ngx_worker=$(pgrep -f "nginx: worker process" -P "${pids[-1]}" | head -1)
 run_wrk "nginx 1 worker (return 200)" "$ngx_worker" http://127.0.0.1:18190/healthz
 
-pid=$(start_evald "$root/build/release/evald" 1 18191)
+start_evald "$root/build/release/evald" 1 18191
 run_wrk "evald io_uring, 1 worker" "$pid" http://127.0.0.1:18191/healthz
-pid=$(start_evald "$root/build/release/evald" 2 18192)
+start_evald "$root/build/release/evald" 2 18192
 run_wrk "evald io_uring, 2 workers" "$pid" http://127.0.0.1:18192/healthz
 if [[ -x "$root/build/release-epoll/evald" ]]; then
-  pid=$(start_evald "$root/build/release-epoll/evald" 1 18193)
+  start_evald "$root/build/release-epoll/evald" 1 18193
   run_wrk "evald epoll, 1 worker" "$pid" http://127.0.0.1:18193/healthz
 fi

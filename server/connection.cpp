@@ -35,6 +35,7 @@ void connection::force_close() noexcept {
   // shutdown() makes pending reads and writes complete; close comes after them.
   socket_.shutdown(tcp::socket::shutdown_both, ec);
   socket_.cancel(ec);
+  on_forced();
 }
 
 bool connection::has_pending_input() noexcept {

@@ -34,6 +34,8 @@ class connection {
   virtual void on_drain() noexcept;
   // Shutdown timeout reached: end now (shutdown both ways, pending ops complete).
   void force_close() noexcept;
+  // Also called by force_close(): stop work done on the connection's behalf.
+  virtual void on_forced() noexcept {}
 
   wait_phase phase() const noexcept { return phase_; }
   steady_clock::time_point deadline() const noexcept { return deadline_; }

@@ -48,6 +48,13 @@ class http_connection final : public connection, public client_watch {
   net::awaitable<void> run();
 
   void on_client_gone(std::function<void()> on_gone) override;
+  void on_forced() noexcept override {
+    // The shutdown timeout is the end for a running evaluation too.
+    client_gone_ = true;
+    if (on_gone_) {
+      on_gone_();
+    }
+  }
   bool client_gone() const noexcept override { return client_gone_; }
 
  private:

@@ -195,6 +195,7 @@ TEST(Lifecycle, ShutdownTimeoutBoundsTheDrain) {
   ASSERT_TRUE(status);
   EXPECT_EQ(*status, 0);
   EXPECT_LT(steady::now() - start, 5s);
+  EXPECT_EQ(server.stderr_text().find("unexpected"), std::string::npos) << server.stderr_text();
 }
 
 TEST(Lifecycle, ConnectionCapAnswers503WithRetryAfter) {
