@@ -50,12 +50,12 @@ int main() {
   // Interleave the two libraries run by run; report medians.
   std::vector<double> mr_ours, mr_flint, f_ours, f_flint;
   for (int r = 0; r < 9; ++r) {
-    mr_ours.push_back(ns_per_call(primes, [](std::uint64_t n) { return evald::kernels::is_prime_u64(n) ? 1 : 0; }));
+    mr_ours.push_back(ns_per_call(
+        primes, [](std::uint64_t n) { return evald::kernels::is_prime_u64(n) ? 1 : 0; }));
     mr_flint.push_back(ns_per_call(primes, [](std::uint64_t n) { return n_is_prime(n); }));
     if (r < 3) {
-      f_ours.push_back(ns_per_call(semiprimes, [](std::uint64_t n) {
-        return evald::kernels::factor_u64(n).size();
-      }));
+      f_ours.push_back(ns_per_call(
+          semiprimes, [](std::uint64_t n) { return evald::kernels::factor_u64(n).size(); }));
       f_flint.push_back(ns_per_call(semiprimes, [](std::uint64_t n) {
         n_factor_t f;
         n_factor_init(&f);
@@ -68,11 +68,16 @@ int main() {
     std::sort(v.begin(), v.end());
     return v[v.size() / 2];
   };
-  std::printf("command: ./build/release/bench/bench_vs_flint (FLINT %s, same inputs, interleaved runs)\n",
-              FLINT_VERSION);
-  std::printf("primality of 64-bit primes (> 2^63):  evald %7.1f ns   FLINT n_is_prime %7.1f ns   ratio %.2f\n",
-              median(mr_ours), median(mr_flint), median(mr_ours) / median(mr_flint));
-  std::printf("factor 62-bit semiprimes (2 x 31-bit): evald %7.1f us   FLINT n_factor   %7.1f us   ratio %.2f (mean per number)\n",
-              median(f_ours) / 1e3, median(f_flint) / 1e3, median(f_ours) / median(f_flint));
+  std::printf(
+      "command: ./build/release/bench/bench_vs_flint (FLINT %s, same inputs, interleaved runs)\n",
+      FLINT_VERSION);
+  std::printf(
+      "primality of 64-bit primes (> 2^63):  evald %7.1f ns   FLINT n_is_prime %7.1f ns   ratio "
+      "%.2f\n",
+      median(mr_ours), median(mr_flint), median(mr_ours) / median(mr_flint));
+  std::printf(
+      "factor 62-bit semiprimes (2 x 31-bit): evald %7.1f us   FLINT n_factor   %7.1f us   ratio "
+      "%.2f (mean per number)\n",
+      median(f_ours) / 1e3, median(f_flint) / 1e3, median(f_ours) / median(f_flint));
   return 0;
 }
