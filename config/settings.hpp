@@ -34,7 +34,7 @@ struct eval_settings {
   // Work per chunk of a parallel job (chunk sizes come from this, not items ÷ workers).
   std::chrono::microseconds chunk_time{200};
   // Trial division tries divisors below this serially before fanning out.
-  std::uint64_t trial_precheck = 65'536;
+  std::uint64_t trial_precheck = 262'144;
 };
 
 struct chargen_settings {
