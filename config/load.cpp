@@ -1,13 +1,12 @@
 #include "config/load.hpp"
 
-#include <arpa/inet.h>
-
 #include <charconv>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "config/ip_literal.hpp"
 #include "config/units.hpp"
 
 namespace evald::config {
@@ -171,17 +170,16 @@ endpoint_text parse_endpoint(std::string_view text) {
   if (ec != std::errc() || ptr != port_text.data() + port_text.size() || port > 65535) {
     throw config_error("port must be a number from 0 to 65535 in \"" + std::string(text) + "\"");
   }
-  unsigned char addr[16];
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
     host = host.substr(1, host.size() - 2);
-    if (inet_pton(AF_INET6, host.c_str(), addr) != 1) {
+    if (!is_ipv6_literal(host)) {
       throw config_error("not an IPv6 address in \"" + std::string(text) + "\"");
     }
   } else if (host == "localhost") {
     host = "127.0.0.1";
   } else if (host == "*" || host.empty()) {
     host = "0.0.0.0";
-  } else if (inet_pton(AF_INET, host.c_str(), addr) != 1) {
+  } else if (!is_ipv4_literal(host)) {
     throw config_error("host must be an IPv4 address, [IPv6] or localhost in \"" +
                        std::string(text) + "\"");
   }

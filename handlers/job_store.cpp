@@ -1,6 +1,6 @@
 #include "handlers/job_store.hpp"
 
-#include <sys/random.h>
+#include "server/platform.hpp"
 
 #include <algorithm>
 #include <stdexcept>
@@ -9,14 +9,7 @@ namespace evald {
 
 std::string random_job_id() {
   unsigned char bytes[16];
-  std::size_t got = 0;
-  while (got < sizeof bytes) {
-    const ssize_t n = getrandom(bytes + got, sizeof bytes - got, 0);
-    if (n < 0) {
-      throw std::runtime_error("getrandom failed");
-    }
-    got += static_cast<std::size_t>(n);
-  }
+  platform::fill_random(bytes, sizeof bytes);
   static constexpr char hex[] = "0123456789abcdef";
   std::string id;
   for (unsigned char b : bytes) {

@@ -1,5 +1,4 @@
 #include <spdlog/spdlog.h>
-#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 
@@ -8,6 +7,7 @@
 #include "handlers/routes.hpp"
 #include "server/logging.hpp"
 #include "server/net.hpp"
+#include "server/platform.hpp"
 #include "server/server.hpp"
 
 namespace {
@@ -21,7 +21,7 @@ std::optional<std::string> read_env(const char* name) {
 
 int main(int argc, char** argv) {
   using namespace evald;
-  std::signal(SIGPIPE, SIG_IGN);
+  platform::init_process();
 
   config::cli_options cli;
   config::settings settings;

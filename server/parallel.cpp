@@ -1,15 +1,12 @@
 #include "server/parallel.hpp"
 
-#include <time.h>
-
+#include "server/platform.hpp"
 #include "server/worker.hpp"
 
 namespace evald {
 
 std::chrono::nanoseconds thread_cpu_time() noexcept {
-  timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
+  return platform::thread_cpu_time();
 }
 
 std::shared_ptr<parallel_job> make_parallel_job(std::uint64_t chunk_count,

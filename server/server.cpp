@@ -1,7 +1,5 @@
 #include "server/server.hpp"
 
-#include <sched.h>
-
 #include <spdlog/spdlog.h>
 #include <algorithm>
 #include <boost/asio/signal_set.hpp>
@@ -14,6 +12,7 @@
 #include "server/chargen_tcp.hpp"
 #include "server/listener.hpp"
 #include "server/logging.hpp"
+#include "server/platform.hpp"
 #include "server/worker.hpp"
 
 namespace evald {
@@ -75,20 +74,7 @@ void log_unexpected(std::exception_ptr e) {
 }  // namespace
 
 std::size_t default_worker_count() {
-  std::size_t cpus = std::max(1U, std::thread::hardware_concurrency());
-  cpu_set_t set;
-  if (sched_getaffinity(0, sizeof set, &set) == 0) {
-    cpus = std::max(1, CPU_COUNT(&set));
-  }
-  // A cgroup v2 CPU quota (containers, systemd CPUQuota=) caps the useful workers.
-  std::ifstream cpu_max("/sys/fs/cgroup/cpu.max");
-  std::string quota;
-  std::uint64_t period = 0;
-  if (cpu_max >> quota >> period && quota != "max" && period > 0) {
-    const double limit = std::stod(quota) / static_cast<double>(period);
-    cpus = std::min(cpus, std::max<std::size_t>(1, static_cast<std::size_t>(std::ceil(limit))));
-  }
-  return cpus;
+  return platform::usable_cpu_count();
 }
 
 server::server(const config::settings& settings, const router& routes)

@@ -1,10 +1,9 @@
 #include "server/worker.hpp"
 
-#include <pthread.h>
-
 #include <string>
 
 #include "server/connection.hpp"
+#include "server/platform.hpp"
 
 namespace evald {
 
@@ -49,7 +48,7 @@ void worker::run() {
 void worker::start_thread() {
   thread_ = std::thread([this] {
     const std::string name = "evald-w" + std::to_string(index_);
-    pthread_setname_np(pthread_self(), name.c_str());
+    platform::set_current_thread_name(name);
     run();
   });
 }

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "config/cli.hpp"
+#include "config/ip_literal.hpp"
 #include "config/load.hpp"
 #include "config/units.hpp"
 
@@ -159,4 +160,27 @@ TEST(Config, Endpoints) {
   EXPECT_THROW(parse_endpoint("127.0.0.1:65536"), config_error);
   EXPECT_THROW(parse_endpoint("example.com:80"), config_error);
   EXPECT_THROW(parse_endpoint("[::1:80"), config_error);
+}
+
+TEST(IpLiteral, Ipv4) {
+  for (const char* ok : {"0.0.0.0", "127.0.0.1", "255.255.255.255", "10.0.10.1"}) {
+    EXPECT_TRUE(is_ipv4_literal(ok)) << ok;
+  }
+  for (const char* bad : {"", "1.2.3", "1.2.3.4.5", "256.1.1.1", "01.2.3.4", "1..2.3", "a.b.c.d",
+                          "1.2.3.4 ", "-1.2.3.4"}) {
+    EXPECT_FALSE(is_ipv4_literal(bad)) << bad;
+  }
+}
+
+TEST(IpLiteral, Ipv6) {
+  for (const char* ok : {"::", "::1", "1::", "fe80::1", "2001:db8::8a2e:370:7334",
+                         "2001:0db8:0000:0000:0000:ff00:0042:8329", "::ffff:192.0.2.1",
+                         "1:2:3:4:5:6:7::", "::2:3:4:5:6:7:8", "1:2:3:4:5:6:1.2.3.4"}) {
+    EXPECT_TRUE(is_ipv6_literal(ok)) << ok;
+  }
+  for (const char* bad : {"", ":", ":::", "1:2:3:4:5:6:7", "1:2:3:4:5:6:7:8:9", "1::2::3",
+                          "12345::", "g::1", ":1:2:3:4:5:6:7", "1:2:3:4:5:6:7:8::", "::1.2.3",
+                          "fe80::1%eth0", "1:2:3:4:5:6:7:1.2.3.4"}) {
+    EXPECT_FALSE(is_ipv6_literal(bad)) << bad;
+  }
 }

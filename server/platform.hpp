@@ -1,0 +1,29 @@
+#pragma once
+// The seam between evald and its operating system: everything that differs between
+// Linux (POSIX) and Windows lives behind these functions, implemented once in
+// platform_posix.cpp and once in platform_windows.cpp. Any thread may call them.
+#include <chrono>
+#include <cstddef>
+#include <string>
+
+namespace evald::platform {
+
+// Names the calling thread (visible in top, /proc, debuggers). Best effort.
+void set_current_thread_name(const std::string& name);
+
+// Cores this process may use: the CPU affinity mask, capped by a cgroup CPU quota.
+std::size_t usable_cpu_count();
+
+// CPU time consumed by the calling thread.
+std::chrono::nanoseconds thread_cpu_time() noexcept;
+
+// Cryptographically random bytes (getrandom / BCryptGenRandom); throws on failure.
+void fill_random(void* data, std::size_t size);
+
+// Process-wide set-up before anything else runs (SIGPIPE on POSIX).
+void init_process();
+
+// "Linux", "Windows".
+const char* os_name() noexcept;
+
+}  // namespace evald::platform
