@@ -8,6 +8,7 @@
 #include "handlers/job_store.hpp"
 #include "handlers/params.hpp"
 #include "server/http_error.hpp"
+#include "server/platform.hpp"
 #include "server/worker.hpp"
 
 namespace evald {
@@ -19,8 +20,7 @@ std::string rfc3339(std::chrono::system_clock::time_point t) {
   const auto ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
   const std::time_t secs = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
+  const std::tm tm = platform::utc_time(secs);
   char buf[96];
   std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,

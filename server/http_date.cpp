@@ -1,5 +1,7 @@
 #include "server/http_date.hpp"
 
+#include "server/platform.hpp"
+
 #include <cstring>
 
 namespace evald {
@@ -8,8 +10,7 @@ std::string_view format_http_date(std::time_t t, char* buf) noexcept {
   static constexpr const char* days[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
   static constexpr const char* months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                            "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-  std::tm tm{};
-  gmtime_r(&t, &tm);
+  const std::tm tm = platform::utc_time(t);
   auto two = [](char* p, int v) {
     p[0] = static_cast<char>('0' + v / 10 % 10);
     p[1] = static_cast<char>('0' + v % 10);

@@ -4,6 +4,7 @@
 // platform_posix.cpp and once in platform_windows.cpp. Any thread may call them.
 #include <chrono>
 #include <cstddef>
+#include <ctime>
 #include <string>
 
 namespace evald::platform {
@@ -19,6 +20,9 @@ std::chrono::nanoseconds thread_cpu_time() noexcept;
 
 // Cryptographically random bytes (getrandom / BCryptGenRandom); throws on failure.
 void fill_random(void* data, std::size_t size);
+
+// Broken-down UTC time of t (gmtime_r / gmtime_s).
+std::tm utc_time(std::time_t t) noexcept;
 
 // Process-wide set-up before anything else runs (SIGPIPE on POSIX).
 void init_process();

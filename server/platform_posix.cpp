@@ -57,6 +57,12 @@ void fill_random(void* data, std::size_t size) {
   }
 }
 
+std::tm utc_time(std::time_t t) noexcept {
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  return tm;
+}
+
 void init_process() {
   std::signal(SIGPIPE, SIG_IGN);
 }

@@ -2,6 +2,10 @@
 // after windows.h
 #include <bcrypt.h>
 
+#include <fcntl.h>
+#include <io.h>
+
+#include <cstdio>
 #include <stdexcept>
 #include <thread>
 
@@ -53,7 +57,17 @@ void fill_random(void* data, std::size_t size) {
   }
 }
 
-void init_process() {}  // no SIGPIPE; Winsock reports a broken connection as an error
+std::tm utc_time(std::time_t t) noexcept {
+  std::tm tm{};
+  gmtime_s(&tm, &t);
+  return tm;
+}
+
+void init_process() {
+  // No SIGPIPE on Windows (Winsock reports a broken connection as an error). Binary
+  // stdout: the "listening on" line ends in \n as on Linux, for scripts that parse it.
+  _setmode(_fileno(stdout), _O_BINARY);
+}
 
 const char* os_name() noexcept {
   return "Windows";
