@@ -25,18 +25,25 @@ std::string read_file(const std::string& path) {
   return ss.str();
 }
 
+// EVALD_TEST_BINARY overrides the binary under test and EVALD_TEST_WRAPPER runs it
+// through a program (the Windows build: wine64 evald.exe).
 [[noreturn]] void exec_evald(const std::vector<std::string>& args,
                              const std::map<std::string, std::string>& env) {
   for (const auto& [k, v] : env) {
     setenv(k.c_str(), v.c_str(), 1);
   }
+  const char* binary = std::getenv("EVALD_TEST_BINARY");
+  const char* wrapper = std::getenv("EVALD_TEST_WRAPPER");
   std::vector<char*> argv;
-  argv.push_back(const_cast<char*>(EVALD_BINARY));
+  if (wrapper != nullptr && *wrapper != '\0') {
+    argv.push_back(const_cast<char*>(wrapper));
+  }
+  argv.push_back(const_cast<char*>(binary != nullptr ? binary : EVALD_BINARY));
   for (const auto& a : args) {
     argv.push_back(const_cast<char*>(a.c_str()));
   }
   argv.push_back(nullptr);
-  execv(EVALD_BINARY, argv.data());
+  execv(argv[0], argv.data());
   _exit(127);
 }
 
@@ -112,7 +119,7 @@ evald_process::evald_process(const options& opts) {
 
 evald_process::~evald_process() {
   if (!exited_) {
-    stop(SIGTERM, std::chrono::seconds(15));  // graceful, so LeakSanitizer gets to run
+    stop(graceful_signal(), std::chrono::seconds(15));  // graceful, so LeakSanitizer runs
   }
   // A sanitizer report in the server is a test failure wherever it happened.
   const std::string err = stderr_text();
@@ -132,6 +139,11 @@ evald_process::~evald_process() {
 
 void evald_process::signal(int signo) const {
   ::kill(pid_, signo);
+}
+
+int graceful_signal() {
+  const char* v = std::getenv("EVALD_TEST_STOP_SIGNAL");
+  return v != nullptr ? std::atoi(v) : SIGTERM;
 }
 
 std::optional<int> evald_process::wait_exit(std::chrono::milliseconds timeout) {

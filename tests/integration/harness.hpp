@@ -10,6 +10,10 @@
 
 namespace evald::test {
 
+// The signal that asks evald to drain: SIGTERM, or EVALD_TEST_STOP_SIGNAL (SIGINT
+// under Wine, which turns SIGTERM into a hard kill).
+int graceful_signal();
+
 // The real evald binary, started on 127.0.0.1:0; the port is read from the line
 // it prints on stdout. The destructor kills it if a test did not stop it.
 class evald_process {
@@ -30,7 +34,8 @@ class evald_process {
   pid_t pid() const { return pid_; }
   // Sends `signo`, waits up to `timeout`; returns the exit status (or 128+signal,
   // or -1 on timeout, after which the process is killed).
-  int stop(int signo = 15, std::chrono::milliseconds timeout = std::chrono::seconds(20));
+  int stop(int signo = graceful_signal(),
+           std::chrono::milliseconds timeout = std::chrono::seconds(20));
   void signal(int signo) const;
   std::optional<int> wait_exit(std::chrono::milliseconds timeout);
   std::string stderr_text() const;

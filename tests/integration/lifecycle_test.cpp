@@ -90,7 +90,7 @@ TEST(Lifecycle, DrainFinishesInFlightRequestsAndExitsZero) {
   idle.send(get_request("/healthz"));
   ASSERT_TRUE(idle.read_response());
 
-  server.signal(SIGTERM);
+  server.signal(graceful_signal());
   for (auto& c : clients) {
     const auto res = c->read_response();
     ASSERT_TRUE(res) << "an in-flight request was dropped by the drain";

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# ctest label "windows": builds evald.exe with mingw-w64 (preset windows-cross) and runs
+# a subset of the Linux integration suite against it under wine64, over loopback.
+# Exit 77 (ctest: skipped) with the reason when mingw-w64/wine cannot be had here.
+# Usage: tests/windows/run.sh SOURCE_DIR INTEGRATION_TEST_BINARY
+set -uo pipefail
+src="$1"
+tests="$2"
+skip() { echo "SKIPPED: $*"; exit 77; }
+
+need=(g++-mingw-w64-x86-64-posix wine64)
+missing=()
+for p in "${need[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  [[ $(id -u) -eq 0 ]] || skip "${missing[*]} not installed and not root to install them"
+  echo "installing ${missing[*]} (about 30 s)"
+  if ! (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}") \
+      >/tmp/evald-wine-apt.log 2>&1; then
+    skip "apt-get could not install ${missing[*]} (see /tmp/evald-wine-apt.log)"
+  fi
+fi
+wine=/usr/lib/wine/wine64
+[[ -x $wine ]] || wine=$(command -v wine64 || command -v wine || true)
+[[ -n $wine ]] || skip "no wine64 loader found"
+
+cd "$src" || exit 1
+cmake --preset windows-cross >/dev/null || exit 1
+cmake --build --preset windows-cross || exit 1
+exe="$src/build/windows-cross/evald.exe"
+
+export WINEPREFIX="$src/build/wine-prefix" WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml="
+if [[ ! -f $WINEPREFIX/system.reg ]]; then
+  "$wine" wineboot --init >/dev/null 2>&1 || true
+fi
+echo "evald.exe: $("$wine" "$exe" --version)"
+
+# Under Wine a Linux SIGTERM kills the process outright; SIGINT reaches evald's
+# signal handler (Ctrl-C), so the drain is tested with SIGINT.
+filter="Endpoints.HealthzAndStandardHeaders:Endpoints.HeadOnEveryGetRoute:Endpoints.PrimeMillerRabin"
+filter+=":Endpoints.PrimeTrialDivision:Endpoints.BadNumbersAreClearErrors:Evaluator.FactorEndpoint"
+filter+=":Chargen.ExactByteCount:KeepAlive.ManyRequestsOnOneConnection"
+filter+=":KeepAlive.HundredPipelinedRequestsAnswerInOrder:KeepAlive.Http10ClosesUnlessAskedToKeepAlive"
+filter+=":Limits.NineKibHeaderIs431:Limits.TwoMibBodyIs413:Limits.SmugglingCasesAre400"
+filter+=":Lifecycle.DrainFinishesInFlightRequestsAndExitsZero:Eval.SingleWorkloadsReturnTheGetEndpointsObjects"
+EVALD_TEST_WRAPPER="$wine" EVALD_TEST_BINARY="$exe" EVALD_TEST_STOP_SIGNAL=2 \
+  "$tests" --gtest_filter="$filter"
+status=$?
+wineserver=/usr/lib/wine/wineserver64
+[[ -x $wineserver ]] || wineserver=$(command -v wineserver || true)
+[[ -n $wineserver ]] && "$wineserver" -k 2>/dev/null
+exit $status
