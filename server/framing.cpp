@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <string_view>
 #include <vector>
 
@@ -42,6 +43,24 @@ std::optional<framing_problem> check_request_framing(const http::request_header<
   }
   if (header.count(http::field::content_length) > 1) {
     return framing_problem{http::status::bad_request, "more than one Content-Length header"};
+  }
+  if (const auto cl = header.find(http::field::content_length); cl != header.end()) {
+    // Digits only: "5, 5" lists are as ambiguous as repeated fields (RFC 9110 §8.6).
+    const std::string_view v = trim(cl->value());
+    if (v.empty() || v.find_first_not_of("0123456789") != std::string_view::npos) {
+      return framing_problem{http::status::bad_request,
+                             "Content-Length must be one decimal number"};
+    }
+  }
+  if (const auto host = header.find(http::field::host); host != header.end()) {
+    // uri-host [":" port] (RFC 9112 §3.2); an empty value is allowed.
+    for (const char c : trim(host->value())) {
+      const bool ok = std::isalnum(static_cast<unsigned char>(c)) != 0 ||
+                      std::string_view("-._~!$&'()*+,;=:[]%").find(c) != std::string_view::npos;
+      if (!ok) {
+        return framing_problem{http::status::bad_request, "invalid Host header"};
+      }
+    }
   }
 
   const auto te_fields = header.equal_range(http::field::transfer_encoding);

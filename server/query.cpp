@@ -61,6 +61,16 @@ bool iequals_prefix(std::string_view s, std::string_view prefix) noexcept {
 
 }  // namespace
 
+bool valid_target_chars(std::string_view target) noexcept {
+  for (const char c : target) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u <= 0x20 || u >= 0x7F) {
+      return false;
+    }
+  }
+  return true;
+}
+
 std::optional<target_parts> split_target(std::string_view target) noexcept {
   if (target.empty()) {
     return std::nullopt;

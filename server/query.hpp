@@ -13,6 +13,9 @@ struct target_parts {
   std::string_view path;
   std::string_view query;  // without '?'
 };
+// Visible ASCII only (RFC 3986 characters; no spaces, controls or raw bytes >= 0x80).
+bool valid_target_chars(std::string_view target) noexcept;
+
 // Origin form "/p?q" or absolute form "http://host/p?q"; nullopt for anything else.
 std::optional<target_parts> split_target(std::string_view target) noexcept;
 

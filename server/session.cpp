@@ -70,6 +70,8 @@ class http_connection final : public connection, public client_watch {
   net::awaitable<void> dispatch(request& req);
   void parse_error_reply(const error_code& ec, http::status& status, std::string& code,
                          std::string& message) const;
+  // Whether the buffered request line names an HTTP/1.x version.
+  bool requests_http1() const;
 
   const http_shared& shared_;
   beast::flat_buffer in_;
@@ -229,6 +231,15 @@ net::awaitable<void> http_connection::finish_and_close() {
   }
 }
 
+bool http_connection::requests_http1() const {
+  const auto data = in_.data();
+  const std::string_view seen(static_cast<const char*>(data.data()), data.size());
+  const auto line_end = seen.find('\n');
+  const std::string_view line = seen.substr(0, line_end);
+  const auto at = line.rfind(" HTTP/");
+  return at == std::string_view::npos || line.substr(at + 6, 1) == "1";
+}
+
 void http_connection::parse_error_reply(const error_code& ec, http::status& status,
                                         std::string& code, std::string& message) const {
   if (ec == http::error::header_limit) {
@@ -251,6 +262,10 @@ void http_connection::parse_error_reply(const error_code& ec, http::status& stat
     code = "body_too_large";
     message = "request body larger than " + std::to_string(shared_.settings.limits.max_body_bytes) +
               " bytes";
+  } else if (ec == http::error::bad_version && !requests_http1()) {
+    status = http::status::http_version_not_supported;
+    code = "http_version_not_supported";
+    message = "only HTTP/1.0 and HTTP/1.1 are supported";
   } else {
     status = http::status::bad_request;
     code = "bad_request";
@@ -259,7 +274,8 @@ void http_connection::parse_error_reply(const error_code& ec, http::status& stat
 }
 
 net::awaitable<void> http_connection::dispatch(request& req) {
-  const auto target = split_target(std::string_view(req.target().data(), req.target().size()));
+  const std::string_view raw_target(req.target().data(), req.target().size());
+  const auto target = valid_target_chars(raw_target) ? split_target(raw_target) : std::nullopt;
   if (!target) {
     set_error(res_, http::status::bad_request, "bad_request", "unsupported request target");
     co_return;
@@ -389,6 +405,15 @@ net::awaitable<void> http_connection::run() {
           } else if (ec || parser_->is_done()) {
             break;
           }
+        }
+        // Body bytes are consumed as they arrive; what stays buffered is a chunk
+        // header or trailer being assembled, which Beast 1.83 does not cap.
+        if (in_.size() >= limits.max_header_bytes) {
+          queue_error(http::status::bad_request, "bad_request",
+                      "chunk header or trailer longer than " +
+                          std::to_string(limits.max_header_bytes) + " bytes");
+          co_await finish_and_close();
+          co_return;
         }
         if (!out_.empty()) {
           const bool sent = co_await flush();

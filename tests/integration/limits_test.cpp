@@ -119,6 +119,6 @@ TEST_F(Limits, UnknownTransferCodingIs501) {
 
 TEST_F(Limits, GarbageIs400) {
   expect_rejected("HELLO\r\n\r\n", 400);
-  expect_rejected("GET / HTTP/9.9\r\nHost: x\r\n\r\n", 400);
+  expect_rejected("GET / HTTP/9.9\r\nHost: x\r\n\r\n", 505);
   expect_rejected("GET /healthz HTTP/1.1\r\nHost: x\r\nBad Header: y\r\n\r\n", 400);
 }
