@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -84,6 +85,10 @@ evald_process::evald_process(const options& opts) {
     dup2(err, 2);
     ::close(out_pipe[0]);
     ::close(out_pipe[1]);
+    if (opts.nofile_limit != 0) {
+      const rlimit lim{opts.nofile_limit, opts.nofile_limit};
+      setrlimit(RLIMIT_NOFILE, &lim);
+    }
     exec_evald(args, opts.env);
   }
   ::close(out_pipe[1]);
@@ -212,6 +217,29 @@ std::size_t evald_process::thread_count() const {
     closedir(d);
   }
   return count;
+}
+
+std::size_t evald_process::fd_count() const {
+  return fd_targets().size();
+}
+
+std::size_t evald_process::rss_kib() const {
+  std::istringstream in(read_file("/proc/" + std::to_string(pid_) + "/status"));
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) {
+      return std::stoul(line.substr(6));
+    }
+  }
+  return 0;
+}
+
+std::uint64_t raise_fd_limit() {
+  rlimit lim{};
+  getrlimit(RLIMIT_NOFILE, &lim);
+  lim.rlim_cur = lim.rlim_max;
+  setrlimit(RLIMIT_NOFILE, &lim);
+  return lim.rlim_cur;
 }
 
 double evald_process::cpu_seconds() const {

@@ -23,6 +23,7 @@ class evald_process {
     std::string config_json;        // written to a temp file and passed as --config
     std::uint32_t threads = 2;
     std::map<std::string, std::string> env;  // extra environment
+    std::uint64_t nofile_limit = 0;          // RLIMIT_NOFILE for the server; 0 = inherit
   };
   evald_process() : evald_process(options{}) {}
   explicit evald_process(const options& opts);
@@ -42,6 +43,8 @@ class evald_process {
   const std::string& stdout_text() const { return stdout_text_; }
   std::vector<std::string> fd_targets() const;  // readlink of /proc/<pid>/fd/*
   std::size_t thread_count() const;             // entries of /proc/<pid>/task
+  std::size_t fd_count() const;                 // entries of /proc/<pid>/fd
+  std::size_t rss_kib() const;                  // VmRSS from /proc/<pid>/status
   double cpu_seconds() const;                   // utime + stime from /proc/<pid>/stat
 
  private:
@@ -64,6 +67,9 @@ run_result run_evald(const std::vector<std::string>& args,
                      const std::map<std::string, std::string>& env = {});
 // Runs `program` with `args` (for wrappers such as no_io_uring_exec EVALD_BINARY ...).
 run_result run_program(const std::string& program, const std::vector<std::string>& args);
+
+// Raises this process's soft RLIMIT_NOFILE to the hard limit; returns the new value.
+std::uint64_t raise_fd_limit();
 
 std::string write_temp_file(const std::string& content, const std::string& suffix);
 
