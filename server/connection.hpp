@@ -57,7 +57,7 @@ class connection {
   // Ends the connection quietly: shutdown both ways, then close.
   void close_now() noexcept;
   // After a final response: FIN, then read and discard what the client still
-  // sends (so our response is not destroyed by a reset), bounded in time and size.
+  // sends (so our response is not destroyed by a reset), for at most `timeout`.
   net::awaitable<void> linger_close(std::chrono::milliseconds timeout);
 
   tcp::socket socket_;

@@ -42,6 +42,14 @@ void flood_pipelined(evald_process& server, int count, int expect_answers) {
       // The server closed at its per-connection cap; the rest is not owed an answer.
     }
   });
+  struct join_on_exit {
+    std::thread& t;
+    http_client& c;
+    ~join_on_exit() {
+      c.shutdown_write();
+      t.join();
+    }
+  } joiner{writer, c};
   std::size_t peak_rss = 0;
   int answered = 0;
   for (;;) {
@@ -60,7 +68,6 @@ void flood_pipelined(evald_process& server, int count, int expect_answers) {
       break;
     }
   }
-  writer.join();
   EXPECT_EQ(answered, expect_answers);
   // Bounded memory: buffers are per-connection and small whatever the client queues.
   EXPECT_LT(peak_rss, 40U * 1024) << "RSS peaked at " << peak_rss << " KiB";
