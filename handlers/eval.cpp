@@ -69,7 +69,25 @@ eval_request parse_eval_request(request_context& ctx) {
   check_nesting(body, 32);
   json j;
   try {
-    j = json::parse(body);
+    // Duplicate keys are ambiguous (which "n" did the client mean?): reject them.
+    std::vector<std::vector<std::string>> keys_per_object;
+    const json::parser_callback_t no_duplicates = [&](int, json::parse_event_t event,
+                                                      json& parsed) {
+      if (event == json::parse_event_t::object_start) {
+        keys_per_object.emplace_back();
+      } else if (event == json::parse_event_t::object_end) {
+        keys_per_object.pop_back();
+      } else if (event == json::parse_event_t::key && !keys_per_object.empty()) {
+        auto& seen = keys_per_object.back();
+        const std::string& key = parsed.get_ref<const std::string&>();
+        if (std::find(seen.begin(), seen.end(), key) != seen.end()) {
+          throw bad_request("duplicate key \"" + key + "\" in a JSON object");
+        }
+        seen.push_back(key);
+      }
+      return true;
+    };
+    j = json::parse(body, no_duplicates);
   } catch (const json::parse_error& e) {
     throw bad_request("malformed JSON at byte " + std::to_string(e.byte) + ": " +
                       std::string(e.what()).substr(std::string(e.what()).find(':') + 2));

@@ -124,6 +124,25 @@ TEST_F(Eval, RequestErrors) {
   EXPECT_EQ(post(port(), R"({"items":{}})").status, 400);
   EXPECT_EQ(post(port(), R"({"items":[], "extra": 1})").status, 400);
   EXPECT_EQ(post(port(), R"([1])").status, 400);
+  res = post(port(), R"({"workload":"prime","n":"7","n":"8"})");
+  EXPECT_EQ(res.status, 400);
+  EXPECT_EQ(json::parse(res.body)["error"]["message"], "duplicate key \"n\" in a JSON object");
+  res = post(port(), R"({"items":[{"workload":"factor","n":"6","workload":"prime"}]})");
+  EXPECT_EQ(res.status, 400);
+  // Wrong types, empty, negative, overflow and non-ASCII values name the field.
+  for (const char* bad : {R"({"workload":"prime","n":[]})", R"({"workload":"prime","n":""})",
+                          R"({"workload":"prime","n":-7})", R"({"workload":"prime","n":1.5})",
+                          R"({"workload":"prime","n":"18446744073709551616"})",
+                          R"({"workload":"prime","n":"\u0663"})", R"({"workload":7,"n":"7"})",
+                          R"({"workload":"prime","n":"7","method":3})", R"({"n":"7"})",
+                          R"({"workload":"prime","n":"7","extra":1})"}) {
+    res = post(port(), bad);
+    EXPECT_EQ(res.status, 400) << bad;
+    EXPECT_EQ(nlohmann::json::parse(res.body)["error"]["code"], "invalid_argument") << bad;
+  }
+  res = post(port(), R"({"workload":"prime","n":"7","timeout_ms":"soon"})");
+  EXPECT_EQ(res.status, 400);
+  EXPECT_NE(res.body.find("timeout_ms"), std::string::npos);
 }
 
 TEST_F(Eval, BatchDeadline) {
