@@ -1,0 +1,75 @@
+// Slowloris: 1,000 connections trickle header lines and never finish. Every one is
+// closed by the header timeout with 408, and normal clients keep being served fast.
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <atomic>
+#include <thread>
+
+#include "tests/integration/harness.hpp"
+#include "tests/integration/http_client.hpp"
+
+using namespace evald::test;
+using namespace std::chrono_literals;
+using steady = std::chrono::steady_clock;
+
+TEST(Slowloris, ThousandTricklingConnectionsGet408WhileOthersAreServed) {
+  raise_fd_limit();
+  evald_process::options opts;
+  opts.config_json = R"({"timeouts": {"header": "1500ms"}})";
+  evald_process server(opts);
+
+  std::vector<std::unique_ptr<http_client>> slow;
+  for (int i = 0; i < 1000; ++i) {
+    slow.push_back(std::make_unique<http_client>(server.port(), 5s));
+    slow.back()->send("GET /healthz HTTP/1.1\r\nHost: x\r\n");
+  }
+  // Normal traffic meanwhile, on its own keep-alive connection.
+  std::vector<double> latencies_ms;
+  std::atomic<bool> stop{false};
+  std::thread normal([&] {
+    http_client c(server.port(), 5s);
+    while (!stop) {
+      const auto t = steady::now();
+      c.send(get_request("/healthz"));
+      const auto res = c.read_response();
+      if (!res || res->status != 200) {
+        latencies_ms.push_back(1e9);
+        return;
+      }
+      latencies_ms.push_back(std::chrono::duration<double, std::milli>(steady::now() - t).count());
+      std::this_thread::sleep_for(10ms);  // ~100 requests per second
+    }
+  });
+  // Trickle one header line to every slow connection every 300 ms for 2.4 s.
+  for (int round = 0; round < 8; ++round) {
+    for (auto& s : slow) {
+      try {
+        s->send("X-Trickle: 1\r\n");
+      } catch (const std::exception&) {
+        // already closed by the server
+      }
+    }
+    std::this_thread::sleep_for(300ms);  // the attacker's pace, part of the scenario
+  }
+  stop = true;
+  normal.join();
+
+  int got_408 = 0;
+  for (auto& s : slow) {
+    try {
+      const auto res = s->read_response();
+      if (res && res->status == 408 && s->read_until_closed()) {
+        ++got_408;
+      }
+    } catch (const std::exception&) {
+    }
+  }
+  EXPECT_EQ(got_408, 1000);
+  ASSERT_GT(latencies_ms.size(), 50U);
+  std::sort(latencies_ms.begin(), latencies_ms.end());
+  const double p99 = latencies_ms[latencies_ms.size() * 99 / 100];
+  EXPECT_LT(p99, 50.0) << "normal clients starved by slowloris";
+  EXPECT_EQ(get(server.port(), "/healthz").status, 200);
+}
