@@ -7,7 +7,8 @@
 namespace evald {
 
 void init_logging(const std::string& level) {
-  spdlog::init_thread_pool(8192, 1);
+  // 1024 queued lines (preallocated, ~300 KiB); past it the oldest are dropped.
+  spdlog::init_thread_pool(1024, 1);
   auto sink = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
   auto logger =
       std::make_shared<spdlog::async_logger>("evald", std::move(sink), spdlog::thread_pool(),

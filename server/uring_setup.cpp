@@ -11,7 +11,11 @@
 // liburing's non-blocking peek notice pending completions and enter the kernel
 // for them, so a worker busy with compute slices still sees its I/O between slices.
 // Older kernels (< 5.19) reject the flags: fall back to what Asio asked for.
+// Ring size: Asio asks for 16384 entries (1.6 MiB of ring memory per worker). A full
+// submission queue only makes Asio submit early, and operations in flight are not
+// bounded by it, so 4096 entries serve 10,000+ connections per worker in 0.4 MiB.
 extern "C" int evald_io_uring_queue_init(unsigned entries, struct io_uring* ring, unsigned flags) {
+  entries = entries > 4096 ? 4096 : entries;
   io_uring_params params{};
   params.flags = flags | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
   int result = io_uring_queue_init_params(entries, ring, &params);
