@@ -1,7 +1,8 @@
 # The two set-up commands (as root on Debian 12; they install what is missing):
 #   make run   — build the release preset and start evald on 127.0.0.1:8080
 #   make test  — build the dev preset and run every test through ctest
-.PHONY: run test build-release build-dev sanitizers bench format format-check clean deps
+.PHONY: run test build-release build-dev sanitizers fuzz bench format format-check clean deps
+FUZZ_SECONDS ?= 60
 
 deps:
 	bash scripts/setup.sh
@@ -25,6 +26,12 @@ test: build-dev
 sanitizers: deps
 	cmake --preset asan && cmake --build --preset asan && ctest --preset asan -LE windows
 	cmake --preset tsan && cmake --build --preset tsan && ctest --preset tsan -LE windows
+
+# libFuzzer targets (clang): each runs FUZZ_SECONDS from the checked-in seed corpus.
+fuzz:
+	bash scripts/setup.sh clang libclang-rt-14-dev
+	cmake --preset fuzz -DEVALD_FUZZ_SECONDS=$(FUZZ_SECONDS) && cmake --build --preset fuzz
+	ctest --preset fuzz
 
 bench: build-release
 	./build/release/bench/bench_kernels

@@ -65,7 +65,10 @@ eval_request parse_eval_request(request_context& ctx) {
     throw http_error(http::status::unsupported_media_type, "unsupported_media_type",
                      "Content-Type must be application/json");
   }
-  const std::string& body = ctx.req.body();
+  return parse_eval_body(ctx.req.body(), ctx.settings);
+}
+
+eval_request parse_eval_body(std::string_view body, const config::settings& settings) {
   check_nesting(body, 32);
   json j;
   try {
@@ -91,6 +94,10 @@ eval_request parse_eval_request(request_context& ctx) {
   } catch (const json::parse_error& e) {
     throw bad_request("malformed JSON at byte " + std::to_string(e.byte) + ": " +
                       std::string(e.what()).substr(std::string(e.what()).find(':') + 2));
+  } catch (const json::exception& e) {
+    // e.g. out_of_range for a number like 6e666 (found by fuzz_eval_json).
+    throw bad_request("unusable JSON: " +
+                      std::string(e.what()).substr(std::string(e.what()).find(']') + 2));
   }
   if (!j.is_object()) {
     throw bad_request("the body must be a JSON object");
@@ -122,7 +129,7 @@ eval_request parse_eval_request(request_context& ctx) {
   if (!items->is_array()) {
     throw bad_request("items must be an array");
   }
-  const auto max_items = ctx.settings.limits.max_batch_items;
+  const auto max_items = settings.limits.max_batch_items;
   if (items->size() > max_items) {
     throw http_error(http::status::payload_too_large, "too_many_items",
                      "batch has " + std::to_string(items->size()) +

@@ -21,6 +21,9 @@ struct eval_request {
 // batch size (413). Bad items of a batch stay in their slots as errors.
 eval_request parse_eval_request(request_context& ctx);
 
+// The body part of parse_eval_request (throws http_error); also the fuzz target's entry.
+eval_request parse_eval_body(std::string_view body, const config::settings& settings);
+
 // Computes every item over all workers; returns the response body.
 net::awaitable<std::string> run_eval_request(evaluation& ev, worker& owner,
                                              const config::settings& settings,

@@ -53,8 +53,11 @@ divisor_scan scan_divisors(std::uint64_t n, std::uint64_t lo, std::uint64_t hi) 
     for (std::size_t i = 0; i < 8; ++i) {
       rem[i] = n % (base + wheel_offsets[i]);
     }
-    if ((rem[0] == 0) | (rem[1] == 0) | (rem[2] == 0) | (rem[3] == 0) | (rem[4] == 0) |
-        (rem[5] == 0) | (rem[6] == 0) | (rem[7] == 0)) {
+    unsigned hits = 0;  // branch-free: one test for the whole block
+    for (std::size_t i = 0; i < 8; ++i) {
+      hits |= static_cast<unsigned>(rem[i] == 0);
+    }
+    if (hits != 0) {
       for (std::size_t i = 0; i < 8; ++i) {
         ++out.divisors_checked;
         if (rem[i] == 0) {

@@ -140,6 +140,9 @@ TEST_F(Eval, RequestErrors) {
     EXPECT_EQ(res.status, 400) << bad;
     EXPECT_EQ(nlohmann::json::parse(res.body)["error"]["code"], "invalid_argument") << bad;
   }
+  res = post(port(), R"({"workload":"prime","n":6e666})");  // found by fuzz_eval_json
+  EXPECT_EQ(res.status, 400) << res.body;
+  EXPECT_NE(res.body.find("number overflow"), std::string::npos) << res.body;
   res = post(port(), R"({"workload":"prime","n":"7","timeout_ms":"soon"})");
   EXPECT_EQ(res.status, 400);
   EXPECT_NE(res.body.find("timeout_ms"), std::string::npos);
