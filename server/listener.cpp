@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cerrno>
+
 #include "server/connection.hpp"
 #include "server/http_date.hpp"
 #include "server/response.hpp"
@@ -38,9 +40,10 @@ net::awaitable<void> reject(tcp::socket socket, worker& owner) {
   co_await c.run();
 }
 
+// Accept errors from the backend are plain errno values (system category).
 bool is_resource_exhaustion(const error_code& ec) {
-  return ec == net::error::no_descriptors || ec == net::error::no_buffer_space ||
-         ec == net::error::no_memory || ec.value() == ENFILE;
+  const int v = ec.value();
+  return v == EMFILE || v == ENFILE || v == ENOBUFS || v == ENOMEM;
 }
 
 }  // namespace

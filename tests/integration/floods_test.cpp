@@ -70,7 +70,12 @@ void flood_pipelined(evald_process& server, int count, int expect_answers) {
   }
   EXPECT_EQ(answered, expect_answers);
   // Bounded memory: buffers are per-connection and small whatever the client queues.
+  // (Not under ASan: its quarantine and shadow memory make RSS meaningless.)
+#if !defined(__SANITIZE_ADDRESS__)
   EXPECT_LT(peak_rss, 40U * 1024) << "RSS peaked at " << peak_rss << " KiB";
+#else
+  (void)peak_rss;
+#endif
 }
 
 }  // namespace
@@ -108,6 +113,12 @@ TEST(Floods, TenThousandAbandonedConnectionsLeaveNothingBehind) {
 }
 
 TEST(Floods, FileDescriptorExhaustionBacksOffAndRecovers) {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  // The sanitizer runtimes need descriptors themselves: UBSan checks a vptr by
+  // writing memory to a pipe, and at EMFILE pipe() fails, so every checked object
+  // is reported invalid. Exhausting descriptors on purpose is for the plain build.
+  GTEST_SKIP() << "descriptor exhaustion breaks the sanitizer runtime's own checks";
+#endif
   raise_fd_limit();
   evald_process::options opts;
   opts.nofile_limit = 64;
