@@ -70,6 +70,10 @@ TEST(Slowloris, ThousandTricklingConnectionsGet408WhileOthersAreServed) {
   ASSERT_GT(latencies_ms.size(), 50U);
   std::sort(latencies_ms.begin(), latencies_ms.end());
   const double p99 = latencies_ms[latencies_ms.size() * 99 / 100];
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
   EXPECT_LT(p99, 50.0) << "normal clients starved by slowloris";
+#else
+  EXPECT_LT(p99, 1000.0) << "normal clients starved by slowloris (sanitizer build: loose bound)";
+#endif
   EXPECT_EQ(get(server.port(), "/healthz").status, 200);
 }
