@@ -32,7 +32,10 @@ std::chrono::nanoseconds parallel_job::queue_time() const noexcept {
 net::awaitable<void> parallel_job::run(std::span<worker* const> workers) {
   auto self = self_.lock();
   const auto executor = co_await net::this_coro::executor;
-  finished_.emplace(executor, std::chrono::steady_clock::time_point::max());
+  const auto finished =
+      std::make_shared<net::steady_timer>(executor, std::chrono::steady_clock::time_point::max());
+  finished_ = finished;
+  finished_executor_ = executor;
   // No more tasks than chunks: an idle task would only cost a wake-up.
   tasks_ = static_cast<std::uint32_t>(
       std::min<std::uint64_t>(workers.size(), std::max<std::uint64_t>(chunk_count_, 1)));
@@ -47,7 +50,7 @@ net::awaitable<void> parallel_job::run(std::span<worker* const> workers) {
           });
     });
   }
-  co_await finished_->async_wait(use_tuple);
+  co_await finished->async_wait(use_tuple);
 }
 
 bool parallel_job::run_slice(std::chrono::steady_clock::time_point& queued_since,
@@ -94,9 +97,13 @@ bool parallel_job::run_slice(std::chrono::steady_clock::time_point& queued_since
 
 void parallel_job::finish_task() {
   if (tasks_left_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-    // The requester's timer is only touched on its own executor.
-    auto self = self_.lock();
-    net::post(finished_->get_executor(), [self] { self->finished_->cancel(); });
+    // The requester's timer is only touched on its own executor, and only if the
+    // requester still exists.
+    net::post(finished_executor_, [timer = finished_] {
+      if (const auto t = timer.lock()) {
+        t->cancel();
+      }
+    });
   }
 }
 

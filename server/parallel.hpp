@@ -73,7 +73,11 @@ class parallel_job {
   chunk_function fn_;
   std::chrono::microseconds slice_;
   std::uint32_t tasks_ = 0;
-  std::optional<net::steady_timer> finished_;  // on the requester's executor
+  // The requester's wake-up timer is owned by the requester (its coroutine frame):
+  // a job can outlive it at shutdown, and must never destroy an I/O object of
+  // another worker's context.
+  std::weak_ptr<net::steady_timer> finished_;
+  net::any_io_executor finished_executor_;
   std::weak_ptr<parallel_job> self_;
   friend std::shared_ptr<parallel_job> make_parallel_job(std::uint64_t, chunk_function,
                                                          std::chrono::microseconds);
