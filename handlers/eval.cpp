@@ -148,8 +148,7 @@ eval_request parse_eval_body(std::string_view body, const config::settings& sett
   return out;
 }
 
-net::awaitable<std::string> run_eval_request(evaluation& ev, worker&,
-                                             const config::settings& settings,
+net::awaitable<std::string> run_eval_request(evaluation& ev, const config::settings& settings,
                                              const eval_request& er) {
   if (!er.batch && er.items.front().what == eval_item::kind::prime_trial) {
     // One trial workload: the cooperative parallel version, as GET /prime does.
@@ -246,7 +245,7 @@ namespace endpoints {
 net::awaitable<void> eval(request_context& ctx, response& res) {
   const eval_request er = parse_eval_request(ctx);
   evaluation ev(ctx, er.timeout_ms);
-  res.body = co_await run_eval_request(ev, ctx.owner, ctx.settings, er);
+  res.body = co_await run_eval_request(ev, ctx.settings, er);
   ev.finish(res);
 }
 

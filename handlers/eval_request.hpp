@@ -25,8 +25,7 @@ eval_request parse_eval_request(request_context& ctx);
 eval_request parse_eval_body(std::string_view body, const config::settings& settings);
 
 // Computes every item over all workers; returns the response body.
-net::awaitable<std::string> run_eval_request(evaluation& ev, worker& owner,
-                                             const config::settings& settings,
+net::awaitable<std::string> run_eval_request(evaluation& ev, const config::settings& settings,
                                              const eval_request& er);
 
 }  // namespace evald

@@ -86,7 +86,6 @@ net::awaitable<void> evaluation::run(std::shared_ptr<parallel_job> job) {
       }
     });
   }
-  job_ = job;
   if (on_job) {
     on_job(job);
   }

@@ -35,9 +35,6 @@ class evaluation {
   // progress reports and DELETE).
   std::function<void(std::shared_ptr<parallel_job>)> on_job;
 
-  // The running job, if any (for progress reports and cancellation).
-  const std::shared_ptr<parallel_job>& current_job() const noexcept { return job_; }
-
   // CPU time spent on the request's own worker outside parallel jobs.
   void add_local_cpu(std::chrono::nanoseconds cpu) noexcept { cpu_ += cpu; }
   std::chrono::nanoseconds wall() const noexcept;
@@ -50,7 +47,6 @@ class evaluation {
   worker& owner_;
   const config::settings& settings_;
   client_watch* watch_;
-  std::shared_ptr<parallel_job> job_;
   std::chrono::steady_clock::time_point start_;
   std::chrono::steady_clock::time_point deadline_;
   std::chrono::nanoseconds cpu_{0};

@@ -65,7 +65,7 @@ std::optional<std::string> job_store::create() {
   return id;
 }
 
-bool job_store::start(const std::string& id, std::shared_ptr<parallel_job> const*) {
+bool job_store::start(const std::string& id) {
   std::lock_guard lock(mutex_);
   const auto it = jobs_.find(id);
   if (it == jobs_.end() || it->second.info.status != state::queued) {
@@ -86,12 +86,6 @@ void job_store::set_job(const std::string& id, std::shared_ptr<parallel_job> job
   if (it->second.info.status == state::cancelled) {
     it->second.job->request_stop();
   }
-}
-
-bool job_store::is_cancelled(const std::string& id) {
-  std::lock_guard lock(mutex_);
-  const auto it = jobs_.find(id);
-  return it == jobs_.end() || it->second.info.status == state::cancelled;
 }
 
 void job_store::finish(const std::string& id, state final_state, std::string result) {

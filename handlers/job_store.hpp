@@ -34,12 +34,11 @@ class job_store {
   // A new queued job with an unguessable id, or nullopt when the store is full.
   std::optional<std::string> create();
   // Called by the job's runner. start() returns false if it was cancelled while queued.
-  bool start(const std::string& id, std::shared_ptr<parallel_job> const* job_source);
+  bool start(const std::string& id);
   void set_job(const std::string& id, std::shared_ptr<parallel_job> job);
   void finish(const std::string& id, state final_state, std::string result);
   // Cancels a queued or running job (its computation stops at the next chunk).
   std::optional<snapshot> cancel(const std::string& id);
-  bool is_cancelled(const std::string& id);
 
   std::optional<snapshot> get(const std::string& id);
   std::vector<snapshot> newest(std::size_t limit);

@@ -51,13 +51,13 @@ std::string dump(const json& j) {
 // The launched evaluation, on the worker that accepted it; nobody waits on it.
 net::awaitable<void> run_launched(job_store& store, worker& owner, const config::settings& settings,
                                   std::string id, eval_request er) {
-  if (!store.start(id, nullptr)) {
+  if (!store.start(id)) {
     co_return;  // cancelled while queued
   }
   try {
     evaluation ev(owner, settings, er.timeout_ms);
     ev.on_job = [&store, &id](std::shared_ptr<parallel_job> job) { store.set_job(id, job); };
-    std::string body = co_await run_eval_request(ev, owner, settings, er);
+    std::string body = co_await run_eval_request(ev, settings, er);
     store.finish(id, job_store::state::done, std::move(body));
   } catch (const http_error& e) {
     const auto final_state =

@@ -5,6 +5,7 @@
 #include <chrono>
 
 #include "handlers/kernels/trial_division.hpp"
+#include "server/platform.hpp"
 
 namespace evald {
 
@@ -33,7 +34,7 @@ net::awaitable<trial_outcome> parallel_trial_division(evaluation& ev,
   if (n < 2) {
     co_return out;
   }
-  const auto cpu_start = thread_cpu_time();
+  const auto cpu_start = platform::thread_cpu_time();
   const std::uint64_t end = kernels::isqrt_u64(n) + 1;
   for (std::uint64_t p : {2ULL, 3ULL, 5ULL}) {
     if (p >= end) {
@@ -42,7 +43,7 @@ net::awaitable<trial_outcome> parallel_trial_division(evaluation& ev,
     ++out.divisors_checked;
     if (n % p == 0) {
       out.factor = p;
-      ev.add_local_cpu(thread_cpu_time() - cpu_start);
+      ev.add_local_cpu(platform::thread_cpu_time() - cpu_start);
       co_return out;
     }
   }
@@ -54,7 +55,7 @@ net::awaitable<trial_outcome> parallel_trial_division(evaluation& ev,
     out.divisors_checked += r.divisors_checked;
     out.factor = r.factor;
   }
-  ev.add_local_cpu(thread_cpu_time() - cpu_start);
+  ev.add_local_cpu(platform::thread_cpu_time() - cpu_start);
   if (out.factor != 0 || pre_hi >= end) {
     out.prime = out.factor == 0;
     co_return out;

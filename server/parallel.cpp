@@ -5,10 +5,6 @@
 
 namespace evald {
 
-std::chrono::nanoseconds thread_cpu_time() noexcept {
-  return platform::thread_cpu_time();
-}
-
 std::shared_ptr<parallel_job> make_parallel_job(std::uint64_t chunk_count,
                                                 parallel_job::chunk_function fn,
                                                 std::chrono::microseconds slice) {
@@ -58,7 +54,7 @@ bool parallel_job::run_slice(std::chrono::steady_clock::time_point& queued_since
   const auto start = std::chrono::steady_clock::now();
   queue_ns_.fetch_add((start - queued_since).count(), std::memory_order_relaxed);
   const auto slice_end = start + slice_;
-  const auto cpu_start = thread_cpu_time();
+  const auto cpu_start = platform::thread_cpu_time();
   for (;;) {
     if (stop_requested()) {
       resume.reset();
@@ -83,7 +79,7 @@ bool parallel_job::run_slice(std::chrono::steady_clock::time_point& queued_since
     }
   }
   const auto end = std::chrono::steady_clock::now();
-  cpu_ns_.fetch_add((thread_cpu_time() - cpu_start).count(), std::memory_order_relaxed);
+  cpu_ns_.fetch_add((platform::thread_cpu_time() - cpu_start).count(), std::memory_order_relaxed);
   const bool more = !stop_requested() &&
                     (resume || cursor_.load(std::memory_order_relaxed) <
                                    std::min(chunk_count_, limit_.load(std::memory_order_relaxed)));

@@ -87,7 +87,4 @@ std::shared_ptr<parallel_job> make_parallel_job(std::uint64_t chunk_count,
                                                 parallel_job::chunk_function fn,
                                                 std::chrono::microseconds slice);
 
-// CPU time of the calling thread.
-std::chrono::nanoseconds thread_cpu_time() noexcept;
-
 }  // namespace evald

@@ -1,8 +1,11 @@
 #include "server/query.hpp"
 
+#include <boost/beast/core/string.hpp>
 #include <stdexcept>
 
 namespace evald {
+
+namespace beast = boost::beast;
 namespace {
 
 int hex_value(char c) noexcept {
@@ -43,22 +46,6 @@ std::string decode_component(std::string_view in) {
   return out;
 }
 
-bool iequals_prefix(std::string_view s, std::string_view prefix) noexcept {
-  if (s.size() < prefix.size()) {
-    return false;
-  }
-  for (std::size_t i = 0; i < prefix.size(); ++i) {
-    char c = s[i];
-    if (c >= 'A' && c <= 'Z') {
-      c = static_cast<char>(c - 'A' + 'a');
-    }
-    if (c != prefix[i]) {
-      return false;
-    }
-  }
-  return true;
-}
-
 }  // namespace
 
 bool valid_target_chars(std::string_view target) noexcept {
@@ -78,9 +65,9 @@ std::optional<target_parts> split_target(std::string_view target) noexcept {
   if (target.front() != '/') {
     // Absolute form (RFC 9112 §3.2.2): a server must accept it; the authority is ignored.
     std::size_t skip = 0;
-    if (iequals_prefix(target, "http://")) {
+    if (beast::iequals(target.substr(0, 7), "http://")) {
       skip = 7;
-    } else if (iequals_prefix(target, "https://")) {
+    } else if (beast::iequals(target.substr(0, 8), "https://")) {
       skip = 8;
     } else {
       return std::nullopt;

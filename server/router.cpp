@@ -16,8 +16,7 @@ router::route& router::route_for(std::string path, bool prefix) {
   return *it;
 }
 
-void router::add(http::verb method, std::string path, handler h) {
-  route& r = route_for(std::move(path), false);
+void router::add_method(route& r, http::verb method, handler h) {
   r.methods.emplace_back(method, h);
   std::string allow;
   for (const auto& [m, _] : r.methods) {
@@ -29,17 +28,12 @@ void router::add(http::verb method, std::string path, handler h) {
   r.allow = allow + ", OPTIONS";
 }
 
+void router::add(http::verb method, std::string path, handler h) {
+  add_method(route_for(std::move(path), false), method, h);
+}
+
 void router::add_prefix(http::verb method, std::string prefix, handler h) {
-  route& r = route_for(prefix, true);
-  r.methods.emplace_back(method, h);
-  std::string allow;
-  for (const auto& [m, _] : r.methods) {
-    allow += (allow.empty() ? "" : ", ") + std::string(http::to_string(m));
-    if (m == http::verb::get) {
-      allow += ", HEAD";
-    }
-  }
-  r.allow = allow + ", OPTIONS";
+  add_method(route_for(std::move(prefix), true), method, h);
 }
 
 const handler* router::find(http::verb method, std::string_view path, response& res) const {

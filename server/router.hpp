@@ -36,6 +36,7 @@ class router {
     bool prefix = false;
   };
   route& route_for(std::string path, bool prefix);
+  static void add_method(route& r, http::verb method, handler h);
   std::vector<route> routes_;
 };
 

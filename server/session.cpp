@@ -22,22 +22,6 @@ constexpr std::chrono::milliseconds linger_timeout{2000};
 
 enum class read_result { ok, closed, timed_out };
 
-bool iequals(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) {
-    return false;
-  }
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i];
-    if (x >= 'A' && x <= 'Z') {
-      x = static_cast<char>(x - 'A' + 'a');
-    }
-    if (x != b[i]) {
-      return false;
-    }
-  }
-  return true;
-}
-
 class http_connection final : public connection, public client_watch {
  public:
   http_connection(tcp::socket socket, worker& owner, const http_shared& shared)
@@ -384,7 +368,7 @@ net::awaitable<void> http_connection::run() {
     if (!parser_->is_done()) {
       const auto expect = parser_->get()[http::field::expect];
       if (!expect.empty()) {
-        if (!iequals(std::string_view(expect.data(), expect.size()), "100-continue")) {
+        if (!beast::iequals(expect, "100-continue")) {
           queue_error(http::status::expectation_failed, "expectation_failed",
                       "only Expect: 100-continue is supported");
           co_await finish_and_close();

@@ -57,7 +57,6 @@ class worker {
   // light request waits for at most the slice in progress, however many jobs are
   // queued. On this worker's thread only (other threads post() here).
   void enqueue_compute(std::function<bool()> slice);
-  std::size_t compute_queued() const noexcept { return compute_.size(); }
 
   // Evaluations admitted on this worker and not yet answered (admission control).
   std::uint32_t& evaluations_in_flight() noexcept { return evaluations_in_flight_; }

@@ -259,15 +259,18 @@ double evald_process::cpu_seconds() const {
   return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
-run_result run_evald(const std::vector<std::string>& args,
-                     const std::map<std::string, std::string>& env) {
+namespace {
+
+// Runs a child to completion with stdout and stderr captured; `exec` replaces it.
+template <class Exec>
+run_result run_captured(Exec exec) {
   const std::string out_path = write_temp_file("", ".out");
   const std::string err_path = write_temp_file("", ".err");
   const pid_t pid = fork();
   if (pid == 0) {
     dup2(::open(out_path.c_str(), O_WRONLY | O_TRUNC), 1);
     dup2(::open(err_path.c_str(), O_WRONLY | O_TRUNC), 2);
-    exec_evald(args, env);
+    exec();
   }
   int st = 0;
   waitpid(pid, &st, 0);
@@ -278,13 +281,15 @@ run_result run_evald(const std::vector<std::string>& args,
   return r;
 }
 
+}  // namespace
+
+run_result run_evald(const std::vector<std::string>& args,
+                     const std::map<std::string, std::string>& env) {
+  return run_captured([&] { exec_evald(args, env); });
+}
+
 run_result run_program(const std::string& program, const std::vector<std::string>& args) {
-  const std::string out_path = write_temp_file("", ".out");
-  const std::string err_path = write_temp_file("", ".err");
-  const pid_t pid = fork();
-  if (pid == 0) {
-    dup2(::open(out_path.c_str(), O_WRONLY | O_TRUNC), 1);
-    dup2(::open(err_path.c_str(), O_WRONLY | O_TRUNC), 2);
+  return run_captured([&] {
     std::vector<char*> argv;
     argv.push_back(const_cast<char*>(program.c_str()));
     for (const auto& a : args) {
@@ -293,14 +298,7 @@ run_result run_program(const std::string& program, const std::vector<std::string
     argv.push_back(nullptr);
     execv(program.c_str(), argv.data());
     _exit(127);
-  }
-  int st = 0;
-  waitpid(pid, &st, 0);
-  run_result r{WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st), read_file(out_path),
-               read_file(err_path)};
-  ::unlink(out_path.c_str());
-  ::unlink(err_path.c_str());
-  return r;
+  });
 }
 
 }  // namespace evald::test

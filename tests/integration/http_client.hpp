@@ -41,7 +41,6 @@ class http_client {
   std::string read_raw(std::size_t n);
   void shutdown_write();
   int fd() const { return fd_; }
-  std::size_t buffered() const { return buffer_.size(); }
 
  private:
   bool fill();  // reads more into buffer_; false on EOF/error/timeout
