@@ -23,8 +23,10 @@ void job(request_context& ctx, response& res);                          // data:
 void jobs(request_context& ctx, response& res);                         // data: job_store
 
 // Result objects shared by the GET endpoints and /eval.
-std::string prime_json(std::uint64_t n, bool is_prime);
-std::string factor_json(std::uint64_t n, const std::vector<std::uint64_t>& factors);
-std::string trial_json(std::uint64_t n, const trial_outcome& t);
+// Each appends to `out` (a response body keeps its capacity between requests).
+void append_prime_json(std::string& out, std::uint64_t n, bool is_prime);
+void append_factor_json(std::string& out, std::uint64_t n,
+                        const std::vector<std::uint64_t>& factors);
+void append_trial_json(std::string& out, std::uint64_t n, const trial_outcome& t);
 
 }  // namespace evald::endpoints

@@ -153,7 +153,9 @@ net::awaitable<std::string> run_eval_request(evaluation& ev, const config::setti
   if (!er.batch && er.items.front().what == eval_item::kind::prime_trial) {
     // One trial workload: the cooperative parallel version, as GET /prime does.
     const trial_outcome t = co_await parallel_trial_division(ev, settings, er.items.front().n);
-    co_return endpoints::trial_json(er.items.front().n, t);
+    std::string out;
+    endpoints::append_trial_json(out, er.items.front().n, t);
+    co_return out;
   }
   const std::size_t count = er.items.size();
   // Chunk boundaries: `chunk` items each when given, otherwise consecutive items

@@ -81,10 +81,16 @@ eval_item parse_eval_item(const json& j, const std::string& path) {
 
 std::string compute_eval_item(const eval_item& item) {
   switch (item.what) {
-    case eval_item::kind::prime_mr:
-      return endpoints::prime_json(item.n, kernels::is_prime_u64(item.n));
-    case eval_item::kind::factor:
-      return endpoints::factor_json(item.n, kernels::factor_u64(item.n));
+    case eval_item::kind::prime_mr: {
+      std::string out;
+      endpoints::append_prime_json(out, item.n, kernels::is_prime_u64(item.n));
+      return out;
+    }
+    case eval_item::kind::factor: {
+      std::string out;
+      endpoints::append_factor_json(out, item.n, kernels::factor_u64(item.n));
+      return out;
+    }
     case eval_item::kind::prime_trial: {
       kernels::trial_division t(item.n);
       while (!t.step(1 << 20)) {
@@ -103,7 +109,9 @@ std::string trial_item_json(std::uint64_t n, const kernels::trial_division& t) {
   out.prime = t.is_prime();
   out.divisors_checked = t.divisors_checked();
   out.workers = 1;
-  return endpoints::trial_json(n, out);
+  std::string json;
+  endpoints::append_trial_json(json, n, out);
+  return json;
 }
 
 double estimate_eval_item_ns(const eval_item& item, double trial_ns_per_candidate) {

@@ -4,15 +4,18 @@
 
 namespace evald::endpoints {
 
-std::string factor_json(std::uint64_t n, const std::vector<std::uint64_t>& factors) {
-  std::string out = R"({"n":)" + u64_json(n) + R"(,"factors":[)";
+void append_factor_json(std::string& out, std::uint64_t n,
+                        const std::vector<std::uint64_t>& factors) {
+  out.append(R"({"n":)");
+  append_u64_json(out, n);
+  out.append(R"(,"factors":[)");
   for (std::size_t i = 0; i < factors.size(); ++i) {
-    out += (i ? "," : "") + u64_json(factors[i]);
+    if (i != 0) {
+      out.push_back(',');
+    }
+    append_u64_json(out, factors[i]);
   }
-  out += R"(],"prime":)";
-  out += factors.size() == 1 ? "true" : "false";
-  out += "}";
-  return out;
+  out.append(factors.size() == 1 ? R"(],"prime":true})" : R"(],"prime":false})");
 }
 
 // Pollard–Brent takes well under a slice for any 64-bit n (worst case a few ms for
@@ -20,7 +23,7 @@ std::string factor_json(std::uint64_t n, const std::vector<std::uint64_t>& facto
 void factor(request_context& ctx, response& res) {
   check_query_params(ctx.query, {"n"});
   const std::uint64_t n = require_u64(ctx.query, "n");
-  res.body = factor_json(n, kernels::factor_u64(n));
+  append_factor_json(res.body, n, kernels::factor_u64(n));
 }
 
 }  // namespace evald::endpoints

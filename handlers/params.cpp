@@ -61,13 +61,12 @@ std::uint64_t require_u64(const query_params& query, std::string_view name) {
   return *value;
 }
 
-std::string u64_json(std::uint64_t v) {
-  std::string out = "\"";
+void append_u64_json(std::string& out, std::uint64_t v) {
   char buf[24];
   auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  out.push_back('"');
   out.append(buf, end);
   out.push_back('"');
-  return out;
 }
 
 }  // namespace evald

@@ -18,7 +18,8 @@ void check_query_params(const query_params& query, std::initializer_list<std::st
 // The parameter `n` as 0..2^64-1, or http_error 400 naming the problem.
 std::uint64_t require_u64(const query_params& query, std::string_view name);
 
-// JSON numbers travel as strings so no client loses precision above 2^53.
-std::string u64_json(std::uint64_t v);
+// Appends v as a JSON string ("123"): numbers travel as strings so no client loses
+// precision above 2^53. Appending into the response's reused buffer allocates nothing.
+void append_u64_json(std::string& out, std::uint64_t v);
 
 }  // namespace evald

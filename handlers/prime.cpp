@@ -7,16 +7,27 @@
 
 namespace evald::endpoints {
 
-std::string prime_json(std::uint64_t n, bool is_prime) {
-  return R"({"n":)" + u64_json(n) + R"(,"prime":)" + (is_prime ? "true" : "false") +
-         R"(,"method":"miller-rabin"})";
+void append_prime_json(std::string& out, std::uint64_t n, bool is_prime) {
+  out.append(R"({"n":)");
+  append_u64_json(out, n);
+  out.append(is_prime ? R"(,"prime":true)" : R"(,"prime":false)");
+  out.append(R"(,"method":"miller-rabin"})");
 }
 
-std::string trial_json(std::uint64_t n, const trial_outcome& t) {
-  return R"({"n":)" + u64_json(n) + R"(,"prime":)" + (t.prime ? "true" : "false") +
-         R"(,"method":"trial","factor":)" + (t.factor != 0 ? u64_json(t.factor) : "null") +
-         R"(,"divisors_checked":)" + u64_json(t.divisors_checked) + R"(,"workers":)" +
-         std::to_string(t.workers) + R"(,"chunks":)" + std::to_string(t.chunks) + "}";
+void append_trial_json(std::string& out, std::uint64_t n, const trial_outcome& t) {
+  out.append(R"({"n":)");
+  append_u64_json(out, n);
+  out.append(t.prime ? R"(,"prime":true)" : R"(,"prime":false)");
+  out.append(R"(,"method":"trial","factor":)");
+  if (t.factor != 0) {
+    append_u64_json(out, t.factor);
+  } else {
+    out.append("null");
+  }
+  out.append(R"(,"divisors_checked":)");
+  append_u64_json(out, t.divisors_checked);
+  out.append(R"(,"workers":)").append(std::to_string(t.workers));
+  out.append(R"(,"chunks":)").append(std::to_string(t.chunks)).push_back('}');
 }
 
 net::awaitable<void> prime(request_context& ctx, response& res) {
@@ -27,7 +38,7 @@ net::awaitable<void> prime(request_context& ctx, response& res) {
     method = *m;
   }
   if (method == "auto" || method == "miller-rabin") {
-    res.body = prime_json(n, kernels::is_prime_u64(n));
+    append_prime_json(res.body, n, kernels::is_prime_u64(n));
     co_return;
   }
   if (method != "trial") {
@@ -36,7 +47,7 @@ net::awaitable<void> prime(request_context& ctx, response& res) {
   }
   evaluation ev(ctx, timeout_param(ctx.query));
   const trial_outcome t = co_await parallel_trial_division(ev, ctx.settings, n);
-  res.body = trial_json(n, t);
+  append_trial_json(res.body, n, t);
   ev.finish(res);
 }
 

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "server/http_error.hpp"
+#include "server/worker.hpp"
 
 namespace evald {
 
@@ -81,33 +82,33 @@ void client_error(response& res, const http_error& e) {
   }
 }
 
-void internal_error(response& res, std::string_view request_id, const char* what) {
+// The request id is formatted here, on the error path only.
+void internal_error(response& res, request_context& ctx, const char* what) {
+  const std::string request_id = ctx.owner.next_request_id();
   spdlog::error("request {} failed: {}", request_id, what);
   res.extra_headers.clear();
   set_error(res, http::status::internal_server_error, "internal_error",
-            "internal error (request id " + std::string(request_id) + ")");
+            "internal error (request id " + request_id + ")");
 }
 }  // namespace
 
-void router::run_sync(const handler& h, request_context& ctx, response& res,
-                      std::string_view request_id) {
+void router::run_sync(const handler& h, request_context& ctx, response& res) {
   try {
     h.sync(ctx, res);
   } catch (const http_error& e) {
     client_error(res, e);
   } catch (const std::exception& e) {
-    internal_error(res, request_id, e.what());
+    internal_error(res, ctx, e.what());
   }
 }
 
-net::awaitable<void> router::run_async(const handler& h, request_context& ctx, response& res,
-                                       std::string request_id) {
+net::awaitable<void> router::run_async(const handler& h, request_context& ctx, response& res) {
   try {
     co_await h.async(ctx, res);
   } catch (const http_error& e) {
     client_error(res, e);
   } catch (const std::exception& e) {
-    internal_error(res, request_id, e.what());
+    internal_error(res, ctx, e.what());
   }
 }
 

@@ -22,11 +22,9 @@ class router {
   const handler* find(http::verb method, std::string_view path, response& res) const;
 
   // Runs a handler and is the one place a failure becomes a JSON response:
-  // http_error → its status; anything else → 500, logged with request_id.
-  static void run_sync(const handler& h, request_context& ctx, response& res,
-                       std::string_view request_id);
-  static net::awaitable<void> run_async(const handler& h, request_context& ctx, response& res,
-                                        std::string request_id);
+  // http_error → its status; anything else → 500, logged with a request id.
+  static void run_sync(const handler& h, request_context& ctx, response& res);
+  static net::awaitable<void> run_async(const handler& h, request_context& ctx, response& res);
 
  private:
   struct route {

@@ -51,7 +51,9 @@ class http_connection final : public connection, public client_watch {
   void queue_error(http::status status, std::string_view code, std::string_view message);
   // Sends what is queued, then FIN and a bounded linger, then close.
   net::awaitable<void> finish_and_close();
-  net::awaitable<void> dispatch(request& req);
+  // The handler for this request, or nullptr with res_ already filled (400/404/405…).
+  // A plain function: sync handlers such as /healthz run without a coroutine frame.
+  const handler* route(const request& req, std::string_view& path);
   void parse_error_reply(const error_code& ec, http::status& status, std::string& code,
                          std::string& message) const;
   // Whether the buffered request line names an HTTP/1.x version.
@@ -62,6 +64,7 @@ class http_connection final : public connection, public client_watch {
   std::string out_;
   std::optional<request_parser> parser_;
   response res_;
+  query_params query_;  // of the request being handled
   // Disconnect watch while an async handler runs.
   net::steady_timer watch_done_;
   std::function<void()> on_gone_;
@@ -257,36 +260,24 @@ void http_connection::parse_error_reply(const error_code& ec, http::status& stat
   }
 }
 
-net::awaitable<void> http_connection::dispatch(request& req) {
+const handler* http_connection::route(const request& req, std::string_view& path) {
   const std::string_view raw_target(req.target().data(), req.target().size());
   const auto target = valid_target_chars(raw_target) ? split_target(raw_target) : std::nullopt;
   if (!target) {
     set_error(res_, http::status::bad_request, "bad_request", "unsupported request target");
-    co_return;
+    return nullptr;
   }
-  query_params query;
+  query_ = query_params{};
   if (!target->query.empty()) {
     try {
-      query = query_params::parse(target->query);
+      query_ = query_params::parse(target->query);
     } catch (const std::invalid_argument& e) {
       set_error(res_, http::status::bad_request, "invalid_argument", e.what());
-      co_return;
+      return nullptr;
     }
   }
-  const handler* h = shared_.routes.find(req.method(), target->path, res_);
-  if (h == nullptr) {
-    co_return;
-  }
-  request_context ctx{req, target->path, query, owner(), shared_.settings, *this, h->data};
-  if (h->sync != nullptr) {
-    router::run_sync(*h, ctx, res_, owner().next_request_id());
-  } else {
-    co_await router::run_async(*h, ctx, res_, owner().next_request_id());
-    co_await stop_watch();
-    if (client_gone_) {
-      res_.close = true;  // nobody is reading; the write below fails and we close
-    }
-  }
+  path = target->path;
+  return shared_.routes.find(req.method(), target->path, res_);
 }
 
 net::awaitable<void> http_connection::run() {
@@ -434,7 +425,19 @@ net::awaitable<void> http_connection::run() {
     client_gone_ = false;
     request& req = parser_->get();
     res_.reset();
-    co_await dispatch(req);
+    std::string_view path;
+    if (const handler* h = route(req, path)) {
+      request_context ctx{req, path, query_, owner(), shared_.settings, *this, h->data};
+      if (h->sync != nullptr) {
+        router::run_sync(*h, ctx, res_);
+      } else {
+        co_await router::run_async(*h, ctx, res_);
+        co_await stop_watch();
+        if (client_gone_) {
+          res_.close = true;  // nobody is reading; the write below fails and we close
+        }
+      }
+    }
     bool close = res_.close || !req.keep_alive() || owner().draining() ||
                  served >= limits.max_requests_per_connection;
     const bool head = req.method() == http::verb::head;
