@@ -21,6 +21,7 @@ net::awaitable<void> eval(request_context& ctx, response& res);
 net::awaitable<void> eval_launch(request_context& ctx, response& res);  // data: job_store
 void job(request_context& ctx, response& res);                          // data: job_store
 void jobs(request_context& ctx, response& res);                         // data: job_store
+void metrics(request_context& ctx, response& res);                      // data: metrics_source
 
 // Result objects shared by the GET endpoints and /eval.
 // Each appends to `out` (a response body keeps its capacity between requests).

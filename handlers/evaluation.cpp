@@ -39,6 +39,7 @@ evaluation::evaluation(worker& owner, const config::settings& settings,
       start_(std::chrono::steady_clock::now()) {
   auto& in_flight = owner.evaluations_in_flight();
   if (in_flight >= settings.limits.max_evaluations) {
+    owner.metrics().admission_rejected.add();
     http_error e(http::status::service_unavailable, "overloaded",
                  "too many evaluations in progress; retry later");
     e.retry_after = "1";
@@ -54,6 +55,10 @@ evaluation::evaluation(worker& owner, const config::settings& settings,
 
 evaluation::~evaluation() {
   --owner_.evaluations_in_flight();
+  worker_metrics& m = owner_.metrics();
+  m.evaluations.add();
+  m.evaluation_wall_ns.add(static_cast<std::uint64_t>(wall().count()));
+  m.evaluation_cpu_ns.add(static_cast<std::uint64_t>(cpu_.count()));
 }
 
 std::chrono::nanoseconds evaluation::wall() const noexcept {
@@ -97,6 +102,7 @@ net::awaitable<void> evaluation::run(std::shared_ptr<parallel_job> job) {
   cpu_ += job->cpu_time();
   queue_ += job->queue_time();
   if (*deadline_hit) {
+    owner_.metrics().count(timeout_kind::evaluation);
     http_error e(
         http::status::gateway_timeout, "deadline_exceeded",
         "evaluation stopped at its deadline of " +

@@ -153,4 +153,14 @@ std::vector<job_store::snapshot> job_store::newest(std::size_t limit) {
   return out;
 }
 
+std::array<std::uint64_t, job_store::state_count> job_store::count_by_state() {
+  std::lock_guard lock(mutex_);
+  purge_locked();
+  std::array<std::uint64_t, state_count> counts{};
+  for (const auto& [_, r] : jobs_) {
+    ++counts[static_cast<std::size_t>(r.info.status)];
+  }
+  return counts;
+}
+
 }  // namespace evald

@@ -1,4 +1,5 @@
 #pragma once
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -42,6 +43,9 @@ class job_store {
 
   std::optional<snapshot> get(const std::string& id);
   std::vector<snapshot> newest(std::size_t limit);
+  // Jobs kept now, by state (indexed by state), for /metrics.
+  static constexpr std::size_t state_count = 6;
+  std::array<std::uint64_t, state_count> count_by_state();
 
   static const char* name(state s);
 

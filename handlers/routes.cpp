@@ -5,7 +5,7 @@
 
 namespace evald {
 
-void register_routes(router& routes, job_store& jobs) {
+void register_routes(router& routes, job_store& jobs, metrics_source& metrics) {
   routes.add(http::verb::get, "/healthz", {.sync = endpoints::healthz});
   routes.add(http::verb::get, "/prime", {.async = endpoints::prime});
   routes.add(http::verb::get, "/chargen", {.sync = endpoints::chargen});
@@ -13,8 +13,12 @@ void register_routes(router& routes, job_store& jobs) {
   routes.add(http::verb::post, "/eval", {.async = endpoints::eval});
   routes.add(http::verb::post, "/eval-launch", {.async = endpoints::eval_launch, .data = &jobs});
   routes.add(http::verb::get, "/jobs", {.sync = endpoints::jobs, .data = &jobs});
-  routes.add_prefix(http::verb::get, "/jobs/", {.sync = endpoints::job, .data = &jobs});
-  routes.add_prefix(http::verb::delete_, "/jobs/", {.sync = endpoints::job, .data = &jobs});
+  routes.add_prefix(http::verb::get, "/jobs/", "/jobs/{id}",
+                    {.sync = endpoints::job, .data = &jobs});
+  routes.add_prefix(http::verb::delete_, "/jobs/", "/jobs/{id}",
+                    {.sync = endpoints::job, .data = &jobs});
+  routes.add(http::verb::get, "/metrics", {.sync = endpoints::metrics, .data = &metrics});
+  metrics.route_labels = routes.labels();
   trial_ns_per_candidate();  // calibrate chunk sizes now, not during the first request
 }
 

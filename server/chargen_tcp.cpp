@@ -29,6 +29,7 @@ class chargen_connection final : public connection {
         break;
       }
       pos += n;
+      owner().metrics().chargen_tcp_bytes.add(n);
     }
     close_now();
   }

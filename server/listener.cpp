@@ -50,7 +50,8 @@ bool is_resource_exhaustion(const error_code& ec) {
 
 net::awaitable<void> accept_loop(tcp::acceptor& acceptor, std::vector<worker*> workers,
                                  std::atomic<std::uint32_t>& open_connections,
-                                 std::uint32_t max_connections, connection_starter start) {
+                                 std::uint32_t max_connections, connection_starter start,
+                                 worker_metrics& counts) {
   std::size_t next = 0;
   net::steady_timer backoff(co_await net::this_coro::executor);
   auto last_warning = steady_clock::time_point{};
@@ -73,7 +74,9 @@ net::awaitable<void> accept_loop(tcp::acceptor& acceptor, std::vector<worker*> w
       continue;  // ECONNABORTED and friends: the next connection is fine
     }
     next = (next + 1) % workers.size();
+    counts.connections_accepted.add();
     if (open_connections.load(std::memory_order_relaxed) >= max_connections) {
+      counts.connections_rejected.add();
       net::co_spawn(target.context(), reject(std::move(socket), target), net::detached);
       continue;
     }

@@ -50,7 +50,8 @@ int main(int argc, char** argv) {
   try {
     router routes;
     job_store jobs(settings.jobs.max, settings.jobs.ttl);
-    register_routes(routes, jobs);
+    metrics_source metrics{jobs, {}, std::chrono::system_clock::now()};
+    register_routes(routes, jobs, metrics);
     server srv(settings, routes);
     status = srv.run();
   } catch (const backend_error& e) {

@@ -1,5 +1,6 @@
 #include "server/parallel.hpp"
 
+#include "server/metrics.hpp"
 #include "server/platform.hpp"
 #include "server/worker.hpp"
 
@@ -40,17 +41,17 @@ net::awaitable<void> parallel_job::run(std::span<worker* const> workers) {
   for (std::uint32_t i = 0; i < tasks_; ++i) {
     worker& w = *workers[i];
     net::post(w.context(), [self, &w, now] {
-      w.enqueue_compute(
-          [self, queued_since = now, resume = std::optional<std::uint64_t>()]() mutable {
-            return self->run_slice(queued_since, resume);
-          });
+      w.enqueue_compute([self, counts = &w.metrics(), queued_since = now,
+                         resume = std::optional<std::uint64_t>()]() mutable {
+        return self->run_slice(queued_since, resume, *counts);
+      });
     });
   }
   co_await finished->async_wait(use_tuple);
 }
 
 bool parallel_job::run_slice(std::chrono::steady_clock::time_point& queued_since,
-                             std::optional<std::uint64_t>& resume) {
+                             std::optional<std::uint64_t>& resume, worker_metrics& counts) {
   const auto start = std::chrono::steady_clock::now();
   queue_ns_.fetch_add((start - queued_since).count(), std::memory_order_relaxed);
   const auto slice_end = start + slice_;
@@ -74,12 +75,15 @@ bool parallel_job::run_slice(std::chrono::steady_clock::time_point& queued_since
       break;
     }
     done_.fetch_add(1, std::memory_order_relaxed);
+    counts.chunks_run.add();
     if (std::chrono::steady_clock::now() >= slice_end) {
       break;
     }
   }
   const auto end = std::chrono::steady_clock::now();
-  cpu_ns_.fetch_add((platform::thread_cpu_time() - cpu_start).count(), std::memory_order_relaxed);
+  const std::int64_t cpu = (platform::thread_cpu_time() - cpu_start).count();
+  cpu_ns_.fetch_add(cpu, std::memory_order_relaxed);
+  counts.compute_ns.add(static_cast<std::uint64_t>(cpu));
   const bool more = !stop_requested() &&
                     (resume || cursor_.load(std::memory_order_relaxed) <
                                    std::min(chunk_count_, limit_.load(std::memory_order_relaxed)));

@@ -12,6 +12,7 @@
 namespace evald {
 
 class worker;
+struct worker_metrics;
 
 // One parallel job: chunks [0, chunk_count) run by one task per worker. Tasks claim
 // chunks from a shared cursor in increasing order (dynamic self-scheduling: a slow
@@ -59,7 +60,7 @@ class parallel_job {
  private:
   // One slice of this job's task on the calling worker; true = wants another slice.
   bool run_slice(std::chrono::steady_clock::time_point& queued_since,
-                 std::optional<std::uint64_t>& resume);
+                 std::optional<std::uint64_t>& resume, worker_metrics& counts);
   void finish_task();
 
   std::atomic<std::uint64_t> cursor_{0};

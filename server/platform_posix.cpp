@@ -1,7 +1,10 @@
+#include <dirent.h>
 #include <pthread.h>
 #include <sched.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -40,6 +43,55 @@ std::chrono::nanoseconds thread_cpu_time() noexcept {
   timespec ts{};
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
   return std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
+}
+
+std::uint64_t current_thread_cpu_clock() {
+  clockid_t id{};
+  if (pthread_getcpuclockid(pthread_self(), &id) != 0) {
+    throw std::runtime_error("pthread_getcpuclockid failed");
+  }
+  return static_cast<std::uint64_t>(static_cast<std::uint32_t>(id));
+}
+
+std::chrono::nanoseconds thread_cpu_time_of(std::uint64_t clock) noexcept {
+  timespec ts{};
+  if (clock_gettime(static_cast<clockid_t>(static_cast<std::int32_t>(clock)), &ts) != 0) {
+    return std::chrono::nanoseconds(0);
+  }
+  return std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
+}
+
+process_stats read_process_stats() {
+  process_stats s;
+  rusage usage{};
+  if (getrusage(RUSAGE_SELF, &usage) == 0) {
+    auto secs = [](const timeval& tv) {
+      return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6;
+    };
+    s.cpu_seconds = secs(usage.ru_utime) + secs(usage.ru_stime);
+  }
+  std::ifstream statm("/proc/self/statm");
+  std::uint64_t pages_virtual = 0;
+  std::uint64_t pages_resident = 0;
+  if (statm >> pages_virtual >> pages_resident) {
+    const auto page = static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE));
+    s.virtual_bytes = pages_virtual * page;
+    s.resident_bytes = pages_resident * page;
+  }
+  if (DIR* dir = opendir("/proc/self/fd")) {
+    while (const dirent* e = readdir(dir)) {
+      if (e->d_name[0] != '.') {
+        ++s.open_fds;
+      }
+    }
+    closedir(dir);
+    --s.open_fds;  // the directory stream's own descriptor
+  }
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY) {
+    s.max_fds = limit.rlim_cur;
+  }
+  return s;
 }
 
 void fill_random(void* data, std::size_t size) {

@@ -1,6 +1,7 @@
 #include <windows.h>
 // after windows.h
 #include <bcrypt.h>
+#include <psapi.h>
 
 #include <fcntl.h>
 #include <io.h>
@@ -39,15 +40,57 @@ std::size_t usable_cpu_count() {
   return std::max(1U, std::thread::hardware_concurrency());
 }
 
-std::chrono::nanoseconds thread_cpu_time() noexcept {
+namespace {
+
+std::uint64_t filetime_ticks(const FILETIME& f) {
+  return (static_cast<std::uint64_t>(f.dwHighDateTime) << 32) | f.dwLowDateTime;
+}
+
+std::chrono::nanoseconds cpu_of_thread(HANDLE thread) noexcept {
   FILETIME creation, exit, kernel, user;
-  if (!GetThreadTimes(GetCurrentThread(), &creation, &exit, &kernel, &user)) {
+  if (!GetThreadTimes(thread, &creation, &exit, &kernel, &user)) {
     return std::chrono::nanoseconds(0);
   }
-  auto ticks = [](const FILETIME& f) {
-    return (static_cast<std::uint64_t>(f.dwHighDateTime) << 32) | f.dwLowDateTime;
-  };
-  return std::chrono::nanoseconds((ticks(kernel) + ticks(user)) * 100);  // 100 ns units
+  return std::chrono::nanoseconds((filetime_ticks(kernel) + filetime_ticks(user)) *
+                                  100);  // 100 ns units
+}
+
+}  // namespace
+
+std::chrono::nanoseconds thread_cpu_time() noexcept {
+  return cpu_of_thread(GetCurrentThread());
+}
+
+std::uint64_t current_thread_cpu_clock() {
+  // A real handle (GetCurrentThread() is a pseudo-handle that means "the caller").
+  HANDLE handle = nullptr;
+  if (!DuplicateHandle(GetCurrentProcess(), GetCurrentThread(), GetCurrentProcess(), &handle,
+                       THREAD_QUERY_LIMITED_INFORMATION, FALSE, 0)) {
+    throw std::runtime_error("DuplicateHandle failed");
+  }
+  return reinterpret_cast<std::uintptr_t>(handle);
+}
+
+std::chrono::nanoseconds thread_cpu_time_of(std::uint64_t clock) noexcept {
+  return cpu_of_thread(reinterpret_cast<HANDLE>(static_cast<std::uintptr_t>(clock)));
+}
+
+process_stats read_process_stats() {
+  process_stats s;
+  FILETIME creation, exit, kernel, user;
+  if (GetProcessTimes(GetCurrentProcess(), &creation, &exit, &kernel, &user)) {
+    s.cpu_seconds = static_cast<double>(filetime_ticks(kernel) + filetime_ticks(user)) / 1e7;
+  }
+  PROCESS_MEMORY_COUNTERS counters{};
+  if (K32GetProcessMemoryInfo(GetCurrentProcess(), &counters, sizeof counters)) {
+    s.resident_bytes = counters.WorkingSetSize;
+    s.virtual_bytes = counters.PagefileUsage;
+  }
+  DWORD handles = 0;
+  if (GetProcessHandleCount(GetCurrentProcess(), &handles)) {
+    s.open_fds = handles;
+  }
+  return s;
 }
 
 void fill_random(void* data, std::size_t size) {

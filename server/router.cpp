@@ -3,15 +3,19 @@
 #include <spdlog/spdlog.h>
 
 #include "server/http_error.hpp"
+#include "server/metrics.hpp"
 #include "server/worker.hpp"
 
 namespace evald {
 
-router::route& router::route_for(std::string path, bool prefix) {
+router::route& router::route_for(std::string path, std::string label, bool prefix) {
   auto it = std::find_if(routes_.begin(), routes_.end(),
                          [&](const route& r) { return r.path == path && r.prefix == prefix; });
   if (it == routes_.end()) {
-    routes_.push_back(route{std::move(path), {}, {}, prefix});
+    if (routes_.size() + 1 >= max_routes) {
+      throw std::logic_error("too many routes for the metrics table");
+    }
+    routes_.push_back(route{std::move(path), std::move(label), {}, {}, prefix});
     it = std::prev(routes_.end());
   }
   return *it;
@@ -30,14 +34,24 @@ void router::add_method(route& r, http::verb method, handler h) {
 }
 
 void router::add(http::verb method, std::string path, handler h) {
-  add_method(route_for(std::move(path), false), method, h);
+  std::string label = path;
+  add_method(route_for(std::move(path), std::move(label), false), method, h);
 }
 
-void router::add_prefix(http::verb method, std::string prefix, handler h) {
-  add_method(route_for(std::move(prefix), true), method, h);
+void router::add_prefix(http::verb method, std::string prefix, std::string label, handler h) {
+  add_method(route_for(std::move(prefix), std::move(label), true), method, h);
 }
 
-const handler* router::find(http::verb method, std::string_view path, response& res) const {
+std::vector<std::string> router::labels() const {
+  std::vector<std::string> out{"none"};
+  for (const auto& r : routes_) {
+    out.push_back(r.label);
+  }
+  return out;
+}
+
+const handler* router::find(http::verb method, std::string_view path, response& res,
+                            std::size_t& route_index) const {
   auto it = std::find_if(routes_.begin(), routes_.end(),
                          [&](const route& r) { return !r.prefix && r.path == path; });
   if (it == routes_.end()) {
@@ -47,8 +61,10 @@ const handler* router::find(http::verb method, std::string_view path, response& 
   }
   if (it == routes_.end()) {
     set_error(res, http::status::not_found, "not_found", "no route for " + std::string(path));
+    route_index = 0;
     return nullptr;
   }
+  route_index = static_cast<std::size_t>(it - routes_.begin()) + 1;
   const http::verb wanted = method == http::verb::head ? http::verb::get : method;
   for (const auto& [m, h] : it->methods) {
     if (m == wanted) {

@@ -14,12 +14,18 @@ class router {
   // GET routes answer HEAD too.
   void add(http::verb method, std::string path, handler h);
   // Every path that starts with `prefix` (e.g. "/jobs/" for /jobs/<id>); exact
-  // paths win over prefixes.
-  void add_prefix(http::verb method, std::string prefix, handler h);
+  // paths win over prefixes. `label` names the route in metrics ("/jobs/{id}"),
+  // never the raw path, so a client cannot create label values.
+  void add_prefix(http::verb method, std::string prefix, std::string label, handler h);
 
   // The handler for this request, or nullptr after filling `res` with 404, 405
-  // (with Allow), 501 or the OPTIONS answer.
-  const handler* find(http::verb method, std::string_view path, response& res) const;
+  // (with Allow), 501 or the OPTIONS answer. `route_index` is the matched route's
+  // index in labels() (0 when no route matched).
+  const handler* find(http::verb method, std::string_view path, response& res,
+                      std::size_t& route_index) const;
+
+  // Metric labels by route index; index 0 is "none" (no route: 404, bad requests).
+  std::vector<std::string> labels() const;
 
   // Runs a handler and is the one place a failure becomes a JSON response:
   // http_error → its status; anything else → 500, logged with a request id.
@@ -29,11 +35,12 @@ class router {
  private:
   struct route {
     std::string path;
+    std::string label;
     std::vector<std::pair<http::verb, handler>> methods;
     std::string allow;  // "GET, HEAD, OPTIONS"
     bool prefix = false;
   };
-  route& route_for(std::string path, bool prefix);
+  route& route_for(std::string path, std::string label, bool prefix);
   static void add_method(route& r, http::verb method, handler h);
   std::vector<route> routes_;
 };

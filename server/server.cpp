@@ -138,19 +138,19 @@ void server::start_accepting() {
     auto start = [this](tcp::socket s, worker& w) {
       net::co_spawn(w.context(), serve_http(std::move(s), w, shared_), log_unexpected);
     };
-    net::co_spawn(
-        ctx,
-        accept_loop(*acceptor, targets, open_connections_, settings_.limits.max_connections, start),
-        log_unexpected);
+    net::co_spawn(ctx,
+                  accept_loop(*acceptor, targets, open_connections_,
+                              settings_.limits.max_connections, start, workers_.front()->metrics()),
+                  log_unexpected);
   }
   for (auto& acceptor : chargen_acceptors_) {
     auto start = [this](tcp::socket s, worker& w) {
       net::co_spawn(w.context(), serve_chargen_tcp(std::move(s), w, settings_), log_unexpected);
     };
-    net::co_spawn(
-        ctx,
-        accept_loop(*acceptor, targets, open_connections_, settings_.limits.max_connections, start),
-        log_unexpected);
+    net::co_spawn(ctx,
+                  accept_loop(*acceptor, targets, open_connections_,
+                              settings_.limits.max_connections, start, workers_.front()->metrics()),
+                  log_unexpected);
   }
 }
 

@@ -64,7 +64,9 @@ class http_connection final : public connection, public client_watch {
   std::string out_;
   std::optional<request_parser> parser_;
   response res_;
-  query_params query_;  // of the request being handled
+  query_params query_;                        // of the request being handled
+  steady_clock::time_point request_start_{};  // its first byte
+  std::size_t route_index_ = 0;               // its route, for metrics
   // Disconnect watch while an async handler runs.
   net::steady_timer watch_done_;
   std::function<void()> on_gone_;
@@ -203,6 +205,9 @@ net::awaitable<bool> http_connection::write_stream(bool& close) {
 
 void http_connection::queue_error(http::status status, std::string_view code,
                                   std::string_view message) {
+  // Errors before routing: the request never reached a route.
+  owner().metrics().observe_request(0, static_cast<unsigned>(status),
+                                    steady_clock::now() - request_start_);
   res_.reset();
   set_error(res_, status, code, message);
   append_head(out_, res_, true, false);
@@ -277,7 +282,7 @@ const handler* http_connection::route(const request& req, std::string_view& path
     }
   }
   path = target->path;
-  return shared_.routes.find(req.method(), target->path, res_);
+  return shared_.routes.find(req.method(), target->path, res_, route_index_);
 }
 
 net::awaitable<void> http_connection::run() {
@@ -298,7 +303,8 @@ net::awaitable<void> http_connection::run() {
       if (in_.size() != 0) {
         if (!started) {
           started = true;
-          header_deadline = steady_clock::now() + timeouts.header;
+          request_start_ = steady_clock::now();
+          header_deadline = request_start_ + timeouts.header;
         }
         const std::size_t n = parser_->put(in_.data(), ec);
         in_.consume(n);
@@ -425,7 +431,10 @@ net::awaitable<void> http_connection::run() {
     client_gone_ = false;
     request& req = parser_->get();
     res_.reset();
+    route_index_ = 0;
     std::string_view path;
+    worker_metrics& metrics = owner().metrics();
+    metrics.requests_in_flight.add();
     if (const handler* h = route(req, path)) {
       request_context ctx{req, path, query_, owner(), shared_.settings, *this, h->data};
       if (h->sync != nullptr) {
@@ -438,6 +447,9 @@ net::awaitable<void> http_connection::run() {
         }
       }
     }
+    metrics.requests_in_flight.sub();
+    metrics.observe_request(route_index_, static_cast<unsigned>(res_.status),
+                            steady_clock::now() - request_start_);
     bool close = res_.close || !req.keep_alive() || owner().draining() ||
                  served >= limits.max_requests_per_connection;
     const bool head = req.method() == http::verb::head;

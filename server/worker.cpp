@@ -33,6 +33,8 @@ worker::~worker() {
 }
 
 void worker::run() {
+  metrics_->cpu_clock.store(platform::current_thread_cpu_clock(), std::memory_order_relaxed);
+  metrics_->cpu_clock_valid.store(true, std::memory_order_release);
   net::io_context& ctx = *context_;
   while (!ctx.stopped()) {
     if (compute_.empty()) {
@@ -43,6 +45,8 @@ void worker::run() {
       run_compute_slice();
     }
   }
+  // The clock dies with the thread; scrapes after this report 0 for the worker.
+  metrics_->cpu_clock_valid.store(false, std::memory_order_release);
 }
 
 void worker::start_thread() {
@@ -71,6 +75,7 @@ void worker::attach(connection& c) noexcept {
   }
   connections_ = &c;
   ++connection_count_;
+  metrics_->connections_open.set(connection_count_);
 }
 
 void worker::detach(connection& c, bool counted) noexcept {
@@ -84,6 +89,7 @@ void worker::detach(connection& c, bool counted) noexcept {
   }
   c.prev_in_worker = c.next_in_worker = nullptr;
   --connection_count_;
+  metrics_->connections_open.set(connection_count_);
   if (counted) {
     open_connections_.fetch_sub(1, std::memory_order_relaxed);
   }
@@ -122,6 +128,7 @@ std::string worker::next_request_id() {
 
 void worker::enqueue_compute(std::function<bool()> slice) {
   compute_.push_back(std::move(slice));
+  metrics_->compute_queued.set(compute_.size());
 }
 
 void worker::run_compute_slice() {
@@ -130,6 +137,7 @@ void worker::run_compute_slice() {
   if (slice()) {
     compute_.push_back(std::move(slice));
   }
+  metrics_->compute_queued.set(compute_.size());
 }
 
 void worker::schedule_sweep() {
@@ -143,12 +151,35 @@ void worker::schedule_sweep() {
   });
 }
 
+void worker::count_timeout(wait_phase phase) noexcept {
+  switch (phase) {
+    case wait_phase::idle:
+      metrics_->count(timeout_kind::keep_alive);
+      break;
+    case wait_phase::header:
+      metrics_->count(timeout_kind::header);
+      break;
+    case wait_phase::body:
+      metrics_->count(timeout_kind::body);
+      break;
+    case wait_phase::write:
+      metrics_->count(timeout_kind::write);
+      break;
+    case wait_phase::linger:
+      metrics_->count(timeout_kind::linger);
+      break;
+    case wait_phase::none:
+      break;
+  }
+}
+
 // One timer per worker instead of one per connection: setting a deadline is a
 // plain store on the hot path, and the sweep costs O(connections) per tick.
 void worker::sweep() noexcept {
   const auto now = steady_clock::now();
   for (connection* c = connections_; c != nullptr; c = c->next_in_worker) {
     if (c->phase() != wait_phase::none && c->deadline() <= now) {
+      count_timeout(c->phase());
       c->expire();
     }
   }

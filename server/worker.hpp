@@ -11,11 +11,13 @@
 #include <thread>
 #include <vector>
 
+#include "server/metrics.hpp"
 #include "server/net.hpp"
 
 namespace evald {
 
 class connection;
+enum class wait_phase : std::uint8_t;
 
 // One thread, one io_context (concurrency hint 1: on Linux its own io_uring, on
 // Windows an IOCP with one active thread). Everything a connection does happens
@@ -61,6 +63,10 @@ class worker {
   // Evaluations admitted on this worker and not yet answered (admission control).
   std::uint32_t& evaluations_in_flight() noexcept { return evaluations_in_flight_; }
 
+  // This worker's counters (written here only; any thread may read them).
+  worker_metrics& metrics() noexcept { return *metrics_; }
+  const worker_metrics& metrics() const noexcept { return *metrics_; }
+
   // "<worker>-<sequence>", for logs that must point at one request.
   std::string next_request_id();
 
@@ -68,11 +74,13 @@ class worker {
   void schedule_sweep();
   void run_compute_slice();
   void sweep() noexcept;
+  void count_timeout(wait_phase phase) noexcept;
   void maybe_drained();
 
   std::size_t index_;
   std::atomic<std::uint32_t>& open_connections_;
   std::chrono::milliseconds sweep_interval_;
+  std::unique_ptr<worker_metrics> metrics_ = std::make_unique<worker_metrics>();
   std::unique_ptr<net::io_context> context_;
   std::optional<net::executor_work_guard<net::io_context::executor_type>> work_guard_;
   std::optional<net::steady_timer> sweep_timer_;
