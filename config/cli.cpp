@@ -51,6 +51,12 @@ cli_options parse_cli(int argc, const char* const* argv) {
             "\"");
       }
       out.log_level = std::move(v);
+    } else if (arg == "--access-log") {
+      std::string v = take_value();
+      if (!is_access_format(v)) {
+        throw config_error("--access-log: expected off, text or json, got \"" + v + "\"");
+      }
+      out.access_log = std::move(v);
     } else if (arg == "--check-config") {
       out.check_config = true;
     } else if (arg == "--version" || arg == "-V") {
@@ -83,6 +89,9 @@ settings resolve_settings(const cli_options& cli, const env_lookup& getenv_fn) {
   if (cli.log_level) {
     s.logging.level = *cli.log_level;
   }
+  if (cli.access_log) {
+    s.logging.access = *cli.access_log;
+  }
   validate(s);
   return s;
 }
@@ -98,13 +107,18 @@ Options:
                          port 0 picks a free port, printed on stdout)
   -t, --threads N        worker threads, 0 = one per core
       --log-level LEVEL  trace, debug, info, warn, error, critical or off
+      --access-log FMT   off, text or json (JSON lines); see logging.access_file
       --check-config     validate the configuration and exit (0 = valid, 2 = invalid)
   -V, --version          print the version and the I/O backend, then exit
   -h, --help             this text
 
 Precedence: built-in defaults < config file < environment < flags.
-Environment: EVALD_CONFIG, EVALD_LISTEN (comma-separated), EVALD_THREADS, EVALD_LOG_LEVEL.
-Signals: SIGINT/SIGTERM drain gracefully (a second one exits at once).
+Environment: EVALD_CONFIG, EVALD_LISTEN (comma-separated), EVALD_THREADS, EVALD_LOG_LEVEL,
+             EVALD_ACCESS_LOG.
+Signals: SIGINT/SIGTERM drain gracefully (a second one exits at once); SIGHUP reopens the
+         log files (logrotate) and re-reads the log level from the config file.
+Under systemd: Type=notify (READY/RELOADING/STOPPING/STATUS/WATCHDOG) and socket
+activation (listening sockets passed as LISTEN_FDS are used instead of --listen).
 Exit status: 0 clean stop, 1 runtime failure, 2 configuration error,
              3 the I/O backend could not start (e.g. io_uring blocked by seccomp).
 )";

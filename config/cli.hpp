@@ -13,6 +13,7 @@ struct cli_options {
   std::vector<std::string> listen;  // repeatable; replaces the configured list when given
   std::optional<std::uint32_t> threads;
   std::optional<std::string> log_level;
+  std::optional<std::string> access_log;
   bool check_config = false;
   bool version = false;
   bool help = false;

@@ -158,6 +158,10 @@ bool is_log_level(std::string_view level) {
   return false;
 }
 
+bool is_access_format(std::string_view format) {
+  return format == "off" || format == "text" || format == "json";
+}
+
 endpoint_text parse_endpoint(std::string_view text) {
   const auto colon = text.rfind(':');
   if (colon == std::string_view::npos || colon + 1 == text.size()) {
@@ -292,13 +296,26 @@ settings from_json(const json& j, settings s) {
        {"logging", [&](const json& v, const std::string& p) {
           read_object(
               v, p,
-              {{"level", [&](const json& x, const std::string& q) {
+              {{"level",
+                [&](const json& x, const std::string& q) {
                   s.logging.level = read_string(x, q);
                   if (!is_log_level(s.logging.level)) {
                     fail(q,
                          "expected one of trace, debug, info, warn, error, critical, off; got \"" +
                              s.logging.level + "\"");
                   }
+                }},
+               {"file",
+                [&](const json& x, const std::string& q) { s.logging.file = read_string(x, q); }},
+               {"access",
+                [&](const json& x, const std::string& q) {
+                  s.logging.access = read_string(x, q);
+                  if (!is_access_format(s.logging.access)) {
+                    fail(q, "expected one of off, text, json; got \"" + s.logging.access + "\"");
+                  }
+                }},
+               {"access_file", [&](const json& x, const std::string& q) {
+                  s.logging.access_file = read_string(x, q);
                 }}});
         }}});
   return s;
@@ -359,6 +376,12 @@ void apply_environment(settings& s, const env_lookup& getenv_fn) {
           *v + "\"");
     }
     s.logging.level = *v;
+  }
+  if (auto v = getenv_fn("EVALD_ACCESS_LOG")) {
+    if (!is_access_format(*v)) {
+      throw config_error("EVALD_ACCESS_LOG: expected off, text or json, got \"" + *v + "\"");
+    }
+    s.logging.access = *v;
   }
 }
 

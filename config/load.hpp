@@ -39,5 +39,6 @@ struct endpoint_text {
 endpoint_text parse_endpoint(std::string_view text);
 
 bool is_log_level(std::string_view level);
+bool is_access_format(std::string_view format);  // off, text, json
 
 }  // namespace evald::config

@@ -49,6 +49,9 @@ struct jobs_settings {
 
 struct logging_settings {
   std::string level = "info";  // trace, debug, info, warn, error, critical, off
+  std::string file;            // server log file; empty = stderr (the journal under systemd)
+  std::string access = "off";  // access log: off, text or json (one JSON object per line)
+  std::string access_file;     // empty = stdout
 };
 
 struct settings {

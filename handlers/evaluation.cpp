@@ -29,6 +29,7 @@ std::optional<std::uint64_t> timeout_param(const query_params& query) {
 evaluation::evaluation(request_context& ctx, std::optional<std::uint64_t> timeout_ms)
     : evaluation(ctx.owner, ctx.settings, timeout_ms) {
   watch_ = &ctx.watch;
+  cpu_report_ = &ctx.offloaded_cpu;
 }
 
 evaluation::evaluation(worker& owner, const config::settings& settings,
@@ -59,6 +60,9 @@ evaluation::~evaluation() {
   m.evaluations.add();
   m.evaluation_wall_ns.add(static_cast<std::uint64_t>(wall().count()));
   m.evaluation_cpu_ns.add(static_cast<std::uint64_t>(cpu_.count()));
+  if (cpu_report_ != nullptr) {
+    *cpu_report_ += cpu_;
+  }
 }
 
 std::chrono::nanoseconds evaluation::wall() const noexcept {

@@ -47,6 +47,7 @@ class evaluation {
   worker& owner_;
   const config::settings& settings_;
   client_watch* watch_;
+  std::chrono::nanoseconds* cpu_report_ = nullptr;  // the request's offloaded_cpu
   std::chrono::steady_clock::time_point start_;
   std::chrono::steady_clock::time_point deadline_;
   std::chrono::nanoseconds cpu_{0};

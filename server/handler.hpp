@@ -1,4 +1,5 @@
 #pragma once
+#include <chrono>
 #include <functional>
 #include <string_view>
 
@@ -34,6 +35,9 @@ struct request_context {
   const config::settings& settings;
   client_watch& watch;
   void* route_data = nullptr;  // the `data` the route was registered with
+  // CPU time of work done for this request outside the handler's own call (an
+  // evaluation's chunks on every worker), added by the evaluation; for the access log.
+  std::chrono::nanoseconds offloaded_cpu{0};
 };
 
 // Two shapes: plain functions for answers computed at once (no coroutine frame on

@@ -45,7 +45,12 @@ int main(int argc, char** argv) {
     return 0;
   }
 
-  init_logging(settings.logging.level);
+  try {
+    init_logging(settings.logging);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "evald: cannot open a log file: %s\n", e.what());
+    return 2;
+  }
   int status = 0;
   try {
     router routes;
@@ -53,6 +58,14 @@ int main(int argc, char** argv) {
     metrics_source metrics{jobs, {}, std::chrono::system_clock::now()};
     register_routes(routes, jobs, metrics);
     server srv(settings, routes);
+    srv.on_reload([&] {
+      // Re-resolve as at start-up (file < environment < flags); only the level is
+      // applied live. Anything else needs a restart (socket activation keeps the
+      // listening sockets across one).
+      const auto fresh = config::resolve_settings(cli, read_env);
+      set_log_level(fresh.logging.level);
+      spdlog::info("log level is {}", fresh.logging.level);
+    });
     status = srv.run();
   } catch (const backend_error& e) {
     spdlog::critical("{}", e.what());

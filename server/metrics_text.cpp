@@ -5,6 +5,7 @@
 #include <array>
 #include <iterator>
 
+#include "server/logging.hpp"
 #include "server/metrics.hpp"
 #include "server/platform.hpp"
 #include "server/worker.hpp"
@@ -202,6 +203,10 @@ void write_server_metrics(exposition_writer& w, std::span<worker* const> workers
            total(workers, [](const worker_metrics& m) -> cell { return m.chargen_http_bytes; }));
   w.sample("evald_chargen_sent_bytes_total", exposition_writer::label("transport", "tcp"),
            total(workers, [](const worker_metrics& m) -> cell { return m.chargen_tcp_bytes; }));
+
+  w.family("evald_log_lines_dropped_total", "counter",
+           "Log lines dropped because the logging queue was full (workers never wait on logs).");
+  w.sample("evald_log_lines_dropped_total", "", dropped_log_lines());
 
   const auto p = platform::read_process_stats();
   w.family("process_cpu_seconds_total", "counter", "Total user and system CPU time in seconds.");

@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <ctime>
 #include <string>
+#include <string_view>
+#include <vector>
 
 namespace evald::platform {
 
@@ -39,6 +41,24 @@ void fill_random(void* data, std::size_t size);
 
 // Broken-down UTC time of t (gmtime_r / gmtime_s).
 std::tm utc_time(std::time_t t) noexcept;
+
+// The service manager's notification protocol (sd_notify: one datagram to
+// $NOTIFY_SOCKET, e.g. "READY=1"). A no-op when not started by systemd with
+// Type=notify, and on Windows. Returns whether a message was sent.
+bool notify_service_manager(std::string_view state) noexcept;
+// $WATCHDOG_USEC for this process (WATCHDOG_PID checked), or 0 when off.
+std::chrono::microseconds service_watchdog_interval() noexcept;
+
+// Listening sockets passed by socket activation (LISTEN_PID/LISTEN_FDS, fds from 3,
+// names from LISTEN_FDNAMES). Each is checked to be a listening TCP socket; anything
+// else throws std::runtime_error. The variables are unset afterwards so no child
+// inherits them. Empty when not socket-activated (and on Windows).
+struct inherited_listener {
+  int fd;
+  bool ipv6;
+  std::string name;  // the socket unit's FileDescriptorName=, "" if none
+};
+std::vector<inherited_listener> take_inherited_listeners();
 
 // Process-wide set-up before anything else runs (SIGPIPE on POSIX).
 void init_process();

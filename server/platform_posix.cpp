@@ -1,8 +1,11 @@
 #include <dirent.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <sys/random.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -10,6 +13,9 @@
 #include <cerrno>
 #include <cmath>
 #include <csignal>
+#include <cstddef>
+#include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <stdexcept>
 #include <thread>
@@ -92,6 +98,93 @@ process_stats read_process_stats() {
     s.max_fds = limit.rlim_cur;
   }
   return s;
+}
+
+bool notify_service_manager(std::string_view state) noexcept {
+  const char* path = std::getenv("NOTIFY_SOCKET");
+  if (path == nullptr || (path[0] != '/' && path[0] != '@') || path[1] == '\0') {
+    return false;
+  }
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  const std::size_t length = std::strlen(path);
+  if (length >= sizeof addr.sun_path) {
+    return false;
+  }
+  std::memcpy(addr.sun_path, path, length);
+  if (addr.sun_path[0] == '@') {
+    addr.sun_path[0] = '\0';  // abstract namespace
+  }
+  const int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    return false;
+  }
+  const auto size = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + length);
+  const bool sent = sendto(fd, state.data(), state.size(), MSG_NOSIGNAL,
+                           reinterpret_cast<const sockaddr*>(&addr), size) >= 0;
+  close(fd);
+  return sent;
+}
+
+std::chrono::microseconds service_watchdog_interval() noexcept {
+  const char* usec = std::getenv("WATCHDOG_USEC");
+  if (usec == nullptr) {
+    return std::chrono::microseconds(0);
+  }
+  if (const char* pid = std::getenv("WATCHDOG_PID"); pid != nullptr && std::atol(pid) != getpid()) {
+    return std::chrono::microseconds(0);
+  }
+  return std::chrono::microseconds(std::strtoull(usec, nullptr, 10));
+}
+
+std::vector<inherited_listener> take_inherited_listeners() {
+  std::vector<inherited_listener> out;
+  const char* pid = std::getenv("LISTEN_PID");
+  const char* fds = std::getenv("LISTEN_FDS");
+  if (pid == nullptr || fds == nullptr || std::atol(pid) != getpid()) {
+    return out;
+  }
+  const int count = std::atoi(fds);
+  std::vector<std::string> names;
+  if (const char* n = std::getenv("LISTEN_FDNAMES")) {
+    std::string all(n);
+    for (std::size_t start = 0;;) {
+      const auto colon = all.find(':', start);
+      names.push_back(all.substr(start, colon - start));
+      if (colon == std::string::npos) {
+        break;
+      }
+      start = colon + 1;
+    }
+  }
+  unsetenv("LISTEN_PID");
+  unsetenv("LISTEN_FDS");
+  unsetenv("LISTEN_FDNAMES");
+  constexpr int first_fd = 3;  // SD_LISTEN_FDS_START
+  for (int i = 0; i < count; ++i) {
+    const int fd = first_fd + i;
+    const std::string which = "socket-activation fd " + std::to_string(fd);
+    int type = 0;
+    int listening = 0;
+    socklen_t len = sizeof type;
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type != SOCK_STREAM) {
+      throw std::runtime_error(which + " is not a stream socket");
+    }
+    len = sizeof listening;
+    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0 || listening == 0) {
+      throw std::runtime_error(which + " is not listening");
+    }
+    sockaddr_storage addr{};
+    len = sizeof addr;
+    if (getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0 ||
+        (addr.ss_family != AF_INET && addr.ss_family != AF_INET6)) {
+      throw std::runtime_error(which + " is not a TCP/IP socket");
+    }
+    fcntl(fd, F_SETFD, FD_CLOEXEC);
+    out.push_back({fd, addr.ss_family == AF_INET6,
+                   i < static_cast<int>(names.size()) ? names[static_cast<std::size_t>(i)] : ""});
+  }
+  return out;
 }
 
 void fill_random(void* data, std::size_t size) {

@@ -93,6 +93,18 @@ process_stats read_process_stats() {
   return s;
 }
 
+bool notify_service_manager(std::string_view) noexcept {
+  return false;  // no systemd; a Windows service would report through the SCM
+}
+
+std::chrono::microseconds service_watchdog_interval() noexcept {
+  return std::chrono::microseconds(0);
+}
+
+std::vector<inherited_listener> take_inherited_listeners() {
+  return {};
+}
+
 void fill_random(void* data, std::size_t size) {
   if (BCryptGenRandom(nullptr, static_cast<PUCHAR>(data), static_cast<ULONG>(size),
                       BCRYPT_USE_SYSTEM_PREFERRED_RNG) != 0) {

@@ -13,6 +13,7 @@
 #include "server/listener.hpp"
 #include "server/logging.hpp"
 #include "server/platform.hpp"
+#include "server/service_watch.hpp"
 #include "server/worker.hpp"
 
 namespace evald {
@@ -78,7 +79,7 @@ std::size_t default_worker_count() {
 }
 
 server::server(const config::settings& settings, const router& routes)
-    : settings_(settings), shared_{settings, routes} {
+    : settings_(settings), shared_{settings, routes, parse_access_format(settings.logging.access)} {
   const std::size_t count = settings.threads != 0 ? settings.threads : default_worker_count();
   const auto interval = sweep_interval(settings.timeouts);
   try {
@@ -102,7 +103,8 @@ server::server(const config::settings& settings, const router& routes)
 }
 
 server::~server() {
-  // Acceptors and the signal set belong to worker 0's context: release them first.
+  // Acceptors, timers and the signal set belong to the workers' contexts: release them first.
+  service_watch_.reset();
   signals_.reset();
   shutdown_timer_.reset();
   http_acceptors_.clear();
@@ -112,11 +114,32 @@ server::~server() {
 
 void server::bind_listeners() {
   net::io_context& ctx = workers_.front()->context();
-  for (const auto& text : settings_.listen) {
-    http_acceptors_.push_back(open_listener(ctx, text));
+  // Socket activation: systemd bound the sockets; evald never creates a listener
+  // itself then (the unit may forbid socket() entirely). FileDescriptorName=chargen
+  // marks a raw chargen socket; every other one serves HTTP.
+  const auto inherited = platform::take_inherited_listeners();
+  for (const auto& l : inherited) {
+    auto acceptor = std::make_unique<tcp::acceptor>(ctx);
+    error_code ec;
+    acceptor->assign(l.ipv6 ? tcp::v6() : tcp::v4(), l.fd, ec);
+    if (ec) {
+      throw std::runtime_error("cannot adopt socket-activation fd " + std::to_string(l.fd) + ": " +
+                               ec.message());
+    }
+    (l.name == "chargen" ? chargen_acceptors_ : http_acceptors_).push_back(std::move(acceptor));
   }
-  for (const auto& text : settings_.chargen.tcp_listen) {
-    chargen_acceptors_.push_back(open_listener(ctx, text));
+  if (!inherited.empty()) {
+    spdlog::info(
+        "socket activation: {} listening socket(s) from the service manager; "
+        "the configured listen addresses are not used",
+        inherited.size());
+  } else {
+    for (const auto& text : settings_.listen) {
+      http_acceptors_.push_back(open_listener(ctx, text));
+    }
+    for (const auto& text : settings_.chargen.tcp_listen) {
+      chargen_acceptors_.push_back(open_listener(ctx, text));
+    }
   }
   // Machine-readable, for scripts and tests that asked for port 0.
   for (const auto& a : http_acceptors_) {
@@ -157,15 +180,58 @@ void server::start_accepting() {
 void server::wait_for_signals() {
   if (!signals_) {
     signals_ = std::make_unique<net::signal_set>(workers_.front()->context(), SIGINT, SIGTERM);
+#ifdef SIGHUP
+    signals_->add(SIGHUP);
+#endif
   }
   signals_->async_wait([this](const error_code& ec, int signo) {
     if (ec) {
       return;
     }
+#ifdef SIGHUP
+    if (signo == SIGHUP) {
+      reload();
+      wait_for_signals();
+      return;
+    }
+#endif
     spdlog::info("received {}", signo == SIGINT ? "SIGINT" : "SIGTERM");
     begin_drain();
     wait_for_signals();
   });
+}
+
+void server::reload() {
+  const auto now_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                          std::chrono::steady_clock::now().time_since_epoch())
+                          .count();
+  platform::notify_service_manager("RELOADING=1\nMONOTONIC_USEC=" + std::to_string(now_us));
+  spdlog::info("SIGHUP: reopening log files and re-reading the log level");
+  try {
+    if (reload_) {
+      reload_();
+    }
+  } catch (const std::exception& e) {
+    // A broken config file must not take a running server down: keep the old settings.
+    spdlog::error("reload failed, keeping the current settings: {}", e.what());
+  }
+  reopen_log_files();
+  platform::notify_service_manager("READY=1\nSTATUS=" + status_line());
+}
+
+std::string server::status_line() const {
+  std::uint64_t requests = 0;
+  for (const auto& w : workers_) {
+    for (const auto& r : w->metrics().routes) {
+      for (const auto& c : r.by_status_class) {
+        requests += c.get();
+      }
+    }
+  }
+  return std::string(draining_ ? "draining" : "serving") + ": " +
+         std::to_string(open_connections_.load(std::memory_order_relaxed)) + " open connections, " +
+         std::to_string(requests) + " requests answered, " + std::to_string(workers_.size()) +
+         " workers (" + backend_name + ")";
 }
 
 void server::begin_drain() {
@@ -176,6 +242,7 @@ void server::begin_drain() {
     std::_Exit(1);
   }
   draining_ = true;
+  platform::notify_service_manager("STOPPING=1\nSTATUS=" + status_line());
   spdlog::info("draining: {} open connections, up to {} ms",
                open_connections_.load(std::memory_order_relaxed),
                settings_.timeouts.shutdown.count());
@@ -241,6 +308,14 @@ int server::run() {
   }
   spdlog::info("evald {} started: backend={} workers={} listen={}", EVALD_VERSION, backend_name,
                workers_.size(), addresses);
+  std::vector<worker*> all;
+  for (auto& w : workers_) {
+    all.push_back(w.get());
+  }
+  service_watch_ = std::make_unique<service_watch>(all, [this] { return status_line(); });
+  service_watch_->start();
+  // The listeners are bound and accepting as soon as the loops run: tell systemd.
+  platform::notify_service_manager("READY=1\nSTATUS=" + status_line());
   for (std::size_t i = 1; i < workers_.size(); ++i) {
     workers_[i]->start_thread();
   }

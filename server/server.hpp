@@ -1,6 +1,8 @@
 #pragma once
 #include <atomic>
+#include <functional>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "config/settings.hpp"
@@ -11,6 +13,7 @@
 namespace evald {
 
 class worker;
+class service_watch;
 
 // The I/O backend (io_uring) could not start; main() exits with status 3.
 struct backend_error : std::runtime_error {
@@ -28,11 +31,16 @@ class server {
 
   // Serves until drained; worker 0 runs on the calling thread. Returns the exit status.
   int run();
+  // Runs on SIGHUP (on worker 0), between RELOADING=1 and READY=1: re-read what
+  // can change without a restart. Log files are reopened after it.
+  void on_reload(std::function<void()> reload) { reload_ = std::move(reload); }
 
  private:
   void bind_listeners();
   void start_accepting();
   void wait_for_signals();
+  void reload();
+  std::string status_line() const;
   void begin_drain();
   void on_worker_drained();
   void stop_all();
@@ -44,6 +52,8 @@ class server {
   std::vector<std::unique_ptr<tcp::acceptor>> http_acceptors_;
   std::vector<std::unique_ptr<tcp::acceptor>> chargen_acceptors_;
   std::unique_ptr<net::signal_set> signals_;
+  std::unique_ptr<service_watch> service_watch_;
+  std::function<void()> reload_;
   std::unique_ptr<net::steady_timer> shutdown_timer_;
   std::size_t drained_workers_ = 0;
   bool draining_ = false;

@@ -9,6 +9,8 @@
 #include "server/connection.hpp"
 #include "server/framing.hpp"
 #include "server/http_error.hpp"
+#include "server/logging.hpp"
+#include "server/platform.hpp"
 #include "server/worker.hpp"
 
 namespace evald {
@@ -56,6 +58,8 @@ class http_connection final : public connection, public client_watch {
   const handler* route(const request& req, std::string_view& path);
   void parse_error_reply(const error_code& ec, http::status& status, std::string& code,
                          std::string& message) const;
+  // Queues the access-log line of the request just answered (access log on only).
+  void log_access(unsigned status, std::uint64_t bytes, std::chrono::nanoseconds cpu);
   // Whether the buffered request line names an HTTP/1.x version.
   bool requests_http1() const;
 
@@ -67,6 +71,9 @@ class http_connection final : public connection, public client_watch {
   query_params query_;                        // of the request being handled
   steady_clock::time_point request_start_{};  // its first byte
   std::size_t route_index_ = 0;               // its route, for metrics
+  std::uint64_t streamed_ = 0;                // body bytes of a streamed response sent
+  std::string remote_;                        // "address:port", once the access log needs it
+  std::string log_line_;
   // Disconnect watch while an async handler runs.
   net::steady_timer watch_done_;
   std::function<void()> on_gone_;
@@ -190,10 +197,12 @@ net::awaitable<bool> http_connection::write_stream(bool& close) {
           net::buffer(data.data(), data.size()), net::buffer(crlf.data(), crlf.size())};
       auto [write_ec, n] = co_await net::async_write(socket_, bufs, use_tuple);
       ec = write_ec;
+      streamed_ += write_ec ? 0 : data.size();
     } else {
       auto [write_ec, n] =
           co_await net::async_write(socket_, net::buffer(data.data(), data.size()), use_tuple);
       ec = write_ec;
+      streamed_ += n;
     }
     stop_waiting();
     if (ec) {
@@ -212,6 +221,45 @@ void http_connection::queue_error(http::status status, std::string_view code,
   set_error(res_, status, code, message);
   append_head(out_, res_, true, false);
   out_.append(res_.body);
+  if (shared_.access != access_format::off) {
+    log_access(static_cast<unsigned>(status), res_.body.size(), std::chrono::nanoseconds(0));
+  }
+}
+
+void http_connection::log_access(unsigned status, std::uint64_t bytes,
+                                 std::chrono::nanoseconds cpu) {
+  if (remote_.empty()) {
+    error_code ec;
+    const auto ep = socket_.remote_endpoint(ec);
+    remote_ = ec ? "-"
+                 : (ep.address().is_v6() ? "[" + ep.address().to_string() + "]"
+                                         : ep.address().to_string()) +
+                       ":" + std::to_string(ep.port());
+  }
+  access_entry e;
+  e.time = std::chrono::system_clock::now();
+  e.remote = remote_;
+  e.method = "-";
+  e.target = "-";
+  // Before the headers are complete (408, 431, 400) only the status is known.
+  if (parser_ && parser_->is_header_done()) {
+    const auto& req = parser_->get();
+    e.method = std::string_view(req.method_string().data(), req.method_string().size());
+    e.target = std::string_view(req.target().data(), req.target().size());
+    e.version = req.version() == 10 ? 10 : 11;
+  }
+  e.status = status;
+  e.bytes = bytes;
+  e.wall_us = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(steady_clock::now() - request_start_)
+          .count());
+  e.cpu_us = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(cpu).count());
+  e.worker = owner().index();
+  e.sequence = owner().next_request_sequence();
+  log_line_.clear();
+  format_access_entry(log_line_, shared_.access, e);
+  write_access_line(log_line_);
 }
 
 // GCC 12 miscompiles co_await inside conditions and around temporaries in some
@@ -435,6 +483,10 @@ net::awaitable<void> http_connection::run() {
     std::string_view path;
     worker_metrics& metrics = owner().metrics();
     metrics.requests_in_flight.add();
+    const bool logging = shared_.access != access_format::off;
+    // The thread's CPU clock is a syscall, so it is read only for the access log.
+    const auto cpu_start = logging ? platform::thread_cpu_time() : std::chrono::nanoseconds(0);
+    std::chrono::nanoseconds offloaded_cpu(0);
     if (const handler* h = route(req, path)) {
       request_context ctx{req, path, query_, owner(), shared_.settings, *this, h->data};
       if (h->sync != nullptr) {
@@ -446,7 +498,13 @@ net::awaitable<void> http_connection::run() {
           res_.close = true;  // nobody is reading; the write below fails and we close
         }
       }
+      offloaded_cpu = ctx.offloaded_cpu;
     }
+    // An evaluation reports its CPU summed over workers; anything else ran here,
+    // without suspending, so the thread's clock measures it.
+    const auto request_cpu = !logging                     ? std::chrono::nanoseconds(0)
+                             : offloaded_cpu.count() != 0 ? offloaded_cpu
+                                                          : platform::thread_cpu_time() - cpu_start;
     metrics.requests_in_flight.sub();
     metrics.observe_request(route_index_, static_cast<unsigned>(res_.status),
                             steady_clock::now() - request_start_);
@@ -454,20 +512,32 @@ net::awaitable<void> http_connection::run() {
                  served >= limits.max_requests_per_connection;
     const bool head = req.method() == http::verb::head;
     append_head(out_, res_, close, !close && req.version() < 11);
+    std::uint64_t body_bytes = head ? 0 : res_.body.size();
     if (res_.stream) {
+      streamed_ = 0;
       if (!head) {
         const bool head_sent = co_await flush();
         if (!head_sent) {
           co_return;
         }
         const bool body_sent = co_await write_stream(close);
+        if (logging) {
+          log_access(static_cast<unsigned>(res_.status), streamed_, request_cpu);
+        }
         if (!body_sent) {
           co_return;
         }
+      } else if (logging) {
+        log_access(static_cast<unsigned>(res_.status), 0, request_cpu);
       }
       res_.stream.reset();
-    } else if (!head) {
-      out_.append(res_.body);
+    } else {
+      if (!head) {
+        out_.append(res_.body);
+      }
+      if (logging) {
+        log_access(static_cast<unsigned>(res_.status), body_bytes, request_cpu);
+      }
     }
     if (close) {
       co_await finish_and_close();

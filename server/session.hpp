@@ -1,5 +1,6 @@
 #pragma once
 #include "config/settings.hpp"
+#include "server/access_log.hpp"
 #include "server/net.hpp"
 #include "server/router.hpp"
 
@@ -11,6 +12,7 @@ class worker;
 struct http_shared {
   const config::settings& settings;
   const router& routes;
+  access_format access = access_format::off;
 };
 
 // One HTTP/1.1 connection from accept to close, on `owner`'s thread: read →

@@ -69,6 +69,7 @@ class worker {
 
   // "<worker>-<sequence>", for logs that must point at one request.
   std::string next_request_id();
+  std::uint64_t next_request_sequence() noexcept { return ++request_sequence_; }
 
  private:
   void schedule_sweep();

@@ -80,7 +80,7 @@ TEST(Config, ExampleFileStatesExactlyTheDefaults) {
   other.eval = {11us, 12us, 13};
   other.chargen.max_bytes = 5;
   other.chargen.tcp_listen = {"127.0.0.1:19"};
-  other.logging.level = "off";
+  other.logging = {"off", "x.log", "json", "y.log"};
   other.jobs = {9, 9ms};
   const settings s = load_file(EVALD_SOURCE_DIR "/config/evald.json", other);
   EXPECT_EQ(s.listen, defaults.listen);
@@ -103,6 +103,9 @@ TEST(Config, ExampleFileStatesExactlyTheDefaults) {
   EXPECT_EQ(s.chargen.max_bytes, defaults.chargen.max_bytes);
   EXPECT_EQ(s.chargen.tcp_listen, defaults.chargen.tcp_listen);
   EXPECT_EQ(s.logging.level, defaults.logging.level);
+  EXPECT_EQ(s.logging.file, defaults.logging.file);
+  EXPECT_EQ(s.logging.access, defaults.logging.access);
+  EXPECT_EQ(s.logging.access_file, defaults.logging.access_file);
   EXPECT_EQ(s.jobs.max, defaults.jobs.max);
   EXPECT_EQ(s.jobs.ttl, defaults.jobs.ttl);
 }
