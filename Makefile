@@ -1,7 +1,7 @@
 # The two set-up commands (as root on Debian 12; they install what is missing):
 #   make run   — build the release preset and start evald on 127.0.0.1:8080
 #   make test  — build the dev preset and run every test through ctest
-.PHONY: run test build-release build-dev sanitizers fuzz bench format format-check clean deps
+.PHONY: run test build-release build-dev sanitizers fuzz bench format format-check clean deps package
 FUZZ_SECONDS ?= 60
 
 deps:
@@ -21,11 +21,17 @@ run: build-release
 test: build-dev
 	ctest --preset dev
 
+# build/package/evald_<version>_amd64.deb (binary, config, systemd units, man page).
+package: deps
+	cmake --preset package
+	cmake --build --preset package
+	cd build/package && cpack -G DEB
+
 # ASan+UBSan and TSan builds of every test.
 # (The Windows build is tested once, by `make test`.)
 sanitizers: deps
-	cmake --preset asan && cmake --build --preset asan && ctest --preset asan -LE windows
-	cmake --preset tsan && cmake --build --preset tsan && ctest --preset tsan -LE windows
+	cmake --preset asan && cmake --build --preset asan && ctest --preset asan -LE "windows|systemd|container"
+	cmake --preset tsan && cmake --build --preset tsan && ctest --preset tsan -LE "windows|systemd|container"
 
 # libFuzzer targets (clang): each runs FUZZ_SECONDS from the checked-in seed corpus.
 fuzz:
