@@ -112,7 +112,23 @@ std::optional<job_store::snapshot> job_store::cancel(const std::string& id) {
   if (it == jobs_.end()) {
     return std::nullopt;
   }
-  record& r = it->second;
+  cancel_locked(it->second);
+  return view_locked(it->second);
+}
+
+std::vector<std::string> job_store::cancel_all() {
+  std::lock_guard lock(mutex_);
+  std::vector<std::string> ids;
+  for (auto& [id, r] : jobs_) {
+    if (r.info.status == state::queued || r.info.status == state::running) {
+      cancel_locked(r);
+      ids.push_back(id);
+    }
+  }
+  return ids;
+}
+
+void job_store::cancel_locked(record& r) {
   if (r.info.status == state::queued || r.info.status == state::running) {
     r.info.status = state::cancelled;
     if (r.job) {
@@ -124,7 +140,6 @@ std::optional<job_store::snapshot> job_store::cancel(const std::string& id) {
       r.forget_at = std::chrono::steady_clock::now() + ttl_;
     }
   }
-  return view_locked(r);
 }
 
 std::optional<job_store::snapshot> job_store::get(const std::string& id) {

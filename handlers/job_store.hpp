@@ -40,6 +40,8 @@ class job_store {
   void finish(const std::string& id, state final_state, std::string result);
   // Cancels a queued or running job (its computation stops at the next chunk).
   std::optional<snapshot> cancel(const std::string& id);
+  // Cancels every queued and running job (graceful shutdown); returns their ids.
+  std::vector<std::string> cancel_all();
 
   std::optional<snapshot> get(const std::string& id);
   std::vector<snapshot> newest(std::size_t limit);
@@ -57,6 +59,7 @@ class job_store {
     std::uint64_t sequence = 0;
   };
   void purge_locked();
+  void cancel_locked(record& r);
   snapshot view_locked(const record& r) const;
 
   std::mutex mutex_;

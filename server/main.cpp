@@ -58,6 +58,13 @@ int main(int argc, char** argv) {
     metrics_source metrics{jobs, {}, std::chrono::system_clock::now()};
     register_routes(routes, jobs, metrics);
     server srv(settings, routes);
+    srv.on_drain([&] {
+      // Launched jobs have no connection to drain: they are cancelled (and say so
+      // in /jobs/<id> while the process lives) rather than silently dropped.
+      for (const auto& id : jobs.cancel_all()) {
+        spdlog::info("job {} cancelled by the shutdown", id);
+      }
+    });
     srv.on_reload([&] {
       // Re-resolve as at start-up (file < environment < flags); only the level is
       // applied live. Anything else needs a restart (socket activation keeps the

@@ -246,6 +246,9 @@ void server::begin_drain() {
   spdlog::info("draining: {} open connections, up to {} ms",
                open_connections_.load(std::memory_order_relaxed),
                settings_.timeouts.shutdown.count());
+  if (drain_) {
+    drain_();
+  }
   for (auto& a : http_acceptors_) {
     error_code ec;
     a->close(ec);

@@ -34,6 +34,8 @@ class server {
   // Runs on SIGHUP (on worker 0), between RELOADING=1 and READY=1: re-read what
   // can change without a restart. Log files are reopened after it.
   void on_reload(std::function<void()> reload) { reload_ = std::move(reload); }
+  // Runs when the drain begins (on worker 0): stop work no connection waits for.
+  void on_drain(std::function<void()> drain) { drain_ = std::move(drain); }
 
  private:
   void bind_listeners();
@@ -54,6 +56,7 @@ class server {
   std::unique_ptr<net::signal_set> signals_;
   std::unique_ptr<service_watch> service_watch_;
   std::function<void()> reload_;
+  std::function<void()> drain_;
   std::unique_ptr<net::steady_timer> shutdown_timer_;
   std::size_t drained_workers_ = 0;
   bool draining_ = false;

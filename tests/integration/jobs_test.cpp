@@ -151,3 +151,18 @@ TEST(Jobs, StoreIsBoundedAndFinishedJobsAreForgotten) {
       request(server.port(), "POST", "/eval-launch", R"({"workload":"factor","n":"35"})").status,
       202);
 }
+
+TEST(Jobs, DrainCancelsRunningJobsInsteadOfDroppingThem) {
+  evald_process server;
+  const auto port = server.port();
+  const std::string id = launch(port, slow_item);
+  const json running = wait_for(port, id, [](const json& j) { return j["status"] == "running"; });
+  ASSERT_EQ(running["status"], "running");
+  const auto t0 = steady::now();
+  EXPECT_EQ(server.stop(), 0);
+  // The job stops at its next chunk: the exit does not wait for it to finish.
+  EXPECT_LT(steady::now() - t0, 5s);
+  EXPECT_NE(server.stderr_text().find("job " + id + " cancelled by the shutdown"),
+            std::string::npos)
+      << server.stderr_text();
+}
