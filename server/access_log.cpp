@@ -1,19 +1,13 @@
 #include "server/access_log.hpp"
 
-#include <charconv>
 #include <cstdio>
 
 #include "server/json_text.hpp"
 #include "server/platform.hpp"
+#include "server/response.hpp"
 
 namespace evald {
 namespace {
-
-void append_number(std::string& out, std::uint64_t v) {
-  char buf[24];
-  const auto end = std::to_chars(buf, buf + sizeof buf, v).ptr;
-  out.append(buf, static_cast<std::size_t>(end - buf));
-}
 
 // 2026-11-21T13:40:00.123Z
 void append_time(std::string& out, std::chrono::system_clock::time_point t) {

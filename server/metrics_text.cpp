@@ -17,21 +17,26 @@ void exposition_writer::family(std::string_view name, std::string_view type,
   fmt::format_to(std::back_inserter(out_), "# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
 }
 
-void exposition_writer::sample(std::string_view name, std::string_view labels,
-                               std::uint64_t value) {
+namespace {
+
+template <typename Value>
+void append_sample(std::string& out, std::string_view name, std::string_view labels, Value value) {
   if (labels.empty()) {
-    fmt::format_to(std::back_inserter(out_), "{} {}\n", name, value);
+    fmt::format_to(std::back_inserter(out), "{} {}\n", name, value);
   } else {
-    fmt::format_to(std::back_inserter(out_), "{}{{{}}} {}\n", name, labels, value);
+    fmt::format_to(std::back_inserter(out), "{}{{{}}} {}\n", name, labels, value);
   }
 }
 
+}  // namespace
+
+void exposition_writer::sample(std::string_view name, std::string_view labels,
+                               std::uint64_t value) {
+  append_sample(out_, name, labels, value);
+}
+
 void exposition_writer::sample(std::string_view name, std::string_view labels, double value) {
-  if (labels.empty()) {
-    fmt::format_to(std::back_inserter(out_), "{} {}\n", name, value);
-  } else {
-    fmt::format_to(std::back_inserter(out_), "{}{{{}}} {}\n", name, labels, value);
-  }
+  append_sample(out_, name, labels, value);
 }
 
 std::string exposition_writer::label(std::string_view key, std::string_view value) {

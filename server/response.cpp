@@ -6,15 +6,12 @@
 #include "server/http_date.hpp"
 
 namespace evald {
-namespace {
 
 void append_number(std::string& out, std::uint64_t v) {
   char buf[24];
   auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
   out.append(buf, end);
 }
-
-}  // namespace
 
 void response::add_header(std::string_view name, std::string_view value) {
   extra_headers.append(name).append(": ").append(value).append("\r\n");

@@ -39,6 +39,9 @@ void set_error(response& res, http::status status, std::string_view code, std::s
 
 // Appends the status line and headers (Server, Date, Content-Type, framing,
 // Connection) to out. keep_alive_header adds "Connection: keep-alive" (HTTP/1.0).
+// Decimal digits of v, without allocating.
+void append_number(std::string& out, std::uint64_t v);
+
 void append_head(std::string& out, const response& res, bool close, bool keep_alive_header);
 
 // "HTTP/1.1 100 Continue\r\n\r\n"

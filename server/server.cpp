@@ -99,6 +99,12 @@ server::server(const config::settings& settings, const router& routes)
   for (auto& w : workers_) {
     w->set_peers(all);
   }
+  // Signals are caught from here on: the "listening" line below tells scripts they
+  // may signal us, and a SIGHUP before this would kill the process (default action).
+  signals_ = std::make_unique<net::signal_set>(workers_.front()->context(), SIGINT, SIGTERM);
+#ifdef SIGHUP
+  signals_->add(SIGHUP);
+#endif
   bind_listeners();
 }
 
@@ -178,12 +184,6 @@ void server::start_accepting() {
 }
 
 void server::wait_for_signals() {
-  if (!signals_) {
-    signals_ = std::make_unique<net::signal_set>(workers_.front()->context(), SIGINT, SIGTERM);
-#ifdef SIGHUP
-    signals_->add(SIGHUP);
-#endif
-  }
   signals_->async_wait([this](const error_code& ec, int signo) {
     if (ec) {
       return;
