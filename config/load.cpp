@@ -251,8 +251,12 @@ settings from_json(const json& j, settings s) {
                 [&](const json& x, const std::string& q) {
                   t.write_stall = read_millis(x, q, ms(1), hour);
                 }},
-               {"shutdown", [&](const json& x, const std::string& q) {
+               {"shutdown",
+                [&](const json& x, const std::string& q) {
                   t.shutdown = read_millis(x, q, ms(0), hour);
+                }},
+               {"drain_idle", [&](const json& x, const std::string& q) {
+                  t.drain_idle = read_millis(x, q, ms(0), hour);
                 }}});
         }},
        {"eval",

@@ -26,6 +26,9 @@ struct timeouts_settings {
   duration body{30'000};         // end of headers to end of body → 408
   duration write_stall{30'000};  // one write making no progress → drop
   duration shutdown{10'000};     // graceful drain before exit
+  // On drain, an idle keep-alive connection may still send one request (it cannot
+  // know we are stopping); it is answered with Connection: close. 0 = close at once.
+  duration drain_idle{500};
 };
 
 struct eval_settings {

@@ -1,5 +1,7 @@
 #include "server/connection.hpp"
 
+#include <algorithm>
+
 #include "server/worker.hpp"
 
 namespace evald {
@@ -22,11 +24,19 @@ void connection::expire() noexcept {
 }
 
 void connection::on_drain() noexcept {
-  if (phase_ == wait_phase::idle) {
-    drain_cancelled_ = true;
-    error_code ec;
-    socket_.cancel(ec);
+  if (phase_ != wait_phase::idle) {
+    return;
   }
+  const auto grace_end = owner_.drain_idle_deadline();
+  if (grace_end > steady_clock::now()) {
+    // The client may be sending its next request right now: give it the grace
+    // (the sweep enforces it) rather than reset a request it has already sent.
+    deadline_ = std::min(deadline_, grace_end);
+    return;
+  }
+  drain_cancelled_ = true;
+  error_code ec;
+  socket_.cancel(ec);
 }
 
 void connection::force_close() noexcept {

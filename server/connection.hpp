@@ -30,7 +30,8 @@ class connection {
   // Called by the worker's sweep when the deadline has passed: cancels the
   // pending operation so the coroutine sees timed_out() and answers or closes.
   void expire() noexcept;
-  // Called when the worker starts draining: idle connections stop waiting.
+  // Called when the worker starts draining: idle connections wait at most until
+  // the worker's drain_idle_deadline() for one more request.
   virtual void on_drain() noexcept;
   // Shutdown timeout reached: end now (shutdown both ways, pending ops complete).
   void force_close() noexcept;

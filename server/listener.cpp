@@ -48,43 +48,68 @@ bool is_resource_exhaustion(const error_code& ec) {
 
 }  // namespace
 
-net::awaitable<void> accept_loop(tcp::acceptor& acceptor, std::vector<worker*> workers,
-                                 std::atomic<std::uint32_t>& open_connections,
-                                 std::uint32_t max_connections, connection_starter start,
-                                 worker_metrics& counts) {
-  std::size_t next = 0;
+listener::listener(tcp::acceptor& acceptor, std::vector<worker*> workers,
+                   std::atomic<std::uint32_t>& open_connections, std::uint32_t max_connections,
+                   connection_starter start, worker_metrics& counts)
+    : acceptor_(acceptor),
+      workers_(std::move(workers)),
+      open_connections_(open_connections),
+      max_connections_(max_connections),
+      start_(std::move(start)),
+      counts_(counts) {}
+
+net::awaitable<void> listener::accept_loop() {
   net::steady_timer backoff(co_await net::this_coro::executor);
   auto last_warning = steady_clock::time_point{};
   for (;;) {
-    worker& target = *workers[next];
-    auto [ec, socket] = co_await acceptor.async_accept(target.context(), use_tuple);
-    if (ec) {
-      if (ec == net::error::operation_aborted || !acceptor.is_open()) {
-        co_return;
-      }
-      if (is_resource_exhaustion(ec)) {
-        const auto now = steady_clock::now();
-        if (now - last_warning > std::chrono::seconds(10)) {
-          spdlog::warn("accept failed: {}; pausing accepts for 100 ms", ec.message());
-          last_warning = now;
-        }
-        backoff.expires_after(std::chrono::milliseconds(100));
-        co_await backoff.async_wait(use_tuple);
-      }
-      continue;  // ECONNABORTED and friends: the next connection is fine
-    }
-    next = (next + 1) % workers.size();
-    counts.connections_accepted.add();
-    if (open_connections.load(std::memory_order_relaxed) >= max_connections) {
-      counts.connections_rejected.add();
-      net::co_spawn(target.context(), reject(std::move(socket), target), net::detached);
+    worker& target = *workers_[next_];
+    auto [ec, socket] = co_await acceptor_.async_accept(target.context(), use_tuple);
+    if (!ec) {
+      // Admitted even after stop(): the kernel completed it, so it is a client's.
+      admit(std::move(socket), target);
       continue;
     }
-    open_connections.fetch_add(1, std::memory_order_relaxed);
-    error_code ignored;
-    socket.set_option(tcp::no_delay(true), ignored);
-    start(std::move(socket), target);
+    if (ec == net::error::operation_aborted || !acceptor_.is_open()) {
+      co_return;
+    }
+    if (is_resource_exhaustion(ec)) {
+      const auto now = steady_clock::now();
+      if (now - last_warning > std::chrono::seconds(10)) {
+        spdlog::warn("accept failed: {}; pausing accepts for 100 ms", ec.message());
+        last_warning = now;
+      }
+      backoff.expires_after(std::chrono::milliseconds(100));
+      co_await backoff.async_wait(use_tuple);
+    }
+    // ECONNABORTED and friends: the next connection is fine.
   }
+}
+
+void listener::stop() {
+  error_code ec;
+  acceptor_.non_blocking(true, ec);
+  while (!ec) {
+    worker& target = *workers_[next_];
+    tcp::socket socket = acceptor_.accept(target.context(), ec);
+    if (!ec) {
+      admit(std::move(socket), target);
+    }
+  }
+  acceptor_.close(ec);
+}
+
+void listener::admit(tcp::socket socket, worker& target) {
+  next_ = (next_ + 1) % workers_.size();
+  counts_.connections_accepted.add();
+  if (open_connections_.load(std::memory_order_relaxed) >= max_connections_) {
+    counts_.connections_rejected.add();
+    net::co_spawn(target.context(), reject(std::move(socket), target), net::detached);
+    return;
+  }
+  open_connections_.fetch_add(1, std::memory_order_relaxed);
+  error_code ignored;
+  socket.set_option(tcp::no_delay(true), ignored);
+  start_(std::move(socket), target);
 }
 
 }  // namespace evald

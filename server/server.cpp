@@ -22,7 +22,10 @@ namespace {
 // Sweep often enough that a deadline is enforced within a quarter of the
 // shortest timeout, but never busier than every 10 ms.
 std::chrono::milliseconds sweep_interval(const config::timeouts_settings& t) {
-  const auto shortest = std::min({t.header, t.keep_alive, t.body, t.write_stall});
+  auto shortest = std::min({t.header, t.keep_alive, t.body, t.write_stall});
+  if (t.drain_idle.count() > 0) {
+    shortest = std::min(shortest, t.drain_idle);
+  }
   return std::clamp(shortest / 4, std::chrono::milliseconds(10), std::chrono::milliseconds(250));
 }
 
@@ -163,23 +166,21 @@ void server::start_accepting() {
     targets.push_back(w.get());
   }
   net::io_context& ctx = workers_.front()->context();
+  auto add = [&](tcp::acceptor& acceptor, connection_starter start) {
+    listeners_.push_back(std::make_unique<listener>(acceptor, targets, open_connections_,
+                                                    settings_.limits.max_connections,
+                                                    std::move(start), workers_.front()->metrics()));
+    net::co_spawn(ctx, listeners_.back()->accept_loop(), log_unexpected);
+  };
   for (auto& acceptor : http_acceptors_) {
-    auto start = [this](tcp::socket s, worker& w) {
+    add(*acceptor, [this](tcp::socket s, worker& w) {
       net::co_spawn(w.context(), serve_http(std::move(s), w, shared_), log_unexpected);
-    };
-    net::co_spawn(ctx,
-                  accept_loop(*acceptor, targets, open_connections_,
-                              settings_.limits.max_connections, start, workers_.front()->metrics()),
-                  log_unexpected);
+    });
   }
   for (auto& acceptor : chargen_acceptors_) {
-    auto start = [this](tcp::socket s, worker& w) {
+    add(*acceptor, [this](tcp::socket s, worker& w) {
       net::co_spawn(w.context(), serve_chargen_tcp(std::move(s), w, settings_), log_unexpected);
-    };
-    net::co_spawn(ctx,
-                  accept_loop(*acceptor, targets, open_connections_,
-                              settings_.limits.max_connections, start, workers_.front()->metrics()),
-                  log_unexpected);
+    });
   }
 }
 
@@ -249,13 +250,10 @@ void server::begin_drain() {
   if (drain_) {
     drain_();
   }
-  for (auto& a : http_acceptors_) {
-    error_code ec;
-    a->close(ec);
-  }
-  for (auto& a : chargen_acceptors_) {
-    error_code ec;
-    a->close(ec);
+  // Before the workers' drain is posted, so the connections taken from the
+  // backlogs reach their workers first.
+  for (auto& l : listeners_) {
+    l->stop();
   }
   shutdown_timer_ = std::make_unique<net::steady_timer>(workers_.front()->context());
   shutdown_timer_->expires_after(settings_.timeouts.shutdown);
@@ -276,11 +274,13 @@ void server::begin_drain() {
       }
     });
   });
+  const auto idle_deadline = std::chrono::steady_clock::now() + settings_.timeouts.drain_idle;
   for (auto& w : workers_) {
     worker* target = w.get();
-    net::post(target->context(), [this, target] {
-      target->begin_drain(
-          [this] { net::post(workers_.front()->context(), [this] { on_worker_drained(); }); });
+    net::post(target->context(), [this, target, idle_deadline] {
+      target->begin_drain(idle_deadline, [this] {
+        net::post(workers_.front()->context(), [this] { on_worker_drained(); });
+      });
     });
   }
 }

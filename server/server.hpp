@@ -14,6 +14,7 @@ namespace evald {
 
 class worker;
 class service_watch;
+class listener;
 
 // The I/O backend (io_uring) could not start; main() exits with status 3.
 struct backend_error : std::runtime_error {
@@ -53,6 +54,7 @@ class server {
   std::vector<std::unique_ptr<worker>> workers_;
   std::vector<std::unique_ptr<tcp::acceptor>> http_acceptors_;
   std::vector<std::unique_ptr<tcp::acceptor>> chargen_acceptors_;
+  std::vector<std::unique_ptr<listener>> listeners_;  // one per acceptor, same thread
   std::unique_ptr<net::signal_set> signals_;
   std::unique_ptr<service_watch> service_watch_;
   std::function<void()> reload_;

@@ -369,14 +369,17 @@ net::awaitable<void> http_connection::run() {
           co_return;
         }
       }
-      if (!started && owner().draining() && !has_pending_input()) {
-        close_now();
-        co_return;
-      }
       const bool idle = !started;
-      const auto deadline =
+      auto deadline =
           idle ? steady_clock::now() + (served == 0 ? timeouts.header : timeouts.keep_alive)
                : header_deadline;
+      if (idle && owner().draining()) {
+        deadline = std::min(deadline, owner().drain_idle_deadline());
+        if (deadline <= steady_clock::now() && !has_pending_input()) {
+          close_now();
+          co_return;
+        }
+      }
       const read_result r =
           co_await read_more(idle ? wait_phase::idle : wait_phase::header, deadline);
       if (r == read_result::timed_out && started) {

@@ -98,8 +98,10 @@ void worker::detach(connection& c, bool counted) noexcept {
   }
 }
 
-void worker::begin_drain(std::function<void()> on_drained) {
+void worker::begin_drain(std::chrono::steady_clock::time_point idle_deadline,
+                         std::function<void()> on_drained) {
   draining_ = true;
+  drain_idle_deadline_ = idle_deadline;
   on_drained_ = std::move(on_drained);
   for (connection* c = connections_; c != nullptr;) {
     connection* next = c->next_in_worker;  // on_drain() never destroys synchronously

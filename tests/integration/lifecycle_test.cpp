@@ -98,7 +98,7 @@ TEST(Lifecycle, DrainFinishesInFlightRequestsAndExitsZero) {
     EXPECT_EQ(json::parse(res->body)["prime"], true);
     EXPECT_EQ(res->header("Connection"), "close");
   }
-  EXPECT_FALSE(idle.read_response());  // idle keep-alive connections close at once
+  EXPECT_FALSE(idle.read_response());  // closed once the drain's idle grace is over
   const auto status = server.wait_exit(10s);
   ASSERT_TRUE(status);
   EXPECT_EQ(*status, 0);
@@ -163,17 +163,146 @@ TEST(Lifecycle, DrainUnderLoadFailsNoRequest) {
   EXPECT_GE(ok, 2000);
 }
 
+namespace {
+
+void wait_for_log(const evald_process& server, const std::string& text) {
+  const auto deadline = steady::now() + 10s;
+  while (server.stderr_text().find(text) == std::string::npos && steady::now() < deadline) {
+    std::this_thread::sleep_for(5ms);
+  }
+  ASSERT_NE(server.stderr_text().find(text), std::string::npos) << "no log line: " << text;
+}
+
+evald_process::options with_drain_idle(const char* grace) {
+  evald_process::options o;
+  o.config_json = std::string(R"({"timeouts": {"drain_idle": ")") + grace + R"("}})";
+  return o;
+}
+
+}  // namespace
+
+// A keep-alive client cannot know the server is stopping: a request it sends on an
+// idle connection during the grace is answered (with Connection: close), not reset.
+TEST(Lifecycle, DrainAnswersARequestSentOnAnIdleConnectionDuringTheGrace) {
+  evald_process server(with_drain_idle("20s"));
+  http_client idle(server.port());
+  idle.send(get_request("/healthz"));
+  ASSERT_TRUE(idle.read_response());
+  server.signal(graceful_signal());
+  wait_for_log(server, "draining");
+  idle.send(get_request("/prime?n=97"));
+  const auto res = idle.read_response();
+  ASSERT_TRUE(res) << "a request sent during the drain's grace was dropped";
+  EXPECT_EQ(res->status, 200);
+  EXPECT_EQ(res->header("Connection"), "close");
+  EXPECT_FALSE(idle.read_response());
+  const auto status = server.wait_exit(10s);  // well before the 20 s grace
+  ASSERT_TRUE(status);
+  EXPECT_EQ(*status, 0);
+}
+
+TEST(Lifecycle, DrainClosesIdleConnectionsWhenTheGraceEnds) {
+  evald_process server(with_drain_idle("300ms"));
+  http_client idle(server.port());
+  idle.send(get_request("/healthz"));
+  ASSERT_TRUE(idle.read_response());
+  const auto signalled = steady::now();
+  server.signal(graceful_signal());
+  EXPECT_FALSE(idle.read_response());  // EOF, no response: nothing was asked
+  const auto closed_after = steady::now() - signalled;
+  EXPECT_GE(closed_after, 250ms);
+  EXPECT_LT(closed_after, 5s);
+  const auto status = server.wait_exit(10s);
+  ASSERT_TRUE(status);
+  EXPECT_EQ(*status, 0);
+}
+
+TEST(Lifecycle, DrainWithoutGraceClosesIdleConnectionsAtOnce) {
+  evald_process server(with_drain_idle("0s"));
+  http_client idle(server.port());
+  idle.send(get_request("/healthz"));
+  ASSERT_TRUE(idle.read_response());
+  server.signal(graceful_signal());
+  EXPECT_FALSE(idle.read_response());
+  const auto status = server.wait_exit(10s);
+  ASSERT_TRUE(status);
+  EXPECT_EQ(*status, 0);
+}
+
+namespace {
+
+// The figure after `label ` on wrk's "Socket errors:" line (0 when it has none).
+long wrk_count(const std::string& out, const std::string& label) {
+  const auto line = out.find("Socket errors:");
+  if (line == std::string::npos) {
+    return 0;
+  }
+  const auto at = out.find(label + " ", line);
+  return at == std::string::npos ? -1 : std::stol(out.substr(at + label.size() + 1));
+}
+
+long requests_answered(std::uint16_t port) {
+  const auto res = get(port, "/metrics");
+  long total = 0;
+  std::size_t at = 0;
+  while ((at = res.body.find("\nevald_requests_total{", at)) != std::string::npos) {
+    at = res.body.find("} ", at) + 2;
+    total += std::stol(res.body.substr(at));
+  }
+  return total;
+}
+
+}  // namespace
+
+// wrk at full speed on /healthz and on a CPU-bound /prime, then SIGTERM: no request
+// wrk had sent fails (read errors = requests whose connection ended without a
+// response; timeouts = none answered in 2 s), and evald exits 0. wrk's write
+// errors are its reconnects after the listener closed, so they are not counted.
+TEST(Lifecycle, DrainUnderWrkAtFullSpeedFailsNoInFlightRequest) {
+  if (::access("/usr/bin/wrk", X_OK) != 0) {
+    GTEST_SKIP() << "wrk is not installed (make test installs it)";
+  }
+  evald_process server;
+  const std::string base = "http://127.0.0.1:" + std::to_string(server.port());
+  run_result healthz{};
+  run_result prime{};
+  std::thread healthz_load([&] {
+    healthz = run_program("/usr/bin/wrk", {"-t1", "-c64", "-d8s", base + "/healthz"});
+  });
+  std::thread prime_load([&] {
+    prime = run_program("/usr/bin/wrk",
+                        {"-t1", "-c8", "-d8s", base + "/prime?n=1000000007&method=trial"});
+  });
+  // At full speed before the signal: thousands answered, not just connected.
+  const auto deadline = steady::now() + 6s;
+  long answered = 0;
+  while ((answered = requests_answered(server.port())) < 5000 && steady::now() < deadline) {
+    std::this_thread::sleep_for(20ms);
+  }
+  server.signal(SIGTERM);
+  const auto status = server.wait_exit(15s);
+  healthz_load.join();
+  prime_load.join();
+  EXPECT_GE(answered, 5000) << "wrk never reached full speed";
+  ASSERT_TRUE(status);
+  EXPECT_EQ(*status, 0);
+  for (const auto* r : {&healthz, &prime}) {
+    SCOPED_TRACE(r->out);
+    EXPECT_EQ(r->status, 0);
+    EXPECT_NE(r->out.find("requests in"), std::string::npos);
+    EXPECT_EQ(wrk_count(r->out, "read"), 0);
+    EXPECT_EQ(wrk_count(r->out, "timeout"), 0);
+    EXPECT_EQ(r->out.find("Non-2xx"), std::string::npos);
+  }
+}
+
 TEST(Lifecycle, SecondSignalExitsAtOnce) {
   evald_process server;
   http_client c(server.port());
   c.send(get_request("/prime?n=18446744073709551557&method=trial"));  // seconds of work
   ASSERT_EQ(get(server.port(), "/healthz").status, 200);
   server.signal(SIGTERM);
-  // Wait until the drain has begun (its log line), then signal again.
-  const auto deadline = steady::now() + 5s;
-  while (server.stderr_text().find("draining") == std::string::npos && steady::now() < deadline) {
-    std::this_thread::yield();
-  }
+  wait_for_log(server, "draining");  // the drain has begun: signal again
   const auto start = steady::now();
   server.signal(SIGTERM);
   const auto status = server.wait_exit(5s);
