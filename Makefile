@@ -3,6 +3,8 @@
 #   make test  — build the dev preset and run every test through ctest
 .PHONY: run test build-release build-dev sanitizers fuzz bench format format-check clean deps package
 FUZZ_SECONDS ?= 60
+# Clients the integration tests drive the server with (Debian packages).
+TEST_TOOLS := wrk slowhttptest
 
 deps:
 	bash scripts/setup.sh
@@ -19,6 +21,7 @@ run: build-release
 	./build/release/evald --config config/evald.json
 
 test: build-dev
+	bash scripts/setup.sh $(TEST_TOOLS)
 	ctest --preset dev
 
 # build/package/evald_<version>_amd64.deb (binary, config, systemd units, man page).

@@ -62,6 +62,16 @@ void connection::close_now() noexcept {
   socket_.close(ec);
 }
 
+void connection::abort_now() noexcept {
+  if (!socket_.is_open()) {
+    return;
+  }
+  error_code ec;
+  socket_.cancel(ec);
+  socket_.set_option(net::socket_base::linger(true, 0), ec);
+  socket_.close(ec);
+}
+
 net::awaitable<void> connection::linger_close(std::chrono::milliseconds timeout) {
   error_code ec;
   socket_.shutdown(tcp::socket::shutdown_send, ec);

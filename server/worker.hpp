@@ -49,9 +49,12 @@ class worker {
   bool draining() const noexcept { return draining_; }
   // Idle connections get until `idle_deadline` to send one more request, then
   // close; on_drained runs (on this worker) once no connection is left.
-  void begin_drain(std::chrono::steady_clock::time_point idle_deadline, std::function<void()> on_drained);
+  void begin_drain(std::chrono::steady_clock::time_point idle_deadline,
+                   std::function<void()> on_drained);
   // Until when an idle connection may still send a request during a drain.
-  std::chrono::steady_clock::time_point drain_idle_deadline() const noexcept { return drain_idle_deadline_; }
+  std::chrono::steady_clock::time_point drain_idle_deadline() const noexcept {
+    return drain_idle_deadline_;
+  }
   void force_close_all() noexcept;
   // Every worker of the process (this one included), for fanning work out.
   std::span<worker* const> peers() const noexcept { return peers_; }
@@ -93,7 +96,8 @@ class worker {
   std::size_t connection_count_ = 0;
   std::uint64_t request_sequence_ = 0;
   bool draining_ = false;
-  std::chrono::steady_clock::time_point drain_idle_deadline_ = std::chrono::steady_clock::time_point::max();
+  std::chrono::steady_clock::time_point drain_idle_deadline_ =
+      std::chrono::steady_clock::time_point::max();
   std::vector<worker*> peers_;
   std::deque<std::function<bool()>> compute_;
   std::uint32_t evaluations_in_flight_ = 0;

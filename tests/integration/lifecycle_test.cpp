@@ -14,6 +14,7 @@
 
 #include "tests/integration/harness.hpp"
 #include "tests/integration/http_client.hpp"
+#include "tests/integration/probes.hpp"
 
 using namespace evald::test;
 using namespace std::chrono_literals;
@@ -242,14 +243,7 @@ long wrk_count(const std::string& out, const std::string& label) {
 }
 
 long requests_answered(std::uint16_t port) {
-  const auto res = get(port, "/metrics");
-  long total = 0;
-  std::size_t at = 0;
-  while ((at = res.body.find("\nevald_requests_total{", at)) != std::string::npos) {
-    at = res.body.find("} ", at) + 2;
-    total += std::stol(res.body.substr(at));
-  }
-  return total;
+  return static_cast<long>(metric_total(scrape_metrics(port), "evald_requests_total"));
 }
 
 }  // namespace

@@ -9,32 +9,17 @@
 
 #include "tests/integration/harness.hpp"
 #include "tests/integration/http_client.hpp"
+#include "tests/integration/probes.hpp"
 
 using namespace evald::test;
 using namespace std::chrono_literals;
 
 namespace {
 
-using samples = std::map<std::string, double>;  // "name{labels}" → value
-
-samples parse(const std::string& text) {
-  samples out;
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.empty() || line[0] == '#') {
-      continue;
-    }
-    const auto space = line.rfind(' ');
-    out[line.substr(0, space)] = std::stod(line.substr(space + 1));
-  }
-  return out;
-}
+using samples = metric_samples;
 
 samples scrape(std::uint16_t port) {
-  const auto res = get(port, "/metrics");
-  EXPECT_EQ(res.status, 200);
-  return parse(res.body);
+  return scrape_metrics(port);
 }
 
 double delta(const samples& before, const samples& after, const std::string& key) {
@@ -81,7 +66,7 @@ TEST(Metrics, TextFormatHeadersAndFamilies) {
                              "process_start_time_seconds"}) {
     EXPECT_NE(res.body.find(std::string("# TYPE ") + family + " "), std::string::npos) << family;
   }
-  const auto s = parse(res.body);
+  const auto s = parse_metrics(res.body);
   EXPECT_EQ(s.at(R"(evald_build_info{version="0.1.0",backend="io_uring",os="Linux"})"), 1);
   EXPECT_GT(s.at("process_resident_memory_bytes"), 1e6);
   // Histogram buckets are cumulative and end in +Inf == _count.
@@ -191,7 +176,7 @@ TEST(Metrics, PromtoolAcceptsAScrapeTakenUnderLoad) {
   const auto check = run_program("/bin/sh", {"-c", tool + " check metrics < " + file});
   EXPECT_EQ(check.status, 0) << check.out << check.err;
   EXPECT_EQ(check.out + check.err, "");  // no lint warnings either
-  const auto s = parse(res.body);
+  const auto s = parse_metrics(res.body);
   EXPECT_GE(s.at(R"(evald_requests_total{route="/healthz",code="2xx"})"), 1);
   EXPECT_GE(s.at("evald_connections_open"), 5);
 }

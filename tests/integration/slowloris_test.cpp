@@ -9,6 +9,7 @@
 
 #include "tests/integration/harness.hpp"
 #include "tests/integration/http_client.hpp"
+#include "tests/integration/probes.hpp"
 
 using namespace evald::test;
 using namespace std::chrono_literals;
@@ -25,23 +26,7 @@ TEST(Slowloris, ThousandTricklingConnectionsGet408WhileOthersAreServed) {
     slow.push_back(std::make_unique<http_client>(server.port(), 5s));
     slow.back()->send("GET /healthz HTTP/1.1\r\nHost: x\r\n");
   }
-  // Normal traffic meanwhile, on its own keep-alive connection.
-  std::vector<double> latencies_ms;
-  std::atomic<bool> stop{false};
-  std::thread normal([&] {
-    http_client c(server.port(), 5s);
-    while (!stop) {
-      const auto t = steady::now();
-      c.send(get_request("/healthz"));
-      const auto res = c.read_response();
-      if (!res || res->status != 200) {
-        latencies_ms.push_back(1e9);
-        return;
-      }
-      latencies_ms.push_back(std::chrono::duration<double, std::milli>(steady::now() - t).count());
-      std::this_thread::sleep_for(10ms);  // ~100 requests per second
-    }
-  });
+  healthz_probe normal(server.port());  // normal traffic meanwhile
   // Trickle one header line to every slow connection every 300 ms for 2.4 s.
   for (int round = 0; round < 8; ++round) {
     for (auto& s : slow) {
@@ -53,8 +38,7 @@ TEST(Slowloris, ThousandTricklingConnectionsGet408WhileOthersAreServed) {
     }
     std::this_thread::sleep_for(300ms);  // the attacker's pace, part of the scenario
   }
-  stop = true;
-  normal.join();
+  const auto latencies_ms = normal.stop();
 
   int got_408 = 0;
   for (auto& s : slow) {
@@ -68,8 +52,7 @@ TEST(Slowloris, ThousandTricklingConnectionsGet408WhileOthersAreServed) {
   }
   EXPECT_EQ(got_408, 1000);
   ASSERT_GT(latencies_ms.size(), 50U);
-  std::sort(latencies_ms.begin(), latencies_ms.end());
-  const double p99 = latencies_ms[latencies_ms.size() * 99 / 100];
+  const double p99 = healthz_probe::percentile(latencies_ms, 99);
 #if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
   EXPECT_LT(p99, 50.0) << "normal clients starved by slowloris";
 #else
