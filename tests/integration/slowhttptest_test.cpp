@@ -61,7 +61,8 @@ int sockets_with_unsent_bytes(std::uint16_t port) {
     std::istringstream f(line);
     std::string slot, local, remote, state, queues;
     f >> slot >> local >> remote >> state >> queues;  // queues: "tx_queue:rx_queue" in hex
-    if (local.ends_with(local_port) && std::stoul(queues.substr(0, queues.find(':')), nullptr, 16) > 0) {
+    if (local.ends_with(local_port) &&
+        std::stoul(queues.substr(0, queues.find(':')), nullptr, 16) > 0) {
       ++n;
     }
   }
@@ -82,10 +83,10 @@ TEST(SlowHttpTest, SlowHeadersAreClosedWith408WhileOthersAreServed) {
   const std::string report = write_temp_file("", "");
 
   healthz_probe normal(server.port());
-  const auto r = run_program(
-      slowhttptest, {"-H", "-c", "1000", "-r", "1000", "-i", "1", "-l", "10", "-p", "2", "-g",
-                     "-o", report, "-u",
-                     "http://127.0.0.1:" + std::to_string(server.port()) + "/healthz"});
+  const auto r =
+      run_program(slowhttptest,
+                  {"-H", "-c", "1000", "-r", "1000", "-i", "1", "-l", "10", "-p", "2", "-g", "-o",
+                   report, "-u", "http://127.0.0.1:" + std::to_string(server.port()) + "/healthz"});
   const auto latencies = normal.stop();
   SCOPED_TRACE(r.out + r.err);
   EXPECT_EQ(r.status, 0);
@@ -127,10 +128,15 @@ TEST(SlowHttpTest, SlowReadersAreDroppedAndTheirBuffersFreed) {
   std::atomic<bool> attack_running{true};
   run_result r{};
   std::thread attack([&] {
-    r = run_program(slowhttptest,
-                    {"-X", "-c", std::to_string(readers), "-r", "500", "-l", "12", "-n", "1", "-z",
-                     "32", "-w", "1", "-y", "64", "-k", "1", "-p", "2", "-u",
-                     "http://127.0.0.1:" + std::to_string(server.port()) + "/chargen"});
+    r = run_program(
+        slowhttptest,
+        {"-X", "-c",  std::to_string(readers),
+         "-r", "500", "-l",
+         "12", "-n",  "1",
+         "-z", "32",  "-w",
+         "1",  "-y",  "64",
+         "-k", "1",   "-p",
+         "2",  "-u",  "http://127.0.0.1:" + std::to_string(server.port()) + "/chargen"});
     attack_running = false;
   });
   std::size_t rss_peak = rss_before;
