@@ -1,7 +1,10 @@
 # The two set-up commands (as root on Debian 12; they install what is missing):
 #   make run   — build the release preset and start evald on 127.0.0.1:8080
-#   make test  — build the dev preset and run every test through ctest
-.PHONY: run test build-release build-dev sanitizers fuzz bench format format-check clean deps package
+#   make test  — every test: the dev suite (unit, integration, style, Windows, systemd,
+#                container), the unit and integration suites again under ASan+UBSan and
+#                under TSan, and each libFuzzer target for FUZZ_SECONDS (CI runs this)
+# Parts: make test-dev (the inner loop), make sanitizers, make fuzz.
+.PHONY: run test test-dev build-release build-dev sanitizers fuzz bench format format-check clean deps package
 FUZZ_SECONDS ?= 60
 # Clients the integration tests drive the server with (Debian packages).
 TEST_TOOLS := wrk slowhttptest
@@ -20,7 +23,10 @@ build-dev: deps
 run: build-release
 	./build/release/evald --config config/evald.json
 
-test: build-dev
+test: test-dev sanitizers fuzz
+	@echo "make test: every stage passed"
+
+test-dev: build-dev
 	bash scripts/setup.sh $(TEST_TOOLS)
 	ctest --preset dev
 
@@ -30,14 +36,15 @@ package: deps
 	cmake --build --preset package
 	cd build/package && cpack -G DEB
 
-# ASan+UBSan and TSan builds of every test.
-# (The Windows build is tested once, by `make test`.)
+# ASan+UBSan and TSan builds of the unit and integration suites (the deployment
+# tests build their own binaries, and style does not depend on the build).
 sanitizers: deps
-	cmake --preset asan && cmake --build --preset asan && ctest --preset asan -LE "windows|systemd|container"
-	cmake --preset tsan && cmake --build --preset tsan && ctest --preset tsan -LE "windows|systemd|container"
+	bash scripts/setup.sh $(TEST_TOOLS)
+	cmake --preset asan && cmake --build --preset asan && ctest --preset asan -L "unit|integration"
+	cmake --preset tsan && cmake --build --preset tsan && ctest --preset tsan -L "unit|integration"
 
 # libFuzzer targets (clang): each runs FUZZ_SECONDS from the checked-in seed corpus.
-fuzz:
+fuzz: deps
 	bash scripts/setup.sh clang libclang-rt-14-dev
 	cmake --preset fuzz -DEVALD_FUZZ_SECONDS=$(FUZZ_SECONDS) && cmake --build --preset fuzz
 	ctest --preset fuzz
