@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -88,6 +89,8 @@ TEST(SlowHttpTest, SlowHeadersAreClosedWith408WhileOthersAreServed) {
                   {"-H", "-c", "1000", "-r", "1000", "-i", "1", "-l", "10", "-p", "2", "-g", "-o",
                    report, "-u", "http://127.0.0.1:" + std::to_string(server.port()) + "/healthz"});
   const auto latencies = normal.stop();
+  std::printf("slow headers: p99 %.2f ms over %zu probe requests\n",
+              healthz_probe::percentile(latencies, 99), latencies.size());
   SCOPED_TRACE(r.out + r.err);
   EXPECT_EQ(r.status, 0);
   EXPECT_NE(r.out.find("No open connections left"), std::string::npos)
@@ -156,12 +159,17 @@ TEST(SlowHttpTest, SlowReadersAreDroppedAndTheirBuffersFreed) {
   attack.join();
   const auto latencies = normal.stop();
 
+  std::printf("slow readers: %d dropped, RSS %zu KiB before, %zu KiB peak, p99 %.2f ms\n",
+              static_cast<int>(dropped), rss_before, rss_peak,
+              healthz_probe::percentile(latencies, 99));
   SCOPED_TRACE(r.out + r.err);
   EXPECT_EQ(r.status, 0);
   EXPECT_EQ(dropped, readers);
   EXPECT_TRUE(checked_during_attack) << "the drops took longer than the attack";
   EXPECT_LE(left, 1) << "server-side sockets still holding unsent data after the drops";
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
   EXPECT_LT(rss_peak - rss_before, readers * 64U) << "RSS grew from " << rss_before << " KiB";
+#endif  // sanitizer shadow memory and quarantine make RSS meaningless there
   EXPECT_LE(server.fd_count(), fds_before + 2);
   ASSERT_GT(latencies.size(), 50U);
   EXPECT_LT(healthz_probe::percentile(latencies, 99), p99_bound_ms);
