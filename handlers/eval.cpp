@@ -7,6 +7,7 @@
 #include "handlers/eval_request.hpp"
 #include "handlers/evaluation.hpp"
 #include "handlers/parallel_trial.hpp"
+#include "server/ascii.hpp"
 #include "server/http_error.hpp"
 
 namespace evald {
@@ -21,15 +22,7 @@ bool is_json_content_type(std::string_view ct) {
   while (!type.empty() && type.back() == ' ') {
     type.remove_suffix(1);
   }
-  if (type.size() != 16) {
-    return false;
-  }
-  for (std::size_t i = 0; i < type.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(type[i])) != "application/json"[i]) {
-      return false;
-    }
-  }
-  return true;
+  return equals_ignoring_case(type, "application/json");
 }
 
 // Depth check before parsing: a megabyte of '[' must be a clear 400, not a deep tree.

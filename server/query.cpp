@@ -1,11 +1,11 @@
 #include "server/query.hpp"
 
-#include <boost/beast/core/string.hpp>
 #include <stdexcept>
+
+#include "server/ascii.hpp"
 
 namespace evald {
 
-namespace beast = boost::beast;
 namespace {
 
 int hex_value(char c) noexcept {
@@ -57,28 +57,6 @@ bool valid_target_chars(std::string_view target) noexcept {
   }
   return true;
 }
-
-namespace {
-
-// Not beast::iequals: in Boost 1.83 it reads one byte past its inputs when they
-// differ only in case (found by fuzz_query on "Http://").
-bool starts_with_ignoring_case(std::string_view s, std::string_view lower_prefix) noexcept {
-  if (s.size() < lower_prefix.size()) {
-    return false;
-  }
-  for (std::size_t i = 0; i < lower_prefix.size(); ++i) {
-    char c = s[i];
-    if (c >= 'A' && c <= 'Z') {
-      c = static_cast<char>(c - 'A' + 'a');
-    }
-    if (c != lower_prefix[i]) {
-      return false;
-    }
-  }
-  return true;
-}
-
-}  // namespace
 
 std::optional<target_parts> split_target(std::string_view target) noexcept {
   if (target.empty()) {

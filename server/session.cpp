@@ -6,6 +6,7 @@
 #include <charconv>
 #include <optional>
 
+#include "server/ascii.hpp"
 #include "server/connection.hpp"
 #include "server/framing.hpp"
 #include "server/http_error.hpp"
@@ -420,7 +421,7 @@ net::awaitable<void> http_connection::run() {
     if (!parser_->is_done()) {
       const auto expect = parser_->get()[http::field::expect];
       if (!expect.empty()) {
-        if (!beast::iequals(expect, "100-continue")) {
+        if (!equals_ignoring_case(expect, "100-continue")) {
           queue_error(http::status::expectation_failed, "expectation_failed",
                       "only Expect: 100-continue is supported");
           co_await finish_and_close();
