@@ -26,9 +26,7 @@ class chargen_connection final : public connection {
           co_await net::async_write(socket_, net::buffer(window.data(), window.size()), use_tuple);
       stop_waiting();
       if (ec) {
-        if (timed_out()) {
-          abort_now();  // a stalled reader: free what the kernel still queues for it
-        }
+        close_after_failed_write();
         break;
       }
       pos += n;

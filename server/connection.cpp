@@ -62,8 +62,9 @@ void connection::close_now() noexcept {
   socket_.close(ec);
 }
 
-void connection::abort_now() noexcept {
-  if (!socket_.is_open()) {
+void connection::close_after_failed_write() noexcept {
+  if (!timed_out_ || !socket_.is_open()) {
+    close_now();
     return;
   }
   error_code ec;

@@ -57,10 +57,11 @@ class connection {
   bool has_pending_input() noexcept;
   // Ends the connection quietly: shutdown both ways, then close.
   void close_now() noexcept;
-  // Ends it with a reset, discarding what is still queued for sending. For a peer
-  // that stopped reading: after a plain close the kernel would keep our unsent
-  // bytes (megabytes per socket on loopback) in an orphan for minutes.
-  void abort_now() noexcept;
+  // After a failed write: a peer that stopped reading (write-stall timeout) gets a
+  // reset, which discards what is still queued for it; after a plain close the
+  // kernel would keep those bytes (megabytes per socket on loopback) in an orphan
+  // for minutes. Any other failure: close_now().
+  void close_after_failed_write() noexcept;
   // After a final response: FIN, then read and discard what the client still
   // sends (so our response is not destroyed by a reset), for at most `timeout`.
   net::awaitable<void> linger_close(std::chrono::milliseconds timeout);

@@ -158,9 +158,8 @@ net::awaitable<bool> http_connection::flush() {
     if (timed_out()) {
       spdlog::debug("write stalled for {} ms; dropping the connection",
                     shared_.settings.timeouts.write_stall.count());
-      abort_now();
     }
-    close_now();
+    close_after_failed_write();
     co_return false;
   }
   co_return true;
@@ -208,10 +207,7 @@ net::awaitable<bool> http_connection::write_stream(bool& close) {
     }
     stop_waiting();
     if (ec) {
-      if (timed_out()) {
-        abort_now();  // a stalled reader: free what the kernel still queues for it
-      }
-      close_now();
+      close_after_failed_write();
       co_return false;
     }
   }
