@@ -100,9 +100,7 @@ TEST(Lifecycle, DrainFinishesInFlightRequestsAndExitsZero) {
     EXPECT_EQ(res->header("Connection"), "close");
   }
   EXPECT_FALSE(idle.read_response());  // closed once the drain's idle grace is over
-  const auto status = server.wait_exit(10s);
-  ASSERT_TRUE(status);
-  EXPECT_EQ(*status, 0);
+  EXPECT_EQ(server.wait_exit(10s), 0);
   EXPECT_NE(server.stderr_text().find("draining"), std::string::npos);
 }
 
@@ -157,9 +155,7 @@ TEST(Lifecycle, DrainUnderLoadFailsNoRequest) {
   for (auto& th : load) {
     th.join();
   }
-  const auto status = server.wait_exit(10s);
-  ASSERT_TRUE(status);
-  EXPECT_EQ(*status, 0);
+  EXPECT_EQ(server.wait_exit(10s), 0);
   EXPECT_EQ(failed, 0);
   EXPECT_GE(ok, 2000);
 }
@@ -197,9 +193,7 @@ TEST(Lifecycle, DrainAnswersARequestSentOnAnIdleConnectionDuringTheGrace) {
   EXPECT_EQ(res->status, 200);
   EXPECT_EQ(res->header("Connection"), "close");
   EXPECT_FALSE(idle.read_response());
-  const auto status = server.wait_exit(10s);  // well before the 20 s grace
-  ASSERT_TRUE(status);
-  EXPECT_EQ(*status, 0);
+  EXPECT_EQ(server.wait_exit(10s), 0);  // well before the 20 s grace
 }
 
 TEST(Lifecycle, DrainClosesIdleConnectionsWhenTheGraceEnds) {
@@ -213,9 +207,7 @@ TEST(Lifecycle, DrainClosesIdleConnectionsWhenTheGraceEnds) {
   const auto closed_after = steady::now() - signalled;
   EXPECT_GE(closed_after, 250ms);
   EXPECT_LT(closed_after, 5s);
-  const auto status = server.wait_exit(10s);
-  ASSERT_TRUE(status);
-  EXPECT_EQ(*status, 0);
+  EXPECT_EQ(server.wait_exit(10s), 0);
 }
 
 TEST(Lifecycle, DrainWithoutGraceClosesIdleConnectionsAtOnce) {
@@ -225,9 +217,7 @@ TEST(Lifecycle, DrainWithoutGraceClosesIdleConnectionsAtOnce) {
   ASSERT_TRUE(idle.read_response());
   server.signal(graceful_signal());
   EXPECT_FALSE(idle.read_response());
-  const auto status = server.wait_exit(10s);
-  ASSERT_TRUE(status);
-  EXPECT_EQ(*status, 0);
+  EXPECT_EQ(server.wait_exit(10s), 0);
 }
 
 namespace {
@@ -314,9 +304,7 @@ TEST(Lifecycle, ShutdownTimeoutBoundsTheDrain) {
   ASSERT_EQ(get(server.port(), "/healthz").status, 200);
   const auto start = steady::now();
   server.signal(SIGINT);
-  const auto status = server.wait_exit(10s);
-  ASSERT_TRUE(status);
-  EXPECT_EQ(*status, 0);
+  EXPECT_EQ(server.wait_exit(10s), 0);
   EXPECT_LT(steady::now() - start, 5s);
   EXPECT_EQ(server.stderr_text().find("unexpected"), std::string::npos) << server.stderr_text();
 }

@@ -16,13 +16,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-using samples = metric_samples;
-
-samples scrape(std::uint16_t port) {
-  return scrape_metrics(port);
-}
-
-double delta(const samples& before, const samples& after, const std::string& key) {
+double delta(const metric_samples& before, const metric_samples& after, const std::string& key) {
   const auto a = after.find(key);
   EXPECT_NE(a, after.end()) << "missing sample " << key;
   const auto b = before.find(key);
@@ -80,7 +74,7 @@ TEST(Metrics, TextFormatHeadersAndFamilies) {
 TEST(Metrics, CountersMoveByWhatKnownRequestsAdd) {
   evald_process server;
   const auto port = server.port();
-  const auto before = scrape(port);
+  const auto before = scrape_metrics(port);
   for (int i = 0; i < 5; ++i) {
     ASSERT_EQ(get(port, "/healthz").status, 200);
   }
@@ -89,7 +83,7 @@ TEST(Metrics, CountersMoveByWhatKnownRequestsAdd) {
   ASSERT_EQ(get(port, "/jobs/0123456789abcdef0123456789abcdef").status, 404);
   ASSERT_EQ(get(port, "/chargen?bytes=4096").status, 200);
   ASSERT_EQ(get(port, "/prime?n=100109100129100151&method=trial").status, 200);
-  const auto after = scrape(port);
+  const auto after = scrape_metrics(port);
 
   EXPECT_EQ(delta(before, after, R"(evald_requests_total{route="/healthz",code="2xx"})"), 5);
   EXPECT_EQ(delta(before, after, R"(evald_requests_total{route="/healthz",code="4xx"})"), 1);
@@ -130,9 +124,9 @@ TEST(Metrics, TimeoutsAndJobsAreCounted) {
       "Content-Length: " +
       std::to_string(body.size()) + "\r\n\r\n" + body);
   ASSERT_EQ(c.read_response()->status, 202);
-  samples s;
+  metric_samples s;
   for (int i = 0; i < 200; ++i) {  // the job finishes on a worker: poll, bounded
-    s = scrape(port);
+    s = scrape_metrics(port);
     if (s.at(R"(evald_jobs{status="done"})") == 1) {
       break;
     }
