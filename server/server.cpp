@@ -22,10 +22,9 @@ namespace {
 // Sweep often enough that a deadline is enforced within a quarter of the
 // shortest timeout, but never busier than every 10 ms.
 std::chrono::milliseconds sweep_interval(const config::timeouts_settings& t) {
-  auto shortest = std::min({t.header, t.keep_alive, t.body, t.write_stall});
-  if (t.drain_idle.count() > 0) {
-    shortest = std::min(shortest, t.drain_idle);
-  }
+  // Not drain_idle: it matters once per process, and a shorter one would make every
+  // sweep of the process's life more frequent; the grace may end up to a tick late.
+  const auto shortest = std::min({t.header, t.keep_alive, t.body, t.write_stall});
   return std::clamp(shortest / 4, std::chrono::milliseconds(10), std::chrono::milliseconds(250));
 }
 
