@@ -7,13 +7,16 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
+#include <string_view>
 #include <thread>
 
 namespace evald::test {
@@ -26,26 +29,58 @@ std::string read_file(const std::string& path) {
   return ss.str();
 }
 
+// Everything a child needs up to exec, built before fork(): in a multithreaded
+// parent the child may make only async-signal-safe calls. A forked child of the ASan
+// build once hung for good in malloc, whose lock another thread held at the fork.
+class child_image {
+ public:
+  child_image(std::vector<std::string> argv, const std::map<std::string, std::string>& env)
+      : arg_strings_(std::move(argv)) {
+    for (char** e = environ; *e != nullptr; ++e) {
+      const std::string_view entry(*e);
+      if (!env.contains(std::string(entry.substr(0, entry.find('='))))) {
+        env_strings_.emplace_back(entry);
+      }
+    }
+    for (const auto& [k, v] : env) {
+      env_strings_.push_back(k + "=" + v);
+    }
+    for (auto& a : arg_strings_) {
+      argv_.push_back(a.data());
+    }
+    argv_.push_back(nullptr);
+    for (auto& e : env_strings_) {
+      envp_.push_back(e.data());
+    }
+    envp_.push_back(nullptr);
+  }
+
+  // Async-signal-safe: runs in the forked child.
+  [[noreturn]] void exec() const noexcept {
+    execve(argv_[0], argv_.data(), envp_.data());
+    _exit(127);
+  }
+
+ private:
+  std::vector<std::string> arg_strings_;
+  std::vector<std::string> env_strings_;
+  std::vector<char*> argv_;
+  std::vector<char*> envp_;
+};
+
 // EVALD_TEST_BINARY overrides the binary under test and EVALD_TEST_WRAPPER runs it
 // through a program (the Windows build: wine64 evald.exe).
-[[noreturn]] void exec_evald(const std::vector<std::string>& args,
-                             const std::map<std::string, std::string>& env) {
-  for (const auto& [k, v] : env) {
-    setenv(k.c_str(), v.c_str(), 1);
-  }
+child_image evald_image(const std::vector<std::string>& args,
+                        const std::map<std::string, std::string>& env) {
   const char* binary = std::getenv("EVALD_TEST_BINARY");
   const char* wrapper = std::getenv("EVALD_TEST_WRAPPER");
-  std::vector<char*> argv;
+  std::vector<std::string> argv;
   if (wrapper != nullptr && *wrapper != '\0') {
-    argv.push_back(const_cast<char*>(wrapper));
+    argv.emplace_back(wrapper);
   }
-  argv.push_back(const_cast<char*>(binary != nullptr ? binary : EVALD_BINARY));
-  for (const auto& a : args) {
-    argv.push_back(const_cast<char*>(a.c_str()));
-  }
-  argv.push_back(nullptr);
-  execv(argv[0], argv.data());
-  _exit(127);
+  argv.emplace_back(binary != nullptr ? binary : EVALD_BINARY);
+  argv.insert(argv.end(), args.begin(), args.end());
+  return child_image(std::move(argv), env);
 }
 
 }  // namespace
@@ -74,6 +109,7 @@ evald_process::evald_process(const options& opts) {
   args.insert(args.end(), opts.args.begin(), opts.args.end());
   stderr_path_ = write_temp_file("", ".log");
 
+  const child_image image = evald_image(args, opts.env);
   int out_pipe[2];
   if (pipe(out_pipe) != 0) {
     throw std::runtime_error("pipe failed");
@@ -89,7 +125,7 @@ evald_process::evald_process(const options& opts) {
       const rlimit lim{opts.nofile_limit, opts.nofile_limit};
       setrlimit(RLIMIT_NOFILE, &lim);
     }
-    exec_evald(args, opts.env);
+    image.exec();
   }
   ::close(out_pipe[1]);
   // Read stdout until the listening line, for at most 20 s.
@@ -261,21 +297,38 @@ double evald_process::cpu_seconds() const {
 
 namespace {
 
-// Runs a child to completion with stdout and stderr captured; `exec` replaces it.
-template <class Exec>
-run_result run_captured(Exec exec) {
+// Runs a child to completion with stdout and stderr captured. A child still running
+// after `limit` is killed and reported, so a test fails instead of hanging.
+run_result run_captured(const child_image& image, std::chrono::seconds limit) {
   const std::string out_path = write_temp_file("", ".out");
   const std::string err_path = write_temp_file("", ".err");
   const pid_t pid = fork();
   if (pid == 0) {
     dup2(::open(out_path.c_str(), O_WRONLY | O_TRUNC), 1);
     dup2(::open(err_path.c_str(), O_WRONLY | O_TRUNC), 2);
-    exec();
+    image.exec();
+  }
+  // The syscall: Debian 12's <sys/pidfd.h> lacks extern "C", so its wrapper does not link.
+  const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  pollfd p{pidfd, POLLIN, 0};
+  int ready = 0;
+  do {
+    ready = pidfd < 0 ? 1 : poll(&p, 1, static_cast<int>(limit.count() * 1000));
+  } while (ready < 0 && errno == EINTR);
+  const bool ended = ready != 0;
+  if (!ended) {
+    ::kill(pid, SIGKILL);
+  }
+  if (pidfd >= 0) {
+    ::close(pidfd);
   }
   int st = 0;
   waitpid(pid, &st, 0);
   run_result r{WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st), read_file(out_path),
                read_file(err_path)};
+  if (!ended) {
+    r.err += "\n[harness] killed: still running after " + std::to_string(limit.count()) + " s\n";
+  }
   ::unlink(out_path.c_str());
   ::unlink(err_path.c_str());
   return r;
@@ -285,20 +338,14 @@ run_result run_captured(Exec exec) {
 
 run_result run_evald(const std::vector<std::string>& args,
                      const std::map<std::string, std::string>& env) {
-  return run_captured([&] { exec_evald(args, env); });
+  return run_captured(evald_image(args, env), std::chrono::seconds(60));
 }
 
-run_result run_program(const std::string& program, const std::vector<std::string>& args) {
-  return run_captured([&] {
-    std::vector<char*> argv;
-    argv.push_back(const_cast<char*>(program.c_str()));
-    for (const auto& a : args) {
-      argv.push_back(const_cast<char*>(a.c_str()));
-    }
-    argv.push_back(nullptr);
-    execv(program.c_str(), argv.data());
-    _exit(127);
-  });
+run_result run_program(const std::string& program, const std::vector<std::string>& args,
+                       std::chrono::seconds limit) {
+  std::vector<std::string> argv{program};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run_captured(child_image(std::move(argv), {}), limit);
 }
 
 }  // namespace evald::test

@@ -57,7 +57,8 @@ class evald_process {
   int status_ = 0;
 };
 
-// Runs evald with `args` to completion (for --check-config, --version, errors).
+// Runs evald with `args` to completion (for --check-config, --version, errors); one
+// still running after 60 s is killed, and says so in `err`.
 struct run_result {
   int status;
   std::string out;
@@ -65,8 +66,10 @@ struct run_result {
 };
 run_result run_evald(const std::vector<std::string>& args,
                      const std::map<std::string, std::string>& env = {});
-// Runs `program` with `args` (for wrappers such as no_io_uring_exec EVALD_BINARY ...).
-run_result run_program(const std::string& program, const std::vector<std::string>& args);
+// Runs `program` with `args` (for wrappers such as no_io_uring_exec EVALD_BINARY ...);
+// one still running after `limit` is killed, and says so in `err`.
+run_result run_program(const std::string& program, const std::vector<std::string>& args,
+                       std::chrono::seconds limit = std::chrono::seconds(120));
 
 // Raises this process's soft RLIMIT_NOFILE to the hard limit; returns the new value.
 std::uint64_t raise_fd_limit();
