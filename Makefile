@@ -51,6 +51,7 @@ fuzz: deps
 
 bench: build-release
 	./build/release/bench/bench_kernels
+	./build/release/bench/bench_eval_parse
 	bash bench/healthz_wrk.sh 10
 	bash bench/chargen_throughput.sh 5
 

@@ -6,6 +6,7 @@
 #include "handlers/eval_item.hpp"
 #include "handlers/eval_request.hpp"
 #include "handlers/evaluation.hpp"
+#include "handlers/json_keys.hpp"
 #include "handlers/parallel_trial.hpp"
 #include "server/ascii.hpp"
 #include "server/http_error.hpp"
@@ -65,25 +66,7 @@ eval_request parse_eval_body(std::string_view body, const config::settings& sett
   check_nesting(body, 32);
   json j;
   try {
-    // Duplicate keys are ambiguous (which "n" did the client mean?): reject them.
-    std::vector<std::vector<std::string>> keys_per_object;
-    const json::parser_callback_t no_duplicates = [&](int, json::parse_event_t event,
-                                                      json& parsed) {
-      if (event == json::parse_event_t::object_start) {
-        keys_per_object.emplace_back();
-      } else if (event == json::parse_event_t::object_end) {
-        keys_per_object.pop_back();
-      } else if (event == json::parse_event_t::key && !keys_per_object.empty()) {
-        auto& seen = keys_per_object.back();
-        const std::string& key = parsed.get_ref<const std::string&>();
-        if (std::find(seen.begin(), seen.end(), key) != seen.end()) {
-          throw bad_request("duplicate key \"" + key + "\" in a JSON object");
-        }
-        seen.push_back(key);
-      }
-      return true;
-    };
-    j = json::parse(body, no_duplicates);
+    j = json::parse(body);
   } catch (const json::parse_error& e) {
     throw bad_request("malformed JSON at byte " + std::to_string(e.byte) + ": " +
                       std::string(e.what()).substr(std::string(e.what()).find(':') + 2));
@@ -91,6 +74,10 @@ eval_request parse_eval_body(std::string_view body, const config::settings& sett
     // e.g. out_of_range for a number like 6e666 (found by fuzz_eval_json).
     throw bad_request("unusable JSON: " +
                       std::string(e.what()).substr(std::string(e.what()).find(']') + 2));
+  }
+  // Duplicate keys are ambiguous (which "n" did the client mean?): reject them.
+  if (const auto key = first_duplicate_key(body)) {
+    throw bad_request("duplicate key \"" + *key + "\" in a JSON object");
   }
   if (!j.is_object()) {
     throw bad_request("the body must be a JSON object");

@@ -8,24 +8,13 @@
 
 #include "tests/integration/harness.hpp"
 #include "tests/integration/http_client.hpp"
+#include "tests/integration/probes.hpp"
 
 using namespace evald::test;
 using namespace std::chrono_literals;
 using steady = std::chrono::steady_clock;
 
 namespace {
-
-// Polls `done` until true or `limit` passes (waiting for the server to notice closes).
-bool eventually(const std::function<bool()>& done, std::chrono::milliseconds limit = 10s) {
-  const auto until = steady::now() + limit;
-  while (steady::now() < until) {
-    if (done()) {
-      return true;
-    }
-    std::this_thread::sleep_for(20ms);  // polling interval
-  }
-  return done();
-}
 
 void flood_pipelined(evald_process& server, int count, int expect_answers) {
   http_client c(server.port(), 30s);

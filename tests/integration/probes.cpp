@@ -31,6 +31,17 @@ metric_samples scrape_metrics(std::uint16_t port) {
   return parse_metrics(res.body);
 }
 
+bool eventually(const std::function<bool()>& done, std::chrono::milliseconds limit) {
+  const auto until = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < until) {
+    if (done()) {
+      return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // polling interval
+  }
+  return done();
+}
+
 double metric_total(const metric_samples& s, const std::string& name) {
   double total = 0;
   for (const auto& [key, value] : s) {

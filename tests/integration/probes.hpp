@@ -1,6 +1,8 @@
 #pragma once
 #include <atomic>
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <thread>
@@ -18,6 +20,11 @@ metric_samples parse_metrics(const std::string& text);
 metric_samples scrape_metrics(std::uint16_t port);
 // The sum of every sample of the family `name` (all label sets).
 double metric_total(const metric_samples& s, const std::string& name);
+
+// Polls `done` every 20 ms until it is true or `limit` passes (waiting for the
+// server to notice what a client did); the last call's answer.
+bool eventually(const std::function<bool()>& done,
+                std::chrono::milliseconds limit = std::chrono::seconds(10));
 
 // Normal traffic during an attack: GET /healthz on one keep-alive connection
 // about every 10 ms, each latency recorded; a failure counts as 1e9 ms.
