@@ -66,7 +66,10 @@ eval_request parse_eval_body(std::string_view body, const config::settings& sett
   check_nesting(body, 32);
   json j;
   try {
-    j = json::parse(body);
+    j = parse_json_rejecting_duplicate_keys(body);
+  } catch (const duplicate_json_key& e) {
+    // Duplicate keys are ambiguous (which "n" did the client mean?): reject them.
+    throw bad_request(e.what());
   } catch (const json::parse_error& e) {
     throw bad_request("malformed JSON at byte " + std::to_string(e.byte) + ": " +
                       std::string(e.what()).substr(std::string(e.what()).find(':') + 2));
@@ -74,10 +77,6 @@ eval_request parse_eval_body(std::string_view body, const config::settings& sett
     // e.g. out_of_range for a number like 6e666 (found by fuzz_eval_json).
     throw bad_request("unusable JSON: " +
                       std::string(e.what()).substr(std::string(e.what()).find(']') + 2));
-  }
-  // Duplicate keys are ambiguous (which "n" did the client mean?): reject them.
-  if (const auto key = first_duplicate_key(body)) {
-    throw bad_request("duplicate key \"" + *key + "\" in a JSON object");
   }
   if (!j.is_object()) {
     throw bad_request("the body must be a JSON object");

@@ -10,52 +10,59 @@ namespace {
 
 using json = nlohmann::json;
 
-// A SAX handler that keeps only the keys of the objects open at the moment.
-class duplicate_key_finder {
+// nlohmann's own DOM builder (what json::parse uses), with the keys of the objects
+// open at the moment kept on the side and checked as each object closes.
+class dom_builder_rejecting_duplicates {
  public:
-  bool null() { return true; }
-  bool boolean(bool) { return true; }
-  bool number_integer(json::number_integer_t) { return true; }
-  bool number_unsigned(json::number_unsigned_t) { return true; }
-  bool number_float(json::number_float_t, const json::string_t&) { return true; }
-  bool string(json::string_t&) { return true; }
-  bool binary(json::binary_t&) { return true; }
-  bool start_array(std::size_t) { return true; }
-  bool end_array() { return true; }
-  bool parse_error(std::size_t, const std::string&, const json::exception&) { return false; }
+  explicit dom_builder_rejecting_duplicates(json& result) : dom_(result) {}
 
-  bool start_object(std::size_t) {
+  bool null() { return dom_.null(); }
+  bool boolean(bool v) { return dom_.boolean(v); }
+  bool number_integer(json::number_integer_t v) { return dom_.number_integer(v); }
+  bool number_unsigned(json::number_unsigned_t v) { return dom_.number_unsigned(v); }
+  bool number_float(json::number_float_t v, const json::string_t& s) {
+    return dom_.number_float(v, s);
+  }
+  bool string(json::string_t& v) { return dom_.string(v); }
+  bool binary(json::binary_t& v) { return dom_.binary(v); }
+  bool start_array(std::size_t n) { return dom_.start_array(n); }
+  bool end_array() { return dom_.end_array(); }
+  // A template, so the DOM builder throws the parser's exception with its own type.
+  template <class Exception>
+  bool parse_error(std::size_t at, const std::string& token, const Exception& e) {
+    return dom_.parse_error(at, token, e);
+  }
+
+  bool start_object(std::size_t n) {
     open_objects_.emplace_back();
-    return true;
+    return dom_.start_object(n);
   }
   bool key(json::string_t& k) {
-    open_objects_.back().push_back(std::move(k));
-    return true;
+    open_objects_.back().push_back(k);
+    return dom_.key(k);
   }
   bool end_object() {
     auto& keys = open_objects_.back();
     std::sort(keys.begin(), keys.end());
     if (const auto twice = std::adjacent_find(keys.begin(), keys.end()); twice != keys.end()) {
-      duplicate_ = std::move(*twice);
-      return false;  // stops the parse
+      throw duplicate_json_key(*twice);
     }
     open_objects_.pop_back();
-    return true;
+    return dom_.end_object();
   }
 
-  std::optional<std::string> duplicate() && { return std::move(duplicate_); }
-
  private:
+  nlohmann::detail::json_sax_dom_parser<json> dom_;
   std::vector<std::vector<std::string>> open_objects_;
-  std::optional<std::string> duplicate_;
 };
 
 }  // namespace
 
-std::optional<std::string> first_duplicate_key(std::string_view text) {
-  duplicate_key_finder finder;
-  json::sax_parse(text, &finder);
-  return std::move(finder).duplicate();
+json parse_json_rejecting_duplicate_keys(std::string_view text) {
+  json result;
+  dom_builder_rejecting_duplicates builder(result);
+  json::sax_parse(text, &builder);
+  return result;
 }
 
 }  // namespace evald
