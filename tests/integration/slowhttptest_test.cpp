@@ -158,12 +158,13 @@ TEST(SlowHttpTest, SlowReadersAreDroppedAndTheirBuffersFreed) {
   // The timeout is counted when it fires; each connection resets once its cancelled
   // write completes, a loop turn later. slowhttptest still holds its ends meanwhile:
   // without the reset, their unsent data would stay queued for as long as it does.
-  const auto reset_deadline = steady::now() + 3s;
-  int left = sockets_with_unsent_bytes(server.port());
-  while (left > 1 && steady::now() < reset_deadline) {
-    std::this_thread::sleep_for(20ms);
-    left = sockets_with_unsent_bytes(server.port());
-  }
+  int left = 0;
+  eventually(
+      [&] {
+        left = sockets_with_unsent_bytes(server.port());
+        return left <= 1;
+      },
+      3s);
   const bool checked_during_attack = attack_running;
   attack.join();
   const auto latencies = normal.stop();
