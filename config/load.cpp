@@ -158,6 +158,15 @@ bool is_log_level(std::string_view level) {
   return false;
 }
 
+bool is_header_value(std::string_view value) {
+  for (const char c : value) {
+    if (c < 0x20 || c > 0x7e) {
+      return false;
+    }
+  }
+  return value.empty() || (value.front() != ' ' && value.back() != ' ');
+}
+
 bool is_access_format(std::string_view format) {
   return format == "off" || format == "text" || format == "json";
 }
@@ -274,6 +283,15 @@ settings from_json(const json& j, settings s) {
                {"trial_precheck", [&](const json& x, const std::string& q) {
                   s.eval.trial_precheck = read_integer(x, q, 7, 1ULL << 32);
                 }}});
+        }},
+       {"http",
+        [&](const json& v, const std::string& p) {
+          read_object(v, p, {{"cache_control", [&](const json& x, const std::string& q) {
+                                s.http.cache_control = read_string(x, q);
+                                if (!is_header_value(s.http.cache_control)) {
+                                  fail(q, "must be printable ASCII (a header value)");
+                                }
+                              }}});
         }},
        {"chargen",
         [&](const json& v, const std::string& p) {

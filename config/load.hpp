@@ -40,5 +40,6 @@ endpoint_text parse_endpoint(std::string_view text);
 
 bool is_log_level(std::string_view level);
 bool is_access_format(std::string_view format);  // off, text, json
+bool is_header_value(std::string_view value);    // printable ASCII, no edge spaces
 
 }  // namespace evald::config

@@ -40,6 +40,12 @@ struct eval_settings {
   std::uint64_t trial_precheck = 262'144;
 };
 
+struct http_settings {
+  // Cache-Control of the answers that are pure functions of their request (/prime,
+  // /factor, /chargen?bytes=N); they also carry a strong ETag. Empty = no header.
+  std::string cache_control = "public, max-age=86400";
+};
+
 struct chargen_settings {
   std::uint64_t max_bytes = 1024ULL * 1024 * 1024;  // cap for one HTTP stream
   std::vector<std::string> tcp_listen;              // raw RFC 864 listeners, off when empty
@@ -63,6 +69,7 @@ struct settings {
   limits_settings limits;
   timeouts_settings timeouts;
   eval_settings eval;
+  http_settings http;
   chargen_settings chargen;
   jobs_settings jobs;
   logging_settings logging;

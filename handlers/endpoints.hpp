@@ -23,6 +23,10 @@ void job(request_context& ctx, response& res);                          // data:
 void jobs(request_context& ctx, response& res);                         // data: job_store
 void metrics(request_context& ctx, response& res);                      // data: metrics_source
 
+// Marks an answer that is a pure function of `key` (e.g. "prime 7"): a strong ETag
+// and the configured Cache-Control; the session answers If-None-Match with 304.
+void mark_cacheable(const request_context& ctx, response& res, std::string_view key);
+
 // Result objects shared by the GET endpoints and /eval.
 // Each appends to `out` (a response body keeps its capacity between requests).
 void append_prime_json(std::string& out, std::uint64_t n, bool is_prime);

@@ -1,8 +1,14 @@
 #include "handlers/kernels/factor.hpp"
 #include "handlers/endpoints.hpp"
 #include "handlers/params.hpp"
+#include "server/preconditions.hpp"
 
 namespace evald::endpoints {
+
+void mark_cacheable(const request_context& ctx, response& res, std::string_view key) {
+  res.etag = strong_etag(key);
+  res.cache_control = ctx.settings.http.cache_control;
+}
 
 void append_factor_json(std::string& out, std::uint64_t n,
                         const std::vector<std::uint64_t>& factors) {
@@ -23,6 +29,7 @@ void append_factor_json(std::string& out, std::uint64_t n,
 void factor(request_context& ctx, response& res) {
   check_query_params(ctx.query, {"n"});
   const std::uint64_t n = require_u64(ctx.query, "n");
+  mark_cacheable(ctx, res, "factor " + std::to_string(n));
   append_factor_json(res.body, n, kernels::factor_u64(n));
 }
 

@@ -9,6 +9,7 @@
 #include "handlers/params.hpp"
 #include "server/http_error.hpp"
 #include "server/platform.hpp"
+#include "server/preconditions.hpp"
 #include "server/worker.hpp"
 
 namespace evald {
@@ -105,6 +106,16 @@ void job(request_context& ctx, response& res) {
   auto& store = *static_cast<job_store*>(ctx.route_data);
   check_query_params(ctx.query, {});
   const std::string id(ctx.path.substr(std::string_view("/jobs/").size()));
+  if (ctx.req.method() == http::verb::delete_ && has_preconditions(ctx.req)) {
+    // Judged before the cancel; a job that exists is a current representation.
+    if (!store.get(id)) {
+      throw http_error(http::status::not_found, "not_found", "no job " + id);
+    }
+    if (evaluate_preconditions(ctx.req, {}, true) != precondition::proceed) {
+      throw http_error(http::status::precondition_failed, "precondition_failed",
+                       "a precondition (If-Match or If-None-Match) is false for job " + id);
+    }
+  }
   const auto snap = ctx.req.method() == http::verb::delete_ ? store.cancel(id) : store.get(id);
   if (!snap) {
     throw http_error(http::status::not_found, "not_found", "no job " + id);

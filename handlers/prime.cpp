@@ -38,6 +38,8 @@ net::awaitable<void> prime(request_context& ctx, response& res) {
     method = *m;
   }
   if (method == "auto" || method == "miller-rabin") {
+    // Trial answers also report how the work was split, so only these are cacheable.
+    mark_cacheable(ctx, res, "prime " + std::to_string(n));
     append_prime_json(res.body, n, kernels::is_prime_u64(n));
     co_return;
   }

@@ -16,7 +16,7 @@ void register_routes(router& routes, job_store& jobs, metrics_source& metrics) {
   routes.add_prefix(http::verb::get, "/jobs/", "/jobs/{id}",
                     {.sync = endpoints::job, .data = &jobs});
   routes.add_prefix(http::verb::delete_, "/jobs/", "/jobs/{id}",
-                    {.sync = endpoints::job, .data = &jobs});
+                    {.sync = endpoints::job, .data = &jobs, .own_preconditions = true});
   routes.add(http::verb::get, "/metrics", {.sync = endpoints::metrics, .data = &metrics});
   metrics.route_labels = routes.labels();
   trial_ns_per_candidate();  // calibrate chunk sizes now, not during the first request

@@ -114,4 +114,79 @@ std::optional<framing_problem> check_request_framing(const http::request_header<
   return std::nullopt;
 }
 
+namespace {
+
+constexpr bool is_tchar(char c) noexcept {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+         std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+}
+
+constexpr bool is_digit(char c) noexcept {
+  return c >= '0' && c <= '9';
+}
+
+framing_problem bad_line(std::string_view why) {
+  return framing_problem{http::status::bad_request,
+                         "malformed request line (expected \"METHOD /target HTTP/1.1\" and "
+                         "CRLF): " +
+                             std::string(why)};
+}
+
+}  // namespace
+
+std::optional<framing_problem> check_request_line(std::string_view line) {
+  if (line.size() < 2 || line.substr(line.size() - 2) != "\r\n") {
+    return bad_line("the line must end with CRLF");
+  }
+  line.remove_suffix(2);
+  std::size_t i = 0;
+  while (i < line.size() && is_tchar(line[i])) {
+    ++i;
+  }
+  if (i == 0) {
+    return bad_line(line.empty() ? "empty line" : "the method must be a token");
+  }
+  if (i == line.size() || line[i] != ' ') {
+    return bad_line(i == line.size() ? "no request target" : "one space must follow the method");
+  }
+  const std::size_t target_start = ++i;
+  while (i < line.size() && line[i] != ' ') {
+    const auto c = static_cast<unsigned char>(line[i]);
+    if (c < 0x20 || c == 0x7f) {
+      return bad_line("control character in the request target");
+    }
+    ++i;
+  }
+  if (i == target_start) {
+    return bad_line("empty request target or more than one space");
+  }
+  if (i == line.size()) {
+    return bad_line("no HTTP version");
+  }
+  const std::string_view version = line.substr(i + 1);
+  if (version.starts_with(' ')) {
+    return bad_line("more than one space before the version");
+  }
+  if (version.size() != 8 || !version.starts_with("HTTP/") || !is_digit(version[5]) ||
+      version[6] != '.' || !is_digit(version[7])) {
+    return bad_line(version.empty() ? "no HTTP version after the target"
+                                    : "the version must be HTTP/DIGIT.DIGIT, alone");
+  }
+  if (version[5] != '1') {
+    return framing_problem{http::status::http_version_not_supported,
+                           "only HTTP/1.0 and HTTP/1.1 are supported"};
+  }
+  return std::nullopt;
+}
+
+framing_problem overlong_request_line(std::string_view seen, std::uint64_t limit) {
+  const bool method_only = std::all_of(seen.begin(), seen.end(), is_tchar);
+  if (method_only) {
+    return framing_problem{http::status::not_implemented, "unknown request method (longer than " +
+                                                              std::to_string(limit) + " bytes)"};
+  }
+  return framing_problem{http::status::uri_too_long,
+                         "request line longer than " + std::to_string(limit) + " bytes"};
+}
+
 }  // namespace evald

@@ -50,6 +50,9 @@ struct handler {
   sync_handler sync = nullptr;
   async_handler async = nullptr;
   void* data = nullptr;  // shared state the endpoint needs (e.g. the job store)
+  // Unsafe methods: the handler evaluates If-Match / If-None-Match itself (it knows
+  // whether the resource exists); otherwise the session does, before calling it.
+  bool own_preconditions = false;
 };
 
 }  // namespace evald

@@ -58,6 +58,19 @@ bool valid_target_chars(std::string_view target) noexcept {
   return true;
 }
 
+bool has_userinfo(std::string_view target) noexcept {
+  std::size_t skip = 0;
+  if (starts_with_ignoring_case(target, "http://")) {
+    skip = 7;
+  } else if (starts_with_ignoring_case(target, "https://")) {
+    skip = 8;
+  } else {
+    return false;
+  }
+  const auto authority_end = target.find_first_of("/?#", skip);
+  return target.substr(skip, authority_end - skip).find('@') != std::string_view::npos;
+}
+
 std::optional<target_parts> split_target(std::string_view target) noexcept {
   if (target.empty()) {
     return std::nullopt;

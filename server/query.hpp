@@ -16,6 +16,9 @@ struct target_parts {
 // Visible ASCII only (RFC 3986 characters; no spaces, controls or raw bytes >= 0x80).
 bool valid_target_chars(std::string_view target) noexcept;
 
+// Absolute form with userinfo ("http://user@host/"), which RFC 9110 §4.2.4 forbids.
+bool has_userinfo(std::string_view target) noexcept;
+
 // Origin form "/p?q" or absolute form "http://host/p?q"; nullopt for anything else.
 std::optional<target_parts> split_target(std::string_view target) noexcept;
 

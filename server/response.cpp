@@ -24,6 +24,8 @@ void set_error(response& res, http::status status, std::string_view code, std::s
   res.stream.reset();
   res.stream_length.reset();
   res.extra_headers.clear();
+  res.etag.clear();
+  res.cache_control = {};
   nlohmann::ordered_json j = {{"error",
                                {{"status", static_cast<unsigned>(status)},
                                 {"code", std::string(code)},
@@ -35,6 +37,19 @@ void set_error(response& res, http::status status, std::string_view code, std::s
   res.body = j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 
+void set_not_modified(response& res) {
+  res.status = http::status::not_modified;
+  res.body.clear();
+  res.extra_headers.clear();
+  res.stream.reset();
+  res.stream_length.reset();
+}
+
+void set_precondition_failed(response& res) {
+  set_error(res, http::status::precondition_failed, "precondition_failed",
+            "a precondition (If-Match or If-None-Match) is false for the current representation");
+}
+
 void append_head(std::string& out, const response& res, bool close, bool keep_alive_header) {
   out.append("HTTP/1.1 ");
   append_number(out, static_cast<unsigned>(res.status));
@@ -43,13 +58,24 @@ void append_head(std::string& out, const response& res, bool close, bool keep_al
   out.append(reason.data(), reason.size());
   out.append("\r\nServer: evald/" EVALD_VERSION "\r\nDate: ");
   out.append(http_date_now());
-  out.append("\r\nContent-Type: ");
-  out.append(res.content_type);
-  if (res.stream && !res.stream_length) {
-    out.append("\r\nTransfer-Encoding: chunked");
-  } else {
-    out.append("\r\nContent-Length: ");
-    append_number(out, res.stream ? *res.stream_length : res.body.size());
+  const auto code = static_cast<unsigned>(res.status);
+  if (code >= 200 && code != 204 && code != 304) {
+    out.append("\r\nContent-Type: ");
+    out.append(res.content_type);
+    if (res.stream && !res.stream_length) {
+      out.append("\r\nTransfer-Encoding: chunked");
+    } else {
+      out.append("\r\nContent-Length: ");
+      append_number(out, res.stream ? *res.stream_length : res.body.size());
+    }
+  }
+  if (!res.etag.empty()) {
+    out.append("\r\nETag: ");
+    out.append(res.etag);
+  }
+  if (!res.cache_control.empty()) {
+    out.append("\r\nCache-Control: ");
+    out.append(res.cache_control);
   }
   if (close) {
     out.append("\r\nConnection: close");

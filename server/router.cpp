@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "server/http_error.hpp"
 #include "server/metrics.hpp"
 #include "server/worker.hpp"
@@ -36,10 +38,35 @@ void router::add_method(route& r, http::verb method, handler h) {
 void router::add(http::verb method, std::string path, handler h) {
   std::string label = path;
   add_method(route_for(std::move(path), std::move(label), false), method, h);
+  update_server_allow();
 }
 
 void router::add_prefix(http::verb method, std::string prefix, std::string label, handler h) {
   add_method(route_for(std::move(prefix), std::move(label), true), method, h);
+  update_server_allow();
+}
+
+void router::update_server_allow() {
+  std::vector<http::verb> seen;
+  for (const auto& r : routes_) {
+    for (const auto& [m, _] : r.methods) {
+      if (std::find(seen.begin(), seen.end(), m) == seen.end()) {
+        seen.push_back(m);
+      }
+    }
+  }
+  // A fixed order, so the header does not depend on registration order.
+  server_allow_.clear();
+  for (const http::verb m : {http::verb::get, http::verb::head, http::verb::post, http::verb::put,
+                             http::verb::delete_}) {
+    const bool present = std::find(seen.begin(), seen.end(), m) != seen.end() ||
+                         (m == http::verb::head &&
+                          std::find(seen.begin(), seen.end(), http::verb::get) != seen.end());
+    if (present) {
+      server_allow_.append(http::to_string(m)).append(", ");
+    }
+  }
+  server_allow_ += "OPTIONS";
 }
 
 std::vector<std::string> router::labels() const {

@@ -24,6 +24,9 @@ class router {
   const handler* find(http::verb method, std::string_view path, response& res,
                       std::size_t& route_index) const;
 
+  // Every method some route answers, for OPTIONS * ("GET, HEAD, POST, DELETE, OPTIONS").
+  const std::string& server_allow() const noexcept { return server_allow_; }
+
   // Metric labels by route index; index 0 is "none" (no route: 404, bad requests).
   std::vector<std::string> labels() const;
 
@@ -42,7 +45,9 @@ class router {
   };
   route& route_for(std::string path, std::string label, bool prefix);
   static void add_method(route& r, http::verb method, handler h);
+  void update_server_allow();
   std::vector<route> routes_;
+  std::string server_allow_ = "OPTIONS";
 };
 
 }  // namespace evald

@@ -12,6 +12,7 @@
 #include "server/http_error.hpp"
 #include "server/logging.hpp"
 #include "server/platform.hpp"
+#include "server/preconditions.hpp"
 #include "server/worker.hpp"
 
 namespace evald {
@@ -24,6 +25,19 @@ constexpr std::size_t stream_chunk = 64 * 1024;
 constexpr std::chrono::milliseconds linger_timeout{2000};
 
 enum class read_result { ok, closed, timed_out };
+
+std::string_view error_code_for(http::status status) {
+  switch (status) {
+    case http::status::not_implemented:
+      return "not_implemented";
+    case http::status::http_version_not_supported:
+      return "http_version_not_supported";
+    case http::status::uri_too_long:
+      return "uri_too_long";
+    default:
+      return "bad_request";
+  }
+}
 
 class http_connection final : public connection, public client_watch {
  public:
@@ -63,6 +77,10 @@ class http_connection final : public connection, public client_watch {
   void log_access(unsigned status, std::uint64_t bytes, std::chrono::nanoseconds cpu);
   // Whether the buffered request line names an HTTP/1.x version.
   bool requests_http1() const;
+  std::string_view buffered() const {
+    const auto data = in_.data();
+    return {static_cast<const char*>(data.data()), data.size()};
+  }
 
   const http_shared& shared_;
   beast::flat_buffer in_;
@@ -316,9 +334,25 @@ void http_connection::parse_error_reply(const error_code& ec, http::status& stat
 
 const handler* http_connection::route(const request& req, std::string_view& path) {
   const std::string_view raw_target(req.target().data(), req.target().size());
+  if (raw_target == "*" && req.method() == http::verb::options) {
+    // RFC 9112 §3.2.4: OPTIONS * asks about the server as a whole.
+    res_.status = http::status::no_content;
+    res_.add_header("Allow", shared_.routes.server_allow());
+    return nullptr;
+  }
+  // A target we cannot read leaves the rest of the request in doubt: answer and
+  // close (RFC 9112 §3.2 and §3.2.4 describe such requests as invalid).
+  if (has_userinfo(raw_target)) {
+    set_error(res_, http::status::bad_request, "bad_request",
+              "the request target must not contain userinfo (\"user@\", RFC 9110 section 4.2.4)");
+    res_.close = true;
+    return nullptr;
+  }
   const auto target = valid_target_chars(raw_target) ? split_target(raw_target) : std::nullopt;
   if (!target) {
-    set_error(res_, http::status::bad_request, "bad_request", "unsupported request target");
+    set_error(res_, http::status::bad_request, "bad_request",
+              "unsupported request target (expected \"/path?query\" or \"http://host/path\")");
+    res_.close = true;
     return nullptr;
   }
   query_ = query_params{};
@@ -327,6 +361,7 @@ const handler* http_connection::route(const request& req, std::string_view& path
       query_ = query_params::parse(target->query);
     } catch (const std::invalid_argument& e) {
       set_error(res_, http::status::bad_request, "invalid_argument", e.what());
+      res_.close = true;
       return nullptr;
     }
   }
@@ -345,22 +380,50 @@ net::awaitable<void> http_connection::run() {
     parser_->body_limit(limits.max_body_bytes);
     error_code ec;
     bool started = false;
+    bool line_checked = false;
+    bool skipped_empty_line = false;
     steady_clock::time_point header_deadline{};
 
     // --- request line and headers
     for (;;) {
       if (in_.size() != 0) {
+        if (!line_checked && !skipped_empty_line && buffered().starts_with("\r\n")) {
+          // RFC 9112 §2.2: one empty line before a request line (a stray CRLF after
+          // a body) is ignored, not answered.
+          in_.consume(2);
+          skipped_empty_line = true;
+          continue;
+        }
         if (!started) {
           started = true;
           request_start_ = steady_clock::now();
           header_deadline = request_start_ + timeouts.header;
         }
-        const std::size_t n = parser_->put(in_.data(), ec);
-        in_.consume(n);
-        if (ec == http::error::need_more) {
-          ec = {};
-        } else if (ec || parser_->is_header_done()) {
-          break;
+        if (!line_checked) {
+          const std::string_view seen = buffered();
+          const auto line_end = seen.find('\n');
+          std::optional<framing_problem> problem;
+          if (line_end != std::string_view::npos) {
+            problem = check_request_line(seen.substr(0, line_end + 1));
+            line_checked = true;
+          } else if (seen.size() >= limits.max_header_bytes) {
+            problem = overlong_request_line(seen, limits.max_header_bytes);
+          }
+          if (problem) {
+            queue_error(problem->status, error_code_for(problem->status), problem->message);
+            co_await finish_and_close();
+            co_return;
+          }
+        }
+        // Beast sees the bytes only once the whole request line is known to be good.
+        if (line_checked) {
+          const std::size_t n = parser_->put(in_.data(), ec);
+          in_.consume(n);
+          if (ec == http::error::need_more) {
+            ec = {};
+          } else if (ec || parser_->is_header_done()) {
+            break;
+          }
         }
       }
       // Responses to earlier pipelined requests go out before we wait for input.
@@ -405,10 +468,7 @@ net::awaitable<void> http_connection::run() {
       co_return;
     }
     if (auto problem = check_request_framing(parser_->get().base())) {
-      queue_error(
-          problem->status,
-          problem->status == http::status::not_implemented ? "not_implemented" : "bad_request",
-          problem->message);
+      queue_error(problem->status, error_code_for(problem->status), problem->message);
       co_await finish_and_close();
       co_return;
     }
@@ -423,7 +483,8 @@ net::awaitable<void> http_connection::run() {
           co_await finish_and_close();
           co_return;
         }
-        if (in_.size() == 0) {
+        // RFC 9110 §10.1.1: an HTTP/1.0 client gets no 1xx; its expectation is ignored.
+        if (in_.size() == 0 && parser_->get().version() >= 11) {
           out_.append(continue_response);
         }
       }
@@ -491,7 +552,17 @@ net::awaitable<void> http_connection::run() {
     // The thread's CPU clock is a syscall, so it is read only for the access log.
     const auto cpu_start = logging ? platform::thread_cpu_time() : std::chrono::nanoseconds(0);
     std::chrono::nanoseconds offloaded_cpu(0);
-    if (const handler* h = route(req, path)) {
+    const bool safe_method = req.method() == http::verb::get || req.method() == http::verb::head;
+    const bool conditional = has_preconditions(req);
+    const handler* h = route(req, path);
+    if (h != nullptr && conditional && !safe_method && !h->own_preconditions &&
+        evaluate_preconditions(req, {}, false) != precondition::proceed) {
+      // An unsafe method's conditions are checked before it acts (RFC 9110 §13.2.1);
+      // routes such as POST /eval have no current representation for "*" to match.
+      set_precondition_failed(res_);
+      h = nullptr;
+    }
+    if (h != nullptr) {
       request_context ctx{req, path, query_, owner(), shared_.settings, *this, h->data};
       if (h->sync != nullptr) {
         router::run_sync(*h, ctx, res_);
@@ -503,6 +574,21 @@ net::awaitable<void> http_connection::run() {
         }
       }
       offloaded_cpu = ctx.offloaded_cpu;
+      // A GET's conditions are judged against the answer it would send: only a 2xx
+      // has a representation to compare (RFC 9110 §13.2.1).
+      const auto code = static_cast<unsigned>(res_.status);
+      if (conditional && safe_method && code >= 200 && code < 300) {
+        switch (evaluate_preconditions(req, res_.etag, true)) {
+          case precondition::not_modified:
+            set_not_modified(res_);
+            break;
+          case precondition::failed:
+            set_precondition_failed(res_);
+            break;
+          case precondition::proceed:
+            break;
+        }
+      }
     }
     // An evaluation reports its CPU summed over workers; anything else ran here,
     // without suspending, so the thread's clock measures it.

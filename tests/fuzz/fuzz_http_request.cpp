@@ -1,6 +1,8 @@
 // Request bytes through the same steps as the session: a fresh Beast parser with
 // evald's limits, the RFC 9112 framing checks once the header is complete, then the
-// body, the target split and the query parse. Any crash, leak or UB is a finding.
+// body, the target split and the query parse; also the request-line check, the
+// preconditions and the Range evaluation on whatever header arrives. Any crash, leak or UB is a
+// finding.
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -9,6 +11,7 @@
 
 #include "server/framing.hpp"
 #include "server/net.hpp"
+#include "server/preconditions.hpp"
 #include "server/query.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -16,6 +19,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::string_view input(reinterpret_cast<const char*>(data), size);
   // Feed in two pieces, as the network might, to exercise need_more paths.
   const std::size_t cut = size == 0 ? 0 : data[0] % (size + 1);
+  if (const auto nl = input.find('\n'); nl != std::string_view::npos) {
+    (void)check_request_line(input.substr(0, nl + 1));
+  } else {
+    (void)overlong_request_line(input, 8192);
+  }
   request_parser parser;
   parser.header_limit(8192);
   parser.body_limit(1 << 20);
@@ -34,6 +42,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       }
       if (ec) {
         return 0;
+      }
+      if (parser.is_header_done()) {
+        const auto& header = parser.get().base();
+        if (has_preconditions(header)) {
+          (void)evaluate_preconditions(header, strong_etag("fuzz"), true);
+          (void)evaluate_preconditions(header, {}, false);
+        }
+        if (const auto range = header.find(http::field::range); range != header.end()) {
+          (void)evaluate_range(std::string_view(range->value().data(), range->value().size()),
+                               size);
+        }
+        (void)has_userinfo(std::string_view(header.target().data(), header.target().size()));
       }
       if (parser.is_header_done() && !parser.is_done()) {
         if (check_request_framing(parser.get().base())) {

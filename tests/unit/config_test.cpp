@@ -82,6 +82,7 @@ TEST(Config, ExampleFileStatesExactlyTheDefaults) {
   other.chargen.tcp_listen = {"127.0.0.1:19"};
   other.logging = {"off", "x.log", "json", "y.log"};
   other.jobs = {9, 9ms};
+  other.http.cache_control = "no-store";
   const settings s = load_file(EVALD_SOURCE_DIR "/config/evald.json", other);
   EXPECT_EQ(s.listen, defaults.listen);
   EXPECT_EQ(s.threads, defaults.threads);
@@ -108,6 +109,7 @@ TEST(Config, ExampleFileStatesExactlyTheDefaults) {
   EXPECT_EQ(s.logging.access_file, defaults.logging.access_file);
   EXPECT_EQ(s.jobs.max, defaults.jobs.max);
   EXPECT_EQ(s.jobs.ttl, defaults.jobs.ttl);
+  EXPECT_EQ(s.http.cache_control, defaults.http.cache_control);
 }
 
 TEST(Config, ErrorsNameTheJsonPath) {
@@ -185,5 +187,19 @@ TEST(IpLiteral, Ipv6) {
                           "12345::", "g::1", ":1:2:3:4:5:6:7", "1:2:3:4:5:6:7:8::", "::1.2.3",
                           "fe80::1%eth0", "1:2:3:4:5:6:7:1.2.3.4"}) {
     EXPECT_FALSE(is_ipv6_literal(bad)) << bad;
+  }
+}
+
+TEST(Config, CacheControlMustBeAHeaderValue) {
+  EXPECT_EQ(from_json(nlohmann::json::parse(R"({"http":{"cache_control":"no-cache"}})"))
+                .http.cache_control,
+            "no-cache");
+  EXPECT_EQ(from_json(nlohmann::json::parse(R"({"http":{"cache_control":""}})")).http.cache_control,
+            "");
+  try {
+    from_json(nlohmann::json::parse(R"({"http":{"cache_control":"a\r\nSet-Cookie: x"}})"));
+    FAIL() << "a CRLF in cache_control was accepted";
+  } catch (const config_error& e) {
+    EXPECT_NE(std::string(e.what()).find("/http/cache_control"), std::string::npos) << e.what();
   }
 }

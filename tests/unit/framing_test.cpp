@@ -68,3 +68,57 @@ TEST(Framing, SmugglingGuards) {
                 ->status,
             http::status::bad_request);
 }
+
+namespace {
+int line_status(std::string_view line) {
+  const auto p = check_request_line(line);
+  return p ? static_cast<int>(p->status) : 0;
+}
+}  // namespace
+
+TEST(RequestLine, WellFormedLinesPass) {
+  EXPECT_EQ(line_status("GET /healthz HTTP/1.1\r\n"), 0);
+  EXPECT_EQ(line_status("GET /healthz HTTP/1.0\r\n"), 0);
+  EXPECT_EQ(line_status("OPTIONS * HTTP/1.1\r\n"), 0);
+  EXPECT_EQ(line_status("M-SEARCH http://a.example/x?y=1 HTTP/1.1\r\n"), 0);
+  EXPECT_EQ(line_status("GET /caf\xc3\xa9 HTTP/1.1\r\n"), 0);  // bytes ≥ 0x80 are judged later
+}
+
+TEST(RequestLine, EveryMalformedShapeIs400) {
+  for (const std::string_view line : {
+           "GET /healthz \r\n",            // no version after the space (the reported case)
+           "GET /healthz\r\n",             // no version at all
+           "GET /healthz  HTTP/1.1\r\n",   // two spaces
+           "GET  /healthz HTTP/1.1\r\n",   // two spaces after the method
+           "GET\t/healthz HTTP/1.1\r\n",   // tab as separator
+           "GET /healthz\tHTTP/1.1\r\n",   // tab before the version
+           "GET /healthz HTTP/1.1 \r\n",   // trailing space
+           "GET /healthz HTTP/1.\r\n",     // version cut short
+           "GET /healthz HTTP/1\r\n",      // version cut short
+           "GET /healthz HTTP/\r\n",       // version cut short
+           "GET /healthz HTTP\r\n",        // version cut short
+           "GET /healthz H\r\n",           // version cut short
+           "GET /healthz http/1.1\r\n",    // the name is case-sensitive
+           "GET /healthz HTTP/1.1\n",      // bare LF
+           "GET /healthz HTTP/1.1\r\r\n",  // stray CR
+           "GET /healthz HTTP/11.1\r\n",   // two-digit major
+           "GET /hea\x01lthz HTTP/1.1\r\n",
+           " GET /healthz HTTP/1.1\r\n",  // leading space
+           "\r\n",                        // empty line
+           "GET\r\n",
+           "GE(T /healthz HTTP/1.1\r\n",  // not a token
+       }) {
+    EXPECT_EQ(line_status(line), 400) << "\"" << line << "\"";
+  }
+}
+
+TEST(RequestLine, OtherMajorVersionsAre505) {
+  EXPECT_EQ(line_status("GET / HTTP/2.0\r\n"), 505);
+  EXPECT_EQ(line_status("GET / HTTP/0.9\r\n"), 505);
+}
+
+TEST(RequestLine, OverlongLineIs501WhileStillAMethodElse414) {
+  EXPECT_EQ(static_cast<int>(overlong_request_line(std::string(9000, 'A'), 8192).status), 501);
+  EXPECT_EQ(static_cast<int>(overlong_request_line("GET /" + std::string(9000, 'a'), 8192).status),
+            414);
+}
