@@ -1,0 +1,136 @@
+#include "handlers/sandbox/sandbox_env.hpp"
+
+#include <array>
+#include <string_view>
+
+namespace evald::sandbox {
+namespace {
+
+// Registry key (its address) of the templates table.
+const char templates_key = 0;
+
+constexpr std::array<const char*, 14> base_names = {
+    "assert", "error",  "ipairs", "next",     "pairs",    "pcall", "rawequal",
+    "rawlen", "rawget", "select", "tonumber", "tostring", "type",  "_VERSION"};
+
+constexpr std::array<const char*, 4> library_names = {"string", "table", "math", "utf8"};
+
+// Trusted helper chunks, compiled in text mode like scripts. The handler of this
+// xpcall runs after pcall returned, so a looping handler is sliced and killed like
+// any other code (the stock one runs the handler with hooks off: SCRIPTS.md §1.3).
+constexpr std::string_view xpcall_source = R"(
+local pcall, pack, unpack = ...
+return function(f, handler, ...)
+  local r = pack(pcall(f, ...))
+  if r[1] then return unpack(r, 1, r.n) end
+  return false, handler(r[2])
+end)";
+
+// A comparator cannot yield, so the sort's size bounds how long it runs unsliced.
+constexpr std::string_view sort_source = R"(
+local sort, type, rawlen, error, limit = ...
+return function(t, cmp)
+  if type(t) == "table" and rawlen(t) > limit then
+    error("table.sort: more than " .. limit .. " elements", 2)
+  end
+  return sort(t, cmp)
+end)";
+
+// Compiles a helper chunk and calls it with the `nargs` values on top of the stack;
+// leaves the function it returns.
+void make_helper(lua_State* L, std::string_view source, int nargs) {
+  if (luaL_loadbufferx(L, source.data(), source.size(), "=evald", "t") != LUA_OK) {
+    lua_error(L);
+  }
+  lua_insert(L, -(nargs + 1));
+  lua_call(L, nargs, 1);
+}
+
+}  // namespace
+
+void install_templates(lua_State* L, std::size_t max_sort_elements) {
+  lua_createtable(L, 0, 8);  // templates
+  const int templates = lua_gettop(L);
+
+  luaL_requiref(L, "_G", luaopen_base, 0);
+  lua_createtable(L, 0, static_cast<int>(base_names.size()));
+  for (const char* name : base_names) {
+    lua_getfield(L, -2, name);
+    lua_setfield(L, -2, name);
+  }
+  lua_setfield(L, templates, "base");
+  lua_settop(L, templates);
+
+  luaL_requiref(L, "string", evald_luaopen_budgeted_string, 0);
+  lua_pushnil(L);
+  lua_setfield(L, -2, "dump");  // no bytecode anywhere (also gone from ("").dump)
+  lua_setfield(L, templates, "string");
+  lua_pushliteral(L, "");
+  if (lua_getmetatable(L, -1) != 0) {
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable");
+  }
+  lua_settop(L, templates);
+
+  luaL_requiref(L, "table", luaopen_table, 0);
+  const int table_lib = lua_gettop(L);
+  lua_getfield(L, table_lib, "sort");
+  lua_getglobal(L, "type");
+  lua_getglobal(L, "rawlen");
+  lua_getglobal(L, "error");
+  lua_pushinteger(L, static_cast<lua_Integer>(max_sort_elements));
+  make_helper(L, sort_source, 5);
+  lua_setfield(L, table_lib, "sort");
+  lua_setfield(L, templates, "table");
+
+  luaL_requiref(L, "math", luaopen_math, 0);
+  lua_setfield(L, templates, "math");
+  luaL_requiref(L, "utf8", luaopen_utf8, 0);
+  lua_setfield(L, templates, "utf8");
+
+  lua_getglobal(L, "pcall");
+  lua_getfield(L, templates, "table");
+  lua_getfield(L, -1, "pack");
+  lua_getfield(L, -2, "unpack");
+  lua_remove(L, -3);
+  make_helper(L, xpcall_source, 3);
+  lua_setfield(L, templates, "xpcall");
+
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &templates_key);
+  lua_settop(L, templates - 1);
+}
+
+void push_fresh_env(lua_State* L) {
+  luaL_checkstack(L, 8, "no stack for the environment");
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &templates_key);
+  const int templates = lua_gettop(L);
+  lua_createtable(L, 0, 32);
+  const int env = lua_gettop(L);
+  lua_getfield(L, templates, "base");
+  lua_pushnil(L);
+  while (lua_next(L, -2) != 0) {
+    lua_pushvalue(L, -2);
+    lua_insert(L, -2);
+    lua_rawset(L, env);
+  }
+  lua_pop(L, 1);
+  lua_getfield(L, templates, "xpcall");
+  lua_setfield(L, env, "xpcall");
+  for (const char* name : library_names) {
+    lua_getfield(L, templates, name);
+    lua_createtable(L, 0, 32);
+    lua_pushnil(L);
+    while (lua_next(L, -3) != 0) {
+      lua_pushvalue(L, -2);
+      lua_insert(L, -2);
+      lua_rawset(L, -4);
+    }
+    lua_setfield(L, env, name);
+    lua_pop(L, 1);
+  }
+  lua_pushvalue(L, env);
+  lua_setfield(L, env, "_G");
+  lua_remove(L, templates);
+}
+
+}  // namespace evald::sandbox

@@ -1,0 +1,22 @@
+#pragma once
+#include <cstddef>
+
+#include "handlers/sandbox/lua_api.hpp"
+
+// What a script sees (SCRIPTS.md §1.7): the safe base functions, copies of string
+// (budgeted matcher, no dump), table (table.sort size-capped), math and utf8, and an
+// xpcall whose handler runs after the error unwound (hooked and yieldable, unlike the
+// stock one). Absent: load, dofile, require, package, io, os, debug, collectgarbage,
+// coroutine, setmetatable, getmetatable, rawset, print. The string metatable is
+// locked. Single-threaded: whoever owns the lua_State.
+namespace evald::sandbox {
+
+// Opens the libraries once per state and keeps them as templates in the registry.
+// Allocates (may raise a Lua error): call inside a protected call.
+void install_templates(lua_State* L, std::size_t max_sort_elements);
+
+// Pushes a fresh environment for one run: its own copies of every library table, so
+// `string.find = nil` in one run is invisible to the next. Allocates (protected call).
+void push_fresh_env(lua_State* L);
+
+}  // namespace evald::sandbox

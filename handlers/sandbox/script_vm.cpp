@@ -1,0 +1,437 @@
+#include "handlers/sandbox/script_vm.hpp"
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include "handlers/sandbox/lua_api.hpp"
+#include "handlers/sandbox/lua_json.hpp"
+#include "handlers/sandbox/sandbox_env.hpp"
+
+namespace evald::sandbox {
+namespace {
+
+// Registry keys (their addresses).
+const char function_key = 0;  // the compiled chunk
+const char thread_key = 0;    // the current run's thread (keeps it alive)
+const char marks_key = 0;     // the current run's array marks
+
+// The hook runs every this many VM instructions: about 3 µs apart on this machine,
+// and the hook's cost does not depend on it (SCRIPTS.md §1.5).
+constexpr int hook_period = 1000;
+
+script_vm* vm_of(lua_State* L) {
+  return *static_cast<script_vm**>(lua_getextraspace(L));
+}
+
+void count_hook(lua_State* L, lua_Debug*) {
+  vm_of(L)->on_hook(L);
+}
+
+std::string format_number(lua_State* L, int index) {
+  char buf[48];
+  if (lua_isinteger(L, index)) {
+    std::snprintf(buf, sizeof buf, "%lld", static_cast<long long>(lua_tointeger(L, index)));
+    return buf;
+  }
+  std::snprintf(buf, sizeof buf, "%.14g", lua_tonumber(L, index));
+  std::string s = buf;
+  if (s.find_first_of(".eni") == std::string::npos) {
+    s += ".0";  // as Lua's tostring: a float stays recognisable
+  }
+  return s;
+}
+
+// emit(...): one log line, the arguments joined by tabs (as print would).
+int lua_emit(lua_State* L) {
+  const int n = lua_gettop(L);
+  std::string line;
+  for (int i = 1; i <= n; ++i) {
+    if (i > 1) {
+      line.push_back('\t');
+    }
+    switch (lua_type(L, i)) {
+      case LUA_TSTRING: {
+        std::size_t len = 0;
+        const char* s = lua_tolstring(L, i, &len);
+        line.append(s, len);
+        break;
+      }
+      case LUA_TNUMBER:
+        line += format_number(L, i);
+        break;
+      case LUA_TBOOLEAN:
+        line += lua_toboolean(L, i) != 0 ? "true" : "false";
+        break;
+      case LUA_TNIL:
+        line += "nil";
+        break;
+      default:
+        if (is_null(L, i)) {
+          line += "null";
+          break;
+        }
+        return luaL_error(L,
+                          "emit: argument #%d is a %s (emit takes strings, numbers, booleans "
+                          "and nil)",
+                          i, luaL_typename(L, i));
+    }
+  }
+  vm_of(L)->append_log(std::move(line));
+  return 0;
+}
+
+// progress(fraction): how far a launched job is, from 0 to 1.
+int lua_progress(lua_State* L) {
+  const lua_Number f = luaL_checknumber(L, 1);
+  if (!(f >= 0.0 && f <= 1.0)) {
+    return luaL_error(L, "progress: the fraction must be from 0 to 1");
+  }
+  vm_of(L)->report_progress(static_cast<double>(f));
+  return 0;
+}
+
+// array(...): a table that becomes a JSON array even when empty.
+int lua_array(lua_State* L) {
+  const int n = lua_gettop(L);
+  lua_createtable(L, n, 0);
+  for (int i = 1; i <= n; ++i) {
+    lua_pushvalue(L, i);
+    lua_rawseti(L, -2, i);
+  }
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &marks_key);
+  lua_pushvalue(L, -2);
+  lua_pushboolean(L, 1);
+  lua_rawset(L, -3);
+  lua_pop(L, 1);
+  return 1;
+}
+
+struct setup_args {
+  std::string_view source;
+  std::size_t max_sort;
+  int load_status = LUA_OK;
+};
+
+int protected_setup(lua_State* L) {
+  auto* args = static_cast<setup_args*>(lua_touserdata(L, 1));
+  install_templates(L, args->max_sort);
+  args->load_status = luaL_loadbufferx(L, args->source.data(), args->source.size(), "=script", "t");
+  if (args->load_status != LUA_OK) {
+    return lua_error(L);
+  }
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &function_key);
+  return 0;
+}
+
+struct start_args {
+  const nlohmann::json* input;
+  lua_State* thread = nullptr;
+};
+
+int protected_start(lua_State* L) {
+  auto* args = static_cast<start_args*>(lua_touserdata(L, 1));
+  lua_State* co = lua_newthread(L);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &thread_key);  // the previous run's thread is garbage now
+  lua_newtable(L);
+  lua_pushvalue(L, -1);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &marks_key);
+  const int marks = lua_gettop(L);
+  push_fresh_env(L);
+  const int env = lua_gettop(L);
+  lua_pushcfunction(L, lua_emit);
+  lua_setfield(L, env, "emit");
+  lua_pushcfunction(L, lua_progress);
+  lua_setfield(L, env, "progress");
+  lua_pushcfunction(L, lua_array);
+  lua_setfield(L, env, "array");
+  push_null(L);
+  lua_setfield(L, env, "null");
+  push_json(L, *args->input, marks);
+  lua_setfield(L, env, "input");
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &function_key);
+  lua_pushvalue(L, env);
+  lua_setupvalue(L, -2, 1);  // the chunk's _ENV: this run's environment
+  lua_xmove(L, co, 1);
+  lua_sethook(co, count_hook, LUA_MASKCOUNT, hook_period);
+  args->thread = co;
+  return 0;
+}
+
+}  // namespace
+
+std::pair<std::optional<int>, std::string> split_lua_message(std::string_view message) {
+  constexpr std::string_view prefix = "script:";
+  if (message.starts_with(prefix)) {
+    std::size_t i = prefix.size();
+    int line = 0;
+    while (i < message.size() && message[i] >= '0' && message[i] <= '9' && line < 100'000'000) {
+      line = line * 10 + (message[i] - '0');
+      ++i;
+    }
+    if (i > prefix.size() && message.substr(i, 2) == ": ") {
+      return {line, std::string(message.substr(i + 2))};
+    }
+  }
+  return {std::nullopt, std::string(message)};
+}
+
+void* script_vm::allocate(void* ud, void* ptr, std::size_t osize, std::size_t nsize) noexcept {
+  auto* a = static_cast<allocation*>(ud);
+  if (ptr == nullptr) {
+    osize = 0;  // then osize is a type tag, not a size
+  }
+  if (nsize == 0) {
+    std::free(ptr);
+    a->used -= osize;
+    return nullptr;
+  }
+  if (nsize > osize && a->used - osize + nsize > a->cap) {
+    a->cap_hit = true;  // refuse growth only: Lua runs an emergency GC and retries once
+    return nullptr;
+  }
+  void* p = std::realloc(ptr, nsize);
+  if (p == nullptr) {
+    if (nsize <= osize) {
+      return ptr;  // a failed shrink leaves the block as it was, and Lua may not fail here
+    }
+    a->cap_hit = true;
+    return nullptr;
+  }
+  a->used = a->used - osize + nsize;
+  a->peak = std::max(a->peak, a->used);
+  return p;
+}
+
+script_vm::script_vm(std::string_view source, const script_limits& limits) : limits_(limits) {
+  alloc_.cap = limits.memory_bytes;
+  L_ = lua_newstate(&script_vm::allocate, &alloc_);
+  if (L_ == nullptr) {
+    fail(script_failure::kind::memory, "the memory limit is too small to create a Lua state");
+    return;
+  }
+  *static_cast<script_vm**>(lua_getextraspace(L_)) = this;
+  setup_args args{source, limits.max_sort_elements};
+  lua_pushcfunction(L_, protected_setup);
+  lua_pushlightuserdata(L_, &args);
+  const int status = lua_pcall(L_, 1, 0, 0);
+  if (status != LUA_OK) {
+    if (status == LUA_ERRMEM || alloc_.cap_hit) {
+      fail(script_failure::kind::memory,
+           "the memory limit of " + std::to_string(alloc_.cap) + " bytes was reached compiling");
+    } else {
+      // Any other load failure is the source's fault, including the parser's "C stack
+      // overflow" on deeply nested expressions (SCRIPTS.md §4.3 #14).
+      std::size_t len = 0;
+      const char* text = lua_type(L_, -1) == LUA_TSTRING ? lua_tolstring(L_, -1, &len) : nullptr;
+      auto [line, message] = split_lua_message(text ? std::string_view(text, len) : "");
+      fail(script_failure::kind::syntax, message.empty() ? "the script does not compile" : message,
+           line);
+    }
+    lua_settop(L_, 0);
+    return;
+  }
+  compiled_ = true;
+  reusable_ = true;
+}
+
+script_vm::~script_vm() {
+  if (L_ != nullptr) {
+    lua_close(L_);  // no finalizer exists to run: scripts cannot set metatables
+  }
+}
+
+void script_vm::start(const nlohmann::json& input) {
+  failure_.reset();
+  result_ = nullptr;
+  log_.clear();
+  log_bytes_ = 0;
+  log_truncated_ = false;
+  killed_ = kill_reason::none;
+  alloc_.cap_hit = false;
+  instructions_ = 0;
+  cpu_ = std::chrono::nanoseconds(0);
+  running_ = false;
+  if (!compiled_ || !reusable_) {
+    fail(script_failure::kind::runtime, "the script state cannot run another input");
+    return;
+  }
+  start_args args{&input};
+  lua_pushcfunction(L_, protected_start);
+  lua_pushlightuserdata(L_, &args);
+  const int status = lua_pcall(L_, 1, 0, 0);
+  if (status != LUA_OK) {
+    lua_settop(L_, 0);
+    reusable_ = false;
+    fail(alloc_.cap_hit || status == LUA_ERRMEM ? script_failure::kind::memory
+                                                : script_failure::kind::runtime,
+         alloc_.cap_hit || status == LUA_ERRMEM
+             ? "the memory limit of " + std::to_string(alloc_.cap) +
+                   " bytes was reached converting the input"
+             : "the input could not be converted to Lua data");
+    return;
+  }
+  co_ = args.thread;
+  run_args_ = 0;
+  running_ = true;
+}
+
+script_vm::step script_vm::resume(std::chrono::steady_clock::time_point slice_end,
+                                  const std::atomic<bool>* stop) {
+  if (!running_) {
+    return step::finished;
+  }
+  slice_end_ = slice_end;
+  stop_ = stop;
+  const auto t0 = std::chrono::steady_clock::now();
+  int nresults = 0;
+  const int status = lua_resume(co_, L_, run_args_, &nresults);
+  cpu_ += std::chrono::steady_clock::now() - t0;
+  stop_ = nullptr;
+  if (status == LUA_YIELD && killed_ == kill_reason::none) {
+    return step::yielded;  // only the hook yields: scripts have no coroutine library
+  }
+  running_ = false;
+  if (status == LUA_OK) {
+    finish_ok(co_, nresults);
+  } else {
+    fail_from_error(co_, status);
+  }
+  return step::finished;
+}
+
+void script_vm::finish_ok(lua_State* co, int nresults) {
+  if (alloc_.cap_hit) {
+    reusable_ = false;  // it came close to the cap: a fresh state for the next input
+  }
+  if (nresults == 0) {
+    result_ = nullptr;
+    return;
+  }
+  const int first = lua_gettop(co) - nresults + 1;
+  if (!lua_checkstack(co, 8)) {
+    reusable_ = false;
+    fail(script_failure::kind::result, "no stack space left to convert the result");
+    return;
+  }
+  lua_rawgetp(co, LUA_REGISTRYINDEX, &marks_key);
+  const int marks = lua_gettop(co);
+  auto problem = to_json(co, first, marks, limits_.max_result_bytes, result_);
+  lua_settop(co, 0);
+  if (problem) {
+    result_ = nullptr;
+    fail(problem->too_large ? script_failure::kind::result_too_large : script_failure::kind::result,
+         std::move(problem->message));
+  }
+}
+
+void script_vm::fail_from_error(lua_State* co, int status) {
+  if (killed_ != kill_reason::none) {
+    reusable_ = false;
+    if (killed_ == kill_reason::burst) {
+      fail(script_failure::kind::burst,
+           "the script ran longer than the burst limit (" +
+               std::to_string(limits_.burst.count() / 1000) +
+               " ms) where it could not yield: inside a table.sort comparator, a string.gsub "
+               "callback or a similar library call");
+    } else {
+      fail(script_failure::kind::stopped, "the script was stopped");
+    }
+    return;
+  }
+  if (status == LUA_ERRMEM || alloc_.cap_hit) {
+    reusable_ = false;
+    fail(script_failure::kind::memory,
+         "the memory limit of " + std::to_string(alloc_.cap) + " bytes was reached");
+    return;
+  }
+  std::string text;
+  switch (lua_type(co, -1)) {
+    case LUA_TSTRING: {
+      std::size_t len = 0;
+      const char* s = lua_tolstring(co, -1, &len);
+      text.assign(s, len);
+      break;
+    }
+    case LUA_TNUMBER:
+      text = format_number(co, -1);
+      break;
+    default:
+      // Never tostring() it: a table's __tostring would run outside the slicing.
+      text = std::string("(error object is a ") + luaL_typename(co, -1) + " value)";
+  }
+  auto [line, message] = split_lua_message(text);
+  if (!line) {
+    // error("x", 0) or a non-string error: the innermost line of the script that is
+    // still on the dead thread's stack.
+    lua_Debug ar;
+    for (int level = 0; lua_getstack(co, level, &ar) != 0; ++level) {
+      if (lua_getinfo(co, "Sl", &ar) != 0 && ar.currentline > 0 &&
+          std::strcmp(ar.source, "=script") == 0) {
+        line = ar.currentline;
+        break;
+      }
+    }
+  }
+  if (!valid_utf8(message)) {
+    message = "(the error message is not valid UTF-8)";
+  }
+  fail(script_failure::kind::runtime, std::move(message), line);
+}
+
+void script_vm::fail(script_failure::kind what, std::string message, std::optional<int> line) {
+  failure_ = script_failure{what, line, std::move(message)};
+}
+
+script_stats script_vm::stats() const noexcept {
+  return script_stats{instructions_, alloc_.peak, cpu_};
+}
+
+void script_vm::on_hook(lua_State* L) {
+  instructions_ += hook_period;
+  const bool stop = stop_ != nullptr && stop_->load(std::memory_order_relaxed);
+  if (killed_ == kill_reason::none) {
+    const auto now = std::chrono::steady_clock::now();
+    if (now < slice_end_ && !stop) {
+      return;
+    }
+    if (lua_isyieldable(L) != 0) {
+      lua_yield(L, 0);  // end of the slice; the host resumes it later, or never
+      return;
+    }
+    if (stop) {
+      killed_ = kill_reason::stopped;
+    } else if (now - slice_end_ >= limits_.burst) {
+      killed_ = kill_reason::burst;
+    } else {
+      return;  // inside a comparator or callback: yield once it returns
+    }
+    // From now on the hook runs at every instruction, so the error is raised again
+    // on the first one outside whatever pcall caught it. Set once: re-arming a hook
+    // walks every frame, and doing it per call made unwinding quadratic (§1.2).
+    lua_sethook(L, count_hook, LUA_MASKCOUNT, 1);
+  } else if (lua_isyieldable(L) != 0) {
+    lua_yield(L, 0);  // killed earlier and the error was caught: this yield ends it
+    return;
+  }
+  // Not yieldable: an error is the only way out of a C call. A pcall may catch it,
+  // but the next hook that can yield ends the run.
+  luaL_error(L, "the script was stopped (burst limit or cancellation)");
+}
+
+void script_vm::append_log(std::string line) {
+  if (log_truncated_ || log_bytes_ + line.size() > limits_.max_log_bytes) {
+    log_truncated_ = true;
+    return;
+  }
+  log_bytes_ += line.size();
+  log_.push_back(std::move(line));
+}
+
+void script_vm::report_progress(double fraction) {
+  if (on_progress) {
+    on_progress(fraction);
+  }
+}
+
+}  // namespace evald::sandbox

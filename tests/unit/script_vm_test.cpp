@@ -1,0 +1,296 @@
+// The sandbox kernel alone: compile, run in slices, limits, JSON conversion, and
+// what a script can and cannot reach.
+#include "handlers/sandbox/script_vm.hpp"
+
+#include <gtest/gtest.h>
+
+#include <thread>
+
+using namespace evald::sandbox;
+using json = nlohmann::json;
+using clock_type = std::chrono::steady_clock;
+
+namespace {
+
+struct outcome {
+  std::optional<script_failure> failure;
+  json result;
+  std::vector<std::string> log;
+  std::uint64_t slices = 0;
+  script_stats stats;
+};
+
+// Runs to the end in 250 µs slices, giving up after `limit` (then the vm is dropped,
+// as the server does at a deadline).
+outcome run(const std::string& source, const json& input = nullptr, script_limits limits = {},
+            std::chrono::milliseconds limit = std::chrono::seconds(10)) {
+  script_vm vm(source, limits);
+  outcome o;
+  if (!vm.compiled()) {
+    o.failure = vm.failure();
+    return o;
+  }
+  vm.start(input);
+  const auto give_up = clock_type::now() + limit;
+  while (vm.resume(clock_type::now() + std::chrono::microseconds(250)) ==
+         script_vm::step::yielded) {
+    ++o.slices;
+    if (clock_type::now() > give_up) {
+      o.failure = script_failure{script_failure::kind::stopped, std::nullopt, "deadline"};
+      return o;
+    }
+  }
+  o.failure = vm.failure();
+  o.result = vm.result();
+  o.log = vm.log();
+  o.stats = vm.stats();
+  return o;
+}
+
+}  // namespace
+
+TEST(ScriptVm, AddsItsInput) {
+  const auto o = run("return input.a + input.b", json{{"a", 1}, {"b", 2}});
+  ASSERT_FALSE(o.failure) << o.failure->message;
+  EXPECT_EQ(o.result, 3);
+  EXPECT_GT(o.stats.memory_peak, 0U);
+}
+
+TEST(ScriptVm, UntouchedInputRoundTrips) {
+  const json input = json::parse(R"({"a":[1,null,3],"b":{},"c":[],"d":1.0,"e":"x\u0000y","f":true,
+    "g":-5,"h":9007199254740993,"i":[[],{}],"j":{"k":[{"l":null}]},"m":0.1,"n":"\u00fc"})");
+  const auto o = run("return input", input);
+  ASSERT_FALSE(o.failure) << o.failure->message;
+  EXPECT_EQ(o.result, input);
+  EXPECT_TRUE(o.result["d"].is_number_float());
+  EXPECT_EQ(run("return input", json::array()).result, json::array());
+  EXPECT_EQ(run("return input", nullptr).result, nullptr);
+}
+
+TEST(ScriptVm, LuaValuesBecomeJson) {
+  EXPECT_EQ(run("return {1, 2, 3}").result, json::parse("[1,2,3]"));
+  EXPECT_EQ(run("return {}").result, json::object());
+  EXPECT_EQ(run("return array()").result, json::array());
+  EXPECT_EQ(run("return array(1, 'a')").result, json::parse(R"([1,"a"])"));
+  EXPECT_EQ(run("return {x = 1, [2] = 'b'}").result, json::parse(R"({"x":1,"2":"b"})"));
+  EXPECT_EQ(run("return {1, nil, 3}").result, json::parse(R"({"1":1,"3":3})"));
+  EXPECT_EQ(run("return {1, null, 3}").result, json::parse("[1,null,3]"));
+  EXPECT_EQ(run("return 7 // 2, 'ignored'").result, 3);
+  EXPECT_TRUE(run("return 1.5").result.is_number_float());
+  EXPECT_EQ(run("return math.maxinteger").result, INT64_MAX);
+  EXPECT_EQ(run("").result, nullptr);
+}
+
+TEST(ScriptVm, UnconvertibleResultsAreResultErrors) {
+  for (const char* src : {"return function() end", "local t = {} t.t = t return t", "return 0/0",
+                          "return {[0/0 == 0/0] = 1}", "return 1/0", "return {[true] = 1}",
+                          "return '\\xff'", "return {[1] = 'a', ['1'] = 'b'}"}) {
+    const auto o = run(src);
+    ASSERT_TRUE(o.failure) << src;
+    EXPECT_EQ(o.failure->what, script_failure::kind::result) << src << ": " << o.failure->message;
+  }
+  script_limits small;
+  small.max_result_bytes = 1000;
+  const auto big = run("return string.rep('x', 5000)", nullptr, small);
+  ASSERT_TRUE(big.failure);
+  EXPECT_EQ(big.failure->what, script_failure::kind::result_too_large);
+  // A DAG that doubles at every level stops at the size limit, not after 2^60 nodes.
+  const auto dag = run("local t = {1} for i = 1, 60 do t = {t, t} end return t");
+  ASSERT_TRUE(dag.failure);
+  EXPECT_TRUE(dag.failure->what == script_failure::kind::result_too_large ||
+              dag.failure->what == script_failure::kind::result)
+      << dag.failure->message;
+}
+
+TEST(ScriptVm, SyntaxErrorsNameTheLine) {
+  const auto o = run("local x = 1\nlocal y = 2\nif x then\n");
+  ASSERT_TRUE(o.failure);
+  EXPECT_EQ(o.failure->what, script_failure::kind::syntax);
+  EXPECT_EQ(o.failure->line, 4);
+  EXPECT_NE(o.failure->message.find("'end' expected"), std::string::npos) << o.failure->message;
+  // Deep nesting fails in the parser with "C stack overflow": still the source's fault.
+  const auto deep = run("return " + std::string(1000, '(') + "1" + std::string(1000, ')'));
+  ASSERT_TRUE(deep.failure);
+  EXPECT_EQ(deep.failure->what, script_failure::kind::syntax);
+  // Binary chunks are refused.
+  const auto binary = run(std::string("\x1bLua", 4));
+  ASSERT_TRUE(binary.failure);
+  EXPECT_EQ(binary.failure->what, script_failure::kind::syntax);
+}
+
+TEST(ScriptVm, RuntimeErrorsNameTheLine) {
+  auto o = run("local a = 1\nerror('boom')");
+  ASSERT_TRUE(o.failure);
+  EXPECT_EQ(o.failure->what, script_failure::kind::runtime);
+  EXPECT_EQ(o.failure->line, 2);
+  EXPECT_EQ(o.failure->message, "boom");
+  o = run("\n\nlocal t = nil\nreturn t.x");
+  EXPECT_EQ(o.failure->line, 4);
+  o = run("\nerror({})");
+  EXPECT_EQ(o.failure->message, "(error object is a table value)");
+  EXPECT_EQ(o.failure->line, 2);
+  o = run("\n\nerror('no position', 0)");
+  EXPECT_EQ(o.failure->message, "no position");
+  EXPECT_EQ(o.failure->line, 3);
+}
+
+TEST(ScriptVm, TheSandboxHoldsOnlyWhatIsAllowed) {
+  const auto o = run(R"(
+    local absent = {}
+    for _, name in ipairs({"io", "os", "debug", "package", "require", "dofile", "loadfile",
+        "load", "loadstring", "collectgarbage", "coroutine", "print", "setmetatable",
+        "getmetatable", "rawset", "warn", "module"}) do
+      if _G[name] ~= nil then absent[#absent + 1] = name end
+    end
+    if string.dump ~= nil or ("").dump ~= nil then absent[#absent + 1] = "string.dump" end
+    return {present = absent, ok = type(pcall) == "function" and type(string.find) == "function"
+      and type(table.concat) == "function" and type(math.floor) == "function"
+      and type(utf8.char) == "function" and type(xpcall) == "function"})");
+  ASSERT_FALSE(o.failure) << o.failure->message;
+  EXPECT_EQ(o.result["present"], json::object()) << o.result.dump();
+  EXPECT_EQ(o.result["ok"], true);
+}
+
+TEST(ScriptVm, EachRunHasItsOwnEnvironment) {
+  script_vm vm(
+      "local before = string.find ~= nil; string.find = nil; leaked = (leaked or 0) + 1; "
+      "return {before = before, leaked = leaked}",
+      {});
+  ASSERT_TRUE(vm.compiled());
+  for (int i = 0; i < 3; ++i) {
+    vm.start(nullptr);
+    while (vm.resume(clock_type::now() + std::chrono::milliseconds(1)) ==
+           script_vm::step::yielded) {
+    }
+    ASSERT_FALSE(vm.failure()) << vm.failure()->message;
+    EXPECT_EQ(vm.result(), json::parse(R"({"before":true,"leaked":1})"));
+    EXPECT_TRUE(vm.reusable());
+  }
+}
+
+TEST(ScriptVm, EndlessLoopsYieldEverySlice) {
+  script_vm vm("while true do end", {});
+  vm.start(nullptr);
+  for (int i = 0; i < 20; ++i) {
+    const auto slice_end = clock_type::now() + std::chrono::microseconds(200);
+    EXPECT_EQ(vm.resume(slice_end), script_vm::step::yielded);
+    EXPECT_LT(clock_type::now() - slice_end, std::chrono::milliseconds(5));
+  }
+  EXPECT_GT(vm.stats().instructions, 1000U);
+  // Yields cross pcall.
+  script_vm nested("while true do pcall(function() while true do end end) end", {});
+  nested.start(nullptr);
+  EXPECT_EQ(nested.resume(clock_type::now() + std::chrono::microseconds(200)),
+            script_vm::step::yielded);
+  EXPECT_EQ(nested.resume(clock_type::now() + std::chrono::microseconds(200)),
+            script_vm::step::yielded);
+}
+
+TEST(ScriptVm, StopEndsARunThatCannotYield) {
+  std::atomic<bool> stop{true};
+  script_vm vm("table.sort({3, 2, 1}, function() while true do end end)", {});
+  vm.start(nullptr);
+  EXPECT_EQ(vm.resume(clock_type::now() + std::chrono::seconds(10), &stop),
+            script_vm::step::finished);
+  ASSERT_TRUE(vm.failure());
+  EXPECT_EQ(vm.failure()->what, script_failure::kind::stopped);
+  EXPECT_FALSE(vm.reusable());
+}
+
+TEST(ScriptVm, BurstLimitEndsUnyieldableStretches) {
+  script_limits limits;
+  limits.burst = std::chrono::milliseconds(20);
+  for (const char* src : {
+           "table.sort({3, 2, 1}, function() while true do end end)",
+           "string.gsub('aaaa', 'a', function() while true do end end)",
+           "table.sort({3,2,1}, function() while true do pcall(function() while true do end end) "
+           "end end)",
+           "xpcall(function() table.sort({1,2,3}, function() while true do end end) end, "
+           "function() while true do end end)",
+       }) {
+    const auto start = clock_type::now();
+    const auto o = run(src, nullptr, limits, std::chrono::seconds(5));
+    const auto took = clock_type::now() - start;
+    ASSERT_TRUE(o.failure) << src;
+    // Including the comparator that catches the kill error in a pcall (the hook then
+    // raises at every instruction, so the loop around that pcall raises too) and the
+    // stock xpcall's trap, whose handler would run with hooks off.
+    EXPECT_EQ(o.failure->what, script_failure::kind::burst) << src << ": " << o.failure->message;
+    EXPECT_LT(took, std::chrono::seconds(2)) << src;
+  }
+}
+
+TEST(ScriptVm, MemoryCapIsHard) {
+  script_limits limits;
+  limits.memory_bytes = 4 * 1024 * 1024;
+  for (const char* src : {"local s = 'x' while true do s = s .. s end",
+                          "local t, i = {}, 0 while true do i = i + 1 t[i] = i end",
+                          "local function f(n) return 1 + f(n + 1) end return f(1)"}) {
+    const auto o = run(src, nullptr, limits);
+    ASSERT_TRUE(o.failure) << src;
+    EXPECT_TRUE(o.failure->what == script_failure::kind::memory ||
+                (o.failure->what == script_failure::kind::runtime &&
+                 o.failure->message.find("stack overflow") != std::string::npos))
+        << src << ": " << o.failure->message;
+    EXPECT_LE(o.stats.memory_peak, limits.memory_bytes);
+  }
+  const auto o = run("return string.rep('x', 2^31)", nullptr, limits);
+  ASSERT_TRUE(o.failure);
+}
+
+TEST(ScriptVm, PatternsHaveAStepBudget) {
+  for (const char* src :
+       {"return (('a'):rep(1e5)):find('a*b')", "return (('a'):rep(3000)):find('.-.-b')",
+        "return (('a'):rep(26)):find(('a?'):rep(26) .. ('a'):rep(26))",
+        "return (('a'):rep(1e6)):find(('a'):rep(5e5) .. 'b', 1, true)"}) {
+    const auto start = clock_type::now();
+    const auto o = run(src);
+    ASSERT_TRUE(o.failure) << src;
+    EXPECT_EQ(o.failure->what, script_failure::kind::runtime);
+    EXPECT_NE(o.failure->message.find("too expensive"), std::string::npos) << o.failure->message;
+    EXPECT_LT(clock_type::now() - start, std::chrono::seconds(2)) << src;
+  }
+  // Ordinary matching is unaffected.
+  const auto ok = run(R"(local n = 0 for w in (("word "):rep(200000)):gmatch("%a+") do n = n + 1 end
+                         return n)");
+  ASSERT_FALSE(ok.failure) << ok.failure->message;
+  EXPECT_EQ(ok.result, 200000);
+}
+
+TEST(ScriptVm, EmitLogsAreCapped) {
+  auto o = run("emit('a', 1, 2.5, true, nil, null) emit('b') return 1");
+  ASSERT_FALSE(o.failure);
+  EXPECT_EQ(o.log, (std::vector<std::string>{"a\t1\t2.5\ttrue\tnil\tnull", "b"}));
+  script_limits limits;
+  limits.max_log_bytes = 100;
+  script_vm vm("for i = 1, 1000 do emit(string.rep('x', 10)) end", limits);
+  vm.start(nullptr);
+  while (vm.resume(clock_type::now() + std::chrono::milliseconds(1)) == script_vm::step::yielded) {
+  }
+  EXPECT_EQ(vm.log().size(), 10U);
+  EXPECT_TRUE(vm.log_truncated());
+  o = run("emit({})");
+  ASSERT_TRUE(o.failure);
+  EXPECT_NE(o.failure->message.find("emit: argument #1 is a table"), std::string::npos);
+}
+
+TEST(ScriptVm, SortIsSizeCapped) {
+  script_limits limits;
+  limits.max_sort_elements = 1000;
+  const auto o =
+      run("local t = {} for i = 1, 1001 do t[i] = -i end table.sort(t)", nullptr, limits);
+  ASSERT_TRUE(o.failure);
+  EXPECT_NE(o.failure->message.find("more than 1000 elements"), std::string::npos);
+  EXPECT_FALSE(run("local t = {} for i = 1, 1000 do t[i] = -i end table.sort(t) return t[1]",
+                   nullptr, limits)
+                   .failure);
+}
+
+TEST(ScriptVm, XpcallHandlerRunsAfterTheError) {
+  const auto o =
+      run("return {xpcall(function() error('e', 0) end, function(m) return 'h:' .. m end)}");
+  ASSERT_FALSE(o.failure) << o.failure->message;
+  EXPECT_EQ(o.result, json::parse(R"([false,"h:e"])"));
+  EXPECT_EQ(run("return {xpcall(function(a, b) return a + b end, print, 1, 2)}").result,
+            json::parse("[true,3]"));
+}
