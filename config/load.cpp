@@ -284,6 +284,35 @@ settings from_json(const json& j, settings s) {
                   s.eval.trial_precheck = read_integer(x, q, 7, 1ULL << 32);
                 }}});
         }},
+       {"scripts",
+        [&](const json& v, const std::string& p) {
+          auto& sc = s.scripts;
+          read_object(
+              v, p,
+              {{"memory",
+                [&](const json& x, const std::string& q) {
+                  sc.memory = read_size(x, q, 64 * 1024, 1ULL << 32);
+                }},
+               {"burst",
+                [&](const json& x, const std::string& q) {
+                  sc.burst = read_duration(x, q, std::chrono::microseconds(100), ms(10'000));
+                }},
+               {"max_source",
+                [&](const json& x, const std::string& q) {
+                  sc.max_source = read_size(x, q, 16, 16 * 1024 * 1024);
+                }},
+               {"max_result",
+                [&](const json& x, const std::string& q) {
+                  sc.max_result = read_size(x, q, 64, 1ULL << 30);
+                }},
+               {"max_log",
+                [&](const json& x, const std::string& q) {
+                  sc.max_log = read_size(x, q, 0, 1ULL << 30);
+                }},
+               {"max_named", [&](const json& x, const std::string& q) {
+                  sc.max_named = static_cast<std::uint32_t>(read_integer(x, q, 0, 1'000'000));
+                }}});
+        }},
        {"http",
         [&](const json& v, const std::string& p) {
           read_object(v, p, {{"cache_control", [&](const json& x, const std::string& q) {

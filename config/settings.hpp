@@ -40,6 +40,19 @@ struct eval_settings {
   std::uint64_t trial_precheck = 262'144;
 };
 
+// User scripts (POST /eval with "workload":"script", named scripts). Each limit is
+// also the cap on a request's own "limits" override.
+struct scripts_settings {
+  std::uint64_t memory = 16 * 1024 * 1024;  // a Lua state's allocations → 422 script_memory
+  // Longest stretch past a slice where a script cannot yield (sort comparator, gsub
+  // callback) → 422 script_error.
+  std::chrono::microseconds burst{20'000};
+  std::uint64_t max_source = 64 * 1024;    // source text → 413
+  std::uint64_t max_result = 1024 * 1024;  // result as JSON → 413
+  std::uint64_t max_log = 64 * 1024;       // emit() lines per evaluation (then dropped)
+  std::uint32_t max_named = 1000;          // PUT /scripts/<name> entries → 507 past it
+};
+
 struct http_settings {
   // Cache-Control of the answers that are pure functions of their request (/prime,
   // /factor, /chargen?bytes=N); they also carry a strong ETag. Empty = no header.
@@ -70,6 +83,7 @@ struct settings {
   timeouts_settings timeouts;
   eval_settings eval;
   http_settings http;
+  scripts_settings scripts;
   chargen_settings chargen;
   jobs_settings jobs;
   logging_settings logging;

@@ -17,11 +17,14 @@ void healthz(request_context& ctx, response& res);
 net::awaitable<void> prime(request_context& ctx, response& res);
 void chargen(request_context& ctx, response& res);
 void factor(request_context& ctx, response& res);
-net::awaitable<void> eval(request_context& ctx, response& res);
-net::awaitable<void> eval_launch(request_context& ctx, response& res);  // data: job_store
+net::awaitable<void> eval(request_context& ctx, response& res);         // data: script_store
+net::awaitable<void> eval_launch(request_context& ctx, response& res);  // data: route_stores
 void job(request_context& ctx, response& res);                          // data: job_store
 void jobs(request_context& ctx, response& res);                         // data: job_store
 void metrics(request_context& ctx, response& res);                      // data: metrics_source
+void script_put(request_context& ctx, response& res);                   // data: script_store
+void script_get(request_context& ctx, response& res);    // GET and DELETE; data: script_store
+void scripts_list(request_context& ctx, response& res);  // data: script_store
 
 // Marks an answer that is a pure function of `key` (e.g. "prime 7"): a strong ETag
 // and the configured Cache-Control; the session answers If-None-Match with 304.

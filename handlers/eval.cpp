@@ -8,6 +8,8 @@
 #include "handlers/evaluation.hpp"
 #include "handlers/json_keys.hpp"
 #include "handlers/parallel_trial.hpp"
+#include "handlers/script_request.hpp"
+#include "handlers/script_runner.hpp"
 #include "server/ascii.hpp"
 #include "server/http_error.hpp"
 
@@ -53,16 +55,17 @@ void check_nesting(std::string_view body, int max_depth) {
 
 }  // namespace
 
-eval_request parse_eval_request(request_context& ctx) {
+eval_request parse_eval_request(request_context& ctx, const script_store* scripts) {
   const auto ct = ctx.req[http::field::content_type];
   if (!is_json_content_type(std::string_view(ct.data(), ct.size()))) {
     throw http_error(http::status::unsupported_media_type, "unsupported_media_type",
                      "Content-Type must be application/json");
   }
-  return parse_eval_body(ctx.req.body(), ctx.settings);
+  return parse_eval_body(ctx.req.body(), ctx.settings, scripts);
 }
 
-eval_request parse_eval_body(std::string_view body, const config::settings& settings) {
+eval_request parse_eval_body(std::string_view body, const config::settings& settings,
+                             const script_store* scripts) {
   check_nesting(body, 32);
   json j;
   try {
@@ -87,6 +90,57 @@ eval_request parse_eval_body(std::string_view body, const config::settings& sett
       throw bad_request("timeout_ms must be a positive integer");
     }
     out.timeout_ms = t->get<std::uint64_t>();
+  }
+  const script_context script_ctx{settings, scripts};
+  if (const auto w = j.find("workload"); w != j.end() && *w == "script") {
+    // A script alone, or mapped over "inputs" (a batch of one spec, input order kept).
+    const bool map = j.contains("inputs");
+    for (const auto& [key, _] : j.items()) {
+      if (key != "workload" && key != "source" && key != "script" && key != "limits" &&
+          key != "timeout_ms" && key != (map ? "inputs" : "input") && key != "chunk") {
+        throw bad_request("unknown field \"" + key +
+                          "\" (allowed: workload, source, script, limits, timeout_ms, " +
+                          (map ? "inputs, chunk)" : "input)"));
+      }
+    }
+    if (!map && j.contains("chunk")) {
+      throw bad_request("chunk applies to a map over inputs only");
+    }
+    auto spec = parse_script_spec(j, settings, scripts);
+    if (!map) {
+      eval_item item;
+      item.what = eval_item::kind::script;
+      item.script = std::move(spec);
+      item.input = j.contains("input") ? j["input"] : json(nullptr);
+      out.items.push_back(std::move(item));
+      return out;
+    }
+    auto& inputs = j["inputs"];
+    if (!inputs.is_array()) {
+      throw bad_request("inputs must be an array");
+    }
+    if (inputs.size() > settings.limits.max_batch_items) {
+      throw http_error(http::status::payload_too_large, "too_many_items",
+                       "inputs has " + std::to_string(inputs.size()) +
+                           " items; limits.max_batch_items is " +
+                           std::to_string(settings.limits.max_batch_items));
+    }
+    if (const auto c = j.find("chunk"); c != j.end()) {
+      if (!c->is_number_unsigned() || c->get<std::uint64_t>() == 0) {
+        throw bad_request("chunk must be a positive integer (inputs per chunk)");
+      }
+      out.chunk = c->get<std::uint64_t>();
+    }
+    out.batch = true;
+    out.items.reserve(inputs.size());
+    for (auto& input : inputs) {
+      eval_item item;
+      item.what = eval_item::kind::script;
+      item.script = spec;
+      item.input = std::move(input);
+      out.items.push_back(std::move(item));
+    }
+    return out;
   }
   const auto items = j.find("items");
   if (items == j.end()) {
@@ -122,7 +176,7 @@ eval_request parse_eval_body(std::string_view body, const config::settings& sett
   }
   out.items.reserve(items->size());
   for (std::size_t i = 0; i < items->size(); ++i) {
-    out.items.push_back(parse_eval_item((*items)[i], "items/" + std::to_string(i)));
+    out.items.push_back(parse_eval_item((*items)[i], "items/" + std::to_string(i), &script_ctx));
   }
   return out;
 }
@@ -166,14 +220,26 @@ net::awaitable<std::string> run_eval_request(evaluation& ev, const config::setti
     std::optional<kernels::trial_division> trial;
   };
   auto results = std::make_shared<std::vector<std::string>>(count);
+  auto failures = std::make_shared<std::vector<std::optional<sandbox::script_failure>>>(count);
   auto states = std::make_shared<std::vector<std::unique_ptr<chunk_state>>>(chunks);
+  auto scripts = std::make_shared<script_runner>(ev.workers());
   auto job = make_parallel_job(
       chunks,
-      [&items = er.items, results, states, bounds](
+      [&items = er.items, results, failures, states, scripts, bounds, detailed = !er.batch](
           std::uint64_t c, parallel_job& j, std::chrono::steady_clock::time_point slice_end) {
         auto& state = (*states)[c];
         std::size_t i = state ? state->next_item : bounds[c];
         for (; i < bounds[c + 1]; ++i) {
+          if (items[i].what == eval_item::kind::script) {
+            if (!scripts->run(items[i], j, slice_end, detailed, (*results)[i], (*failures)[i])) {
+              if (!state) {
+                state = std::make_unique<chunk_state>();
+              }
+              state->next_item = i;  // the same input continues next slice
+              return false;
+            }
+            continue;
+          }
           if (items[i].what != eval_item::kind::prime_trial) {
             (*results)[i] = compute_eval_item(items[i]);
             continue;
@@ -202,6 +268,11 @@ net::awaitable<std::string> run_eval_request(evaluation& ev, const config::setti
   co_await ev.run(job);
 
   if (!er.batch) {
+    if (const auto& f = failures->front()) {
+      http_error e = script_http_error(*f);
+      e.server_timing = ev.server_timing();
+      throw e;
+    }
     co_return std::move(results->front());
   }
   std::size_t failed = 0;
@@ -209,7 +280,7 @@ net::awaitable<std::string> run_eval_request(evaluation& ev, const config::setti
   for (std::size_t i = 0; i < count; ++i) {
     out += (i ? "," : "");
     out += (*results)[i];
-    failed += er.items[i].what == eval_item::kind::invalid ? 1 : 0;
+    failed += er.items[i].what == eval_item::kind::invalid || (*failures)[i] ? 1 : 0;
   }
   char summary[256];
   std::snprintf(
@@ -224,7 +295,7 @@ net::awaitable<std::string> run_eval_request(evaluation& ev, const config::setti
 namespace endpoints {
 
 net::awaitable<void> eval(request_context& ctx, response& res) {
-  const eval_request er = parse_eval_request(ctx);
+  const eval_request er = parse_eval_request(ctx, static_cast<const script_store*>(ctx.route_data));
   evaluation ev(ctx, er.timeout_ms);
   res.body = co_await run_eval_request(ev, ctx.settings, er);
   ev.finish(res);

@@ -8,6 +8,8 @@
 #include "handlers/kernels/trial_division.hpp"
 #include "handlers/parallel_trial.hpp"
 #include "handlers/params.hpp"
+#include "handlers/script_request.hpp"
+#include "server/http_error.hpp"
 
 namespace evald {
 namespace {
@@ -22,11 +24,38 @@ std::string item_error(const std::string& message) {
 
 }  // namespace
 
-eval_item parse_eval_item(const json& j, const std::string& path) {
+eval_item parse_eval_item(const json& j, const std::string& path, const script_context* scripts) {
   eval_item item;
   const std::string at = path.empty() ? "" : path + ": ";
   if (!j.is_object()) {
     item.error = item_error(at + "an item must be a JSON object");
+    return item;
+  }
+  if (const auto w = j.find("workload"); w != j.end() && *w == "script") {
+    for (const auto& [key, value] : j.items()) {
+      if (key != "workload" && key != "source" && key != "script" && key != "input" &&
+          key != "limits") {
+        item.error = item_error(at + "unknown field \"" + key +
+                                "\" (allowed: workload, source, script, input, limits)");
+        return item;
+      }
+    }
+    if (scripts == nullptr) {
+      item.error = item_error(at + "script workloads are not available here");
+      return item;
+    }
+    try {
+      item.script = parse_script_spec(j, scripts->settings, scripts->store);
+    } catch (const http_error& e) {
+      nlohmann::ordered_json err;
+      err["error"] = {{"status", static_cast<unsigned>(e.status)},
+                      {"code", e.code},
+                      {"message", at + e.what()}};
+      item.error = err.dump(-1, ' ', false, json::error_handler_t::replace);
+      return item;
+    }
+    item.input = j.contains("input") ? j["input"] : json(nullptr);
+    item.what = eval_item::kind::script;
     return item;
   }
   for (const auto& [key, value] : j.items()) {
@@ -37,7 +66,7 @@ eval_item parse_eval_item(const json& j, const std::string& path) {
   }
   const auto workload = j.find("workload");
   if (workload == j.end() || !workload->is_string()) {
-    item.error = item_error(at + "workload must be \"prime\" or \"factor\"");
+    item.error = item_error(at + "workload must be \"prime\", \"factor\" or \"script\"");
     return item;
   }
   const auto n = j.find("n");
@@ -97,6 +126,7 @@ std::string compute_eval_item(const eval_item& item) {
       }
       return trial_item_json(item.n, t);
     }
+    case eval_item::kind::script:  // run in slices by script_runner, never here
     case eval_item::kind::invalid:
       break;
   }
@@ -123,6 +153,10 @@ double estimate_eval_item_ns(const eval_item& item, double trial_ns_per_candidat
     case eval_item::kind::prime_trial:
       // Upper bound: n prime, every wheel candidate up to √n tried.
       return static_cast<double>(kernels::isqrt_u64(item.n)) * 8.0 / 30.0 * trial_ns_per_candidate;
+    case eval_item::kind::script:
+      // Unknown in advance; a small guess keeps chunks short (a slow input then
+      // strands little behind it, CONTEXT.md §4) and a state is reused per worker.
+      return 20'000;
     case eval_item::kind::invalid:
       break;
   }

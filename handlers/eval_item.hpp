@@ -2,23 +2,40 @@
 #include <cstdint>
 #include <string>
 
-#include <nlohmann/json_fwd.hpp>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "config/settings.hpp"
 
 #include "handlers/kernels/trial_division.hpp"
 
 namespace evald {
 
-// One workload of POST /eval: {"workload":"prime","n":"97","method":"trial"} or
-// {"workload":"factor","n":"12"}. Parsed on the request's worker; computed on any.
+class script_store;
+struct script_spec;
+
+// One workload of POST /eval: {"workload":"prime","n":"97","method":"trial"},
+// {"workload":"factor","n":"12"} or {"workload":"script","source":"…","input":…}.
+// Parsed on the request's worker; computed on any.
 struct eval_item {
-  enum class kind : std::uint8_t { invalid, prime_mr, prime_trial, factor };
+  enum class kind : std::uint8_t { invalid, prime_mr, prime_trial, factor, script };
   kind what = kind::invalid;
   std::uint64_t n = 0;
   std::string error;  // for invalid items: the complete {"error":{...}} object
+  std::shared_ptr<const script_spec> script;  // kind::script (shared by a map's inputs)
+  nlohmann::json input;                       // kind::script
+};
+
+// Where script items find their limits and named scripts.
+struct script_context {
+  const config::settings& settings;
+  const script_store* store = nullptr;
 };
 
 // Never throws for a bad item: the problem goes into `error`, naming the field.
-eval_item parse_eval_item(const nlohmann::json& j, const std::string& path);
+// Without `scripts`, a script item is an error.
+eval_item parse_eval_item(const nlohmann::json& j, const std::string& path,
+                          const script_context* scripts = nullptr);
 
 // The item's result object (the same JSON as the GET endpoints). Pure compute.
 std::string compute_eval_item(const eval_item& item);

@@ -19,10 +19,12 @@ struct eval_request {
 
 // Validates Content-Type (415), JSON (400 with the byte position), nesting depth,
 // batch size (413). Bad items of a batch stay in their slots as errors.
-eval_request parse_eval_request(request_context& ctx);
+// `scripts` resolves named scripts (null: none available).
+eval_request parse_eval_request(request_context& ctx, const script_store* scripts);
 
 // The body part of parse_eval_request (throws http_error); also the fuzz target's entry.
-eval_request parse_eval_body(std::string_view body, const config::settings& settings);
+eval_request parse_eval_body(std::string_view body, const config::settings& settings,
+                             const script_store* scripts = nullptr);
 
 // Computes every item over all workers; returns the response body.
 net::awaitable<std::string> run_eval_request(evaluation& ev, const config::settings& settings,

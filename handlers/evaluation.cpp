@@ -65,6 +65,10 @@ evaluation::~evaluation() {
   }
 }
 
+std::size_t evaluation::workers() const noexcept {
+  return owner_.peers().size();
+}
+
 std::chrono::nanoseconds evaluation::wall() const noexcept {
   return std::chrono::steady_clock::now() - start_;
 }

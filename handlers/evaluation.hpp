@@ -38,6 +38,8 @@ class evaluation {
   // CPU time spent on the request's own worker outside parallel jobs.
   void add_local_cpu(std::chrono::nanoseconds cpu) noexcept { cpu_ += cpu; }
   std::chrono::nanoseconds wall() const noexcept;
+  // Workers a parallel job of this evaluation may use (one task each).
+  std::size_t workers() const noexcept;
   std::chrono::nanoseconds cpu() const noexcept { return cpu_; }
   std::string server_timing() const;
   // Sets the Server-Timing header on a successful response.

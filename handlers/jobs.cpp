@@ -7,6 +7,7 @@
 #include "handlers/eval_request.hpp"
 #include "handlers/job_store.hpp"
 #include "handlers/params.hpp"
+#include "handlers/routes.hpp"
 #include "server/http_error.hpp"
 #include "server/platform.hpp"
 #include "server/preconditions.hpp"
@@ -75,8 +76,10 @@ net::awaitable<void> run_launched(job_store& store, worker& owner, const config:
 namespace endpoints {
 
 net::awaitable<void> eval_launch(request_context& ctx, response& res) {
-  auto& store = *static_cast<job_store*>(ctx.route_data);
-  eval_request er = parse_eval_request(ctx);  // bad input is a 4xx now, not a failed job later
+  auto& stores = *static_cast<route_stores*>(ctx.route_data);
+  auto& store = stores.jobs;
+  // Bad input is a 4xx now, not a failed job later.
+  eval_request er = parse_eval_request(ctx, &stores.scripts);
   const auto id = store.create();
   if (!id) {
     http_error e(http::status::service_unavailable, "too_many_jobs",

@@ -5,18 +5,27 @@
 
 namespace evald {
 
-void register_routes(router& routes, job_store& jobs, metrics_source& metrics) {
+void register_routes(router& routes, route_stores& stores, metrics_source& metrics) {
+  job_store& jobs = stores.jobs;
+  script_store& scripts = stores.scripts;
   routes.add(http::verb::get, "/healthz", {.sync = endpoints::healthz});
   routes.add(http::verb::get, "/prime", {.async = endpoints::prime});
   routes.add(http::verb::get, "/chargen", {.sync = endpoints::chargen});
   routes.add(http::verb::get, "/factor", {.sync = endpoints::factor});
-  routes.add(http::verb::post, "/eval", {.async = endpoints::eval});
-  routes.add(http::verb::post, "/eval-launch", {.async = endpoints::eval_launch, .data = &jobs});
+  routes.add(http::verb::post, "/eval", {.async = endpoints::eval, .data = &scripts});
+  routes.add(http::verb::post, "/eval-launch", {.async = endpoints::eval_launch, .data = &stores});
   routes.add(http::verb::get, "/jobs", {.sync = endpoints::jobs, .data = &jobs});
   routes.add_prefix(http::verb::get, "/jobs/", "/jobs/{id}",
                     {.sync = endpoints::job, .data = &jobs});
   routes.add_prefix(http::verb::delete_, "/jobs/", "/jobs/{id}",
                     {.sync = endpoints::job, .data = &jobs, .own_preconditions = true});
+  routes.add(http::verb::get, "/scripts", {.sync = endpoints::scripts_list, .data = &scripts});
+  routes.add_prefix(http::verb::put, "/scripts/", "/scripts/{name}",
+                    {.sync = endpoints::script_put, .data = &scripts, .own_preconditions = true});
+  routes.add_prefix(http::verb::get, "/scripts/", "/scripts/{name}",
+                    {.sync = endpoints::script_get, .data = &scripts});
+  routes.add_prefix(http::verb::delete_, "/scripts/", "/scripts/{name}",
+                    {.sync = endpoints::script_get, .data = &scripts, .own_preconditions = true});
   routes.add(http::verb::get, "/metrics", {.sync = endpoints::metrics, .data = &metrics});
   metrics.route_labels = routes.labels();
   trial_ns_per_candidate();  // calibrate chunk sizes now, not during the first request

@@ -8,6 +8,13 @@
 namespace evald {
 
 class job_store;
+class script_store;
+
+// The stores the handlers share; they outlive the server.
+struct route_stores {
+  job_store& jobs;
+  script_store& scripts;
+};
 
 // What GET /metrics reads besides the workers' counters.
 struct metrics_source {
@@ -17,7 +24,7 @@ struct metrics_source {
 };
 
 // Every endpoint, registered explicitly; called once from main before serving.
-// `jobs` and `metrics` must outlive the server.
-void register_routes(router& routes, job_store& jobs, metrics_source& metrics);
+// `stores` and `metrics` must outlive the server.
+void register_routes(router& routes, route_stores& stores, metrics_source& metrics);
 
 }  // namespace evald

@@ -17,6 +17,7 @@ struct http_error : std::runtime_error {
   std::string retry_after;         // sets a Retry-After header when not empty (503)
   std::optional<double> progress;  // adds "progress" beside "error" (504 deadline_exceeded)
   std::string server_timing;       // sets a Server-Timing header when not empty
+  std::optional<int> line;         // adds "line" to the error object (a script's line)
 };
 
 inline http_error bad_request(const std::string& message) {

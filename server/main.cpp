@@ -5,6 +5,7 @@
 #include "config/cli.hpp"
 #include "handlers/job_store.hpp"
 #include "handlers/routes.hpp"
+#include "handlers/script_store.hpp"
 #include "server/logging.hpp"
 #include "server/net.hpp"
 #include "server/platform.hpp"
@@ -55,8 +56,10 @@ int main(int argc, char** argv) {
   try {
     router routes;
     job_store jobs(settings.jobs.max, settings.jobs.ttl);
+    memory_script_store scripts(settings.scripts.max_named);
+    route_stores stores{jobs, scripts};
     metrics_source metrics{jobs, {}, std::chrono::system_clock::now()};
-    register_routes(routes, jobs, metrics);
+    register_routes(routes, stores, metrics);
     server srv(settings, routes);
     srv.on_drain([&] {
       // Launched jobs have no connection to drain: they are cancelled (and say so

@@ -4,6 +4,12 @@
 
 namespace evald {
 
+const char* script_outcome_name(script_outcome o) noexcept {
+  static constexpr const char* names[script_outcomes] = {"ok",    "syntax", "error",    "memory",
+                                                         "burst", "result", "too_large"};
+  return names[static_cast<std::size_t>(o)];
+}
+
 const char* timeout_kind_name(timeout_kind k) noexcept {
   switch (k) {
     case timeout_kind::header:

@@ -37,6 +37,11 @@ enum class timeout_kind : std::uint8_t { header, body, keep_alive, write, linger
 inline constexpr std::size_t timeout_kinds = 6;
 const char* timeout_kind_name(timeout_kind k) noexcept;
 
+// How script evaluations ended (evald_script_evaluations_total{outcome}).
+enum class script_outcome : std::uint8_t { ok, syntax, error, memory, burst, result, too_large };
+inline constexpr std::size_t script_outcomes = 7;
+const char* script_outcome_name(script_outcome o) noexcept;
+
 struct route_metrics {
   std::array<metric_cell, 5> by_status_class;  // 1xx … 5xx
   // Per-bucket counts (not cumulative; the scrape sums them); the last is +Inf.
@@ -62,6 +67,7 @@ struct alignas(64) worker_metrics {
   metric_cell admission_rejected;
   metric_cell chargen_http_bytes;
   metric_cell chargen_tcp_bytes;
+  std::array<metric_cell, script_outcomes> scripts;  // by script_outcome
   // Set by the worker's thread when its loop starts (platform::thread_cpu_clock()).
   std::atomic<std::uint64_t> cpu_clock{0};
   std::atomic<bool> cpu_clock_valid{false};

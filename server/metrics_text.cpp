@@ -203,6 +203,16 @@ void write_server_metrics(exposition_writer& w, std::span<worker* const> workers
            "Evaluations refused with 503 because limits.max_evaluations was reached.");
   w.sample("evald_admission_rejections_total", "",
            total(workers, [](const worker_metrics& m) -> cell { return m.admission_rejected; }));
+  w.family("evald_script_evaluations_total", "counter",
+           "Script evaluations (one per input) by outcome: ok, syntax, error, memory, burst, "
+           "result, too_large. Those stopped at a deadline or cancel count as evaluation "
+           "timeouts.");
+  for (std::size_t o = 0; o < script_outcomes; ++o) {
+    w.sample(
+        "evald_script_evaluations_total",
+        exposition_writer::label("outcome", script_outcome_name(static_cast<script_outcome>(o))),
+        total(workers, [&](const worker_metrics& m) -> cell { return m.scripts[o]; }));
+  }
   w.family("evald_chargen_sent_bytes_total", "counter", "Chargen bytes written, by transport.");
   w.sample("evald_chargen_sent_bytes_total", exposition_writer::label("transport", "http"),
            total(workers, [](const worker_metrics& m) -> cell { return m.chargen_http_bytes; }));

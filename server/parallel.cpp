@@ -14,6 +14,20 @@ std::shared_ptr<parallel_job> make_parallel_job(std::uint64_t chunk_count,
   return job;
 }
 
+namespace {
+// Set around each call of a chunk function (see current_task()).
+thread_local std::uint32_t running_task = 0;
+thread_local worker_metrics* running_metrics = nullptr;
+}  // namespace
+
+std::uint32_t parallel_job::current_task() noexcept {
+  return running_task;
+}
+
+worker_metrics& parallel_job::current_metrics() noexcept {
+  return *running_metrics;
+}
+
 void parallel_job::lower_limit(std::uint64_t limit) noexcept {
   std::uint64_t current = limit_.load(std::memory_order_relaxed);
   while (limit < current &&
@@ -40,18 +54,20 @@ net::awaitable<void> parallel_job::run(std::span<worker* const> workers) {
   const auto now = std::chrono::steady_clock::now();
   for (std::uint32_t i = 0; i < tasks_; ++i) {
     worker& w = *workers[i];
-    net::post(w.context(), [self, &w, now] {
-      w.enqueue_compute([self, counts = &w.metrics(), queued_since = now,
-                         resume = std::optional<std::uint64_t>()]() mutable {
-        return self->run_slice(queued_since, resume, *counts);
-      });
+    net::post(w.context(), [self, &w, now, i] {
+      w.enqueue_compute(
+          [self, counts = &w.metrics(), queued_since = now, resume = std::optional<std::uint64_t>(),
+           i]() mutable { return self->run_slice(queued_since, resume, *counts, i); });
     });
   }
   co_await finished->async_wait(use_tuple);
 }
 
 bool parallel_job::run_slice(std::chrono::steady_clock::time_point& queued_since,
-                             std::optional<std::uint64_t>& resume, worker_metrics& counts) {
+                             std::optional<std::uint64_t>& resume, worker_metrics& counts,
+                             std::uint32_t task) {
+  running_task = task;
+  running_metrics = &counts;
   const auto start = std::chrono::steady_clock::now();
   queue_ns_.fetch_add((start - queued_since).count(), std::memory_order_relaxed);
   const auto slice_end = start + slice_;

@@ -32,6 +32,18 @@ class parallel_job {
   parallel_job(std::uint64_t chunk_count, chunk_function fn, std::chrono::microseconds slice)
       : chunk_count_(chunk_count), fn_(std::move(fn)), slice_(slice) {}
 
+  // Inside a chunk function only: which of the job's tasks runs it (0 .. tasks() - 1,
+  // one task per worker, so per-task state needs no lock) and that worker's counters.
+  static std::uint32_t current_task() noexcept;
+  static worker_metrics& current_metrics() noexcept;
+  // The stop flag itself, for work that polls it inside a chunk (script hooks).
+  const std::atomic<bool>& stop_flag() const noexcept { return stop_; }
+  // A single-chunk job's own estimate of how far its one chunk is (0..1), e.g. a
+  // script's progress(); any thread.
+  void report_progress(double fraction) noexcept {
+    reported_.store(fraction, std::memory_order_relaxed);
+  }
+
   // Ask every task to stop at its next chunk boundary (deadline, cancel, disconnect).
   void request_stop() noexcept { stop_.store(true, std::memory_order_relaxed); }
   bool stop_requested() const noexcept { return stop_.load(std::memory_order_relaxed); }
@@ -42,6 +54,9 @@ class parallel_job {
   std::uint64_t chunk_count() const noexcept { return chunk_count_; }
   std::uint64_t chunks_done() const noexcept { return done_.load(std::memory_order_relaxed); }
   double progress() const noexcept {
+    if (chunk_count_ == 1 && chunks_done() == 0) {
+      return reported_.load(std::memory_order_relaxed);
+    }
     return chunk_count_ == 0
                ? 1.0
                : static_cast<double>(chunks_done()) / static_cast<double>(chunk_count_);
@@ -60,7 +75,7 @@ class parallel_job {
  private:
   // One slice of this job's task on the calling worker; true = wants another slice.
   bool run_slice(std::chrono::steady_clock::time_point& queued_since,
-                 std::optional<std::uint64_t>& resume, worker_metrics& counts);
+                 std::optional<std::uint64_t>& resume, worker_metrics& counts, std::uint32_t task);
   void finish_task();
 
   std::atomic<std::uint64_t> cursor_{0};
@@ -70,6 +85,7 @@ class parallel_job {
   std::atomic<std::int64_t> queue_ns_{0};
   std::atomic<std::uint32_t> tasks_left_{0};
   std::atomic<bool> stop_{false};
+  std::atomic<double> reported_{0.0};
   std::uint64_t chunk_count_;
   chunk_function fn_;
   std::chrono::microseconds slice_;

@@ -18,7 +18,7 @@ void response::add_header(std::string_view name, std::string_view value) {
 }
 
 void set_error(response& res, http::status status, std::string_view code, std::string_view message,
-               std::optional<double> progress) {
+               std::optional<double> progress, std::optional<int> line) {
   res.status = status;
   res.content_type = "application/json";
   res.stream.reset();
@@ -30,6 +30,9 @@ void set_error(response& res, http::status status, std::string_view code, std::s
                                {{"status", static_cast<unsigned>(status)},
                                 {"code", std::string(code)},
                                 {"message", std::string(message)}}}};
+  if (line) {
+    j["error"]["line"] = *line;
+  }
   if (progress) {
     j["progress"] = *progress;
   }

@@ -83,6 +83,7 @@ TEST(Config, ExampleFileStatesExactlyTheDefaults) {
   other.logging = {"off", "x.log", "json", "y.log"};
   other.jobs = {9, 9ms};
   other.http.cache_control = "no-store";
+  other.scripts = {1, 2us, 3, 4, 5, 6};
   const settings s = load_file(EVALD_SOURCE_DIR "/config/evald.json", other);
   EXPECT_EQ(s.listen, defaults.listen);
   EXPECT_EQ(s.threads, defaults.threads);
@@ -110,6 +111,12 @@ TEST(Config, ExampleFileStatesExactlyTheDefaults) {
   EXPECT_EQ(s.jobs.max, defaults.jobs.max);
   EXPECT_EQ(s.jobs.ttl, defaults.jobs.ttl);
   EXPECT_EQ(s.http.cache_control, defaults.http.cache_control);
+  EXPECT_EQ(s.scripts.memory, defaults.scripts.memory);
+  EXPECT_EQ(s.scripts.burst, defaults.scripts.burst);
+  EXPECT_EQ(s.scripts.max_source, defaults.scripts.max_source);
+  EXPECT_EQ(s.scripts.max_result, defaults.scripts.max_result);
+  EXPECT_EQ(s.scripts.max_log, defaults.scripts.max_log);
+  EXPECT_EQ(s.scripts.max_named, defaults.scripts.max_named);
 }
 
 TEST(Config, ErrorsNameTheJsonPath) {

@@ -1,0 +1,41 @@
+#pragma once
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+#include "config/settings.hpp"
+#include "handlers/sandbox/script_limits.hpp"
+#include "handlers/sandbox/script_vm.hpp"
+#include "server/http_error.hpp"
+
+namespace evald {
+
+class script_store;
+
+// What to run: the source (inline, or a named script's at the time of the request)
+// and the limits for this request. Shared by every input of a map.
+struct script_spec {
+  std::shared_ptr<const std::string> source;
+  std::string name;  // the named script, or "" for inline source
+  sandbox::script_limits limits;
+};
+
+// The configured limits (scripts.*).
+sandbox::script_limits configured_script_limits(const config::settings& s);
+
+// Reads "source" or "script" (exactly one) and "limits" from a workload object.
+// Throws http_error: 400 (shape, a limit above the configured cap), 413 (source
+// larger than scripts.max_source), 404 script_not_found. `store` may be null (then a
+// named script is a 400).
+std::shared_ptr<const script_spec> parse_script_spec(const nlohmann::json& j,
+                                                     const config::settings& settings,
+                                                     const script_store* store);
+
+// The HTTP answer for a failed script: 400 script_syntax, 422 script_error /
+// script_memory / script_result, 413 result_too_large.
+http_error script_http_error(const sandbox::script_failure& f);
+// {"error":{"status","code","message","line"}} for a batch or map slot.
+std::string script_error_json(const sandbox::script_failure& f);
+
+}  // namespace evald

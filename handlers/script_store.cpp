@@ -1,0 +1,67 @@
+#include "handlers/script_store.hpp"
+
+#include "server/preconditions.hpp"
+
+namespace evald {
+
+bool valid_script_name(std::string_view name) noexcept {
+  if (name.empty() || name.size() > 64) {
+    return false;
+  }
+  for (const char c : name) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '_' || c == '.' || c == '-';
+    if (!ok) {
+      return false;
+    }
+  }
+  return true;
+}
+
+script_store::put_result memory_script_store::put(const std::string& name, std::string source) {
+  entry e{name, nullptr, strong_etag("script " + name + '\n' + source),
+          std::chrono::system_clock::now()};
+  e.source = std::make_shared<const std::string>(std::move(source));
+  const std::lock_guard lock(mutex_);
+  const auto it = entries_.find(name);
+  if (it != entries_.end()) {
+    it->second = std::move(e);
+    return put_result::replaced;
+  }
+  if (entries_.size() >= max_) {
+    return put_result::full;
+  }
+  entries_.emplace(name, std::move(e));
+  return put_result::created;
+}
+
+std::optional<script_store::entry> memory_script_store::get(std::string_view name) const {
+  const std::lock_guard lock(mutex_);
+  const auto it = entries_.find(name);
+  if (it == entries_.end()) {
+    return std::nullopt;
+  }
+  return it->second;
+}
+
+bool memory_script_store::remove(std::string_view name) {
+  const std::lock_guard lock(mutex_);
+  const auto it = entries_.find(name);
+  if (it == entries_.end()) {
+    return false;
+  }
+  entries_.erase(it);
+  return true;
+}
+
+std::vector<script_store::entry> memory_script_store::list() const {
+  const std::lock_guard lock(mutex_);
+  std::vector<entry> out;
+  out.reserve(entries_.size());
+  for (const auto& [_, e] : entries_) {
+    out.push_back(e);
+  }
+  return out;
+}
+
+}  // namespace evald

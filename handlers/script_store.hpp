@@ -1,0 +1,52 @@
+#pragma once
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace evald {
+
+// Named scripts (PUT /scripts/<name>), like Redis SCRIPT LOAD: an interface so a
+// cluster store can replace the in-memory one without touching the handlers.
+// Every method may be called from any worker.
+class script_store {
+ public:
+  struct entry {
+    std::string name;
+    std::shared_ptr<const std::string> source;  // shared with evaluations that run it
+    std::string etag;                           // strong, of the name and source
+    std::chrono::system_clock::time_point updated;
+  };
+  enum class put_result { created, replaced, full };
+
+  virtual ~script_store() = default;
+  virtual put_result put(const std::string& name, std::string source) = 0;
+  virtual std::optional<entry> get(std::string_view name) const = 0;
+  virtual bool remove(std::string_view name) = 0;
+  virtual std::vector<entry> list() const = 0;  // by name
+};
+
+// [A-Za-z0-9_.-]{1,64}
+bool valid_script_name(std::string_view name) noexcept;
+
+// The embedded default: a map under a mutex, at most `max` entries.
+class memory_script_store final : public script_store {
+ public:
+  explicit memory_script_store(std::uint32_t max) : max_(max) {}
+  put_result put(const std::string& name, std::string source) override;
+  std::optional<entry> get(std::string_view name) const override;
+  bool remove(std::string_view name) override;
+  std::vector<entry> list() const override;
+
+ private:
+  mutable std::mutex mutex_;
+  std::map<std::string, entry, std::less<>> entries_;
+  std::uint32_t max_;
+};
+
+}  // namespace evald
