@@ -1,5 +1,6 @@
 #include "handlers/evaluation.hpp"
 
+#include <algorithm>
 #include <cstdio>
 
 #include "handlers/params.hpp"
@@ -105,7 +106,10 @@ net::awaitable<void> evaluation::run(std::shared_ptr<parallel_job> job) {
   if (watch_ != nullptr) {
     watch_->on_client_gone([job] { job->request_stop(); });
   }
-  co_await job->run(owner_.peers());
+  const auto peers = owner_.peers();
+  const auto self = std::find(peers.begin(), peers.end(), &owner_);
+  co_await job->run(peers,
+                    self == peers.end() ? 0 : static_cast<std::size_t>(self - peers.begin()));
   deadline.cancel();
   cpu_ += job->cpu_time();
   queue_ += job->queue_time();

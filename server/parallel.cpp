@@ -40,7 +40,7 @@ std::chrono::nanoseconds parallel_job::queue_time() const noexcept {
                      : std::chrono::nanoseconds(queue_ns_.load(std::memory_order_relaxed) / tasks_);
 }
 
-net::awaitable<void> parallel_job::run(std::span<worker* const> workers) {
+net::awaitable<void> parallel_job::run(std::span<worker* const> workers, std::size_t first) {
   auto self = self_.lock();
   const auto executor = co_await net::this_coro::executor;
   const auto finished =
@@ -53,7 +53,7 @@ net::awaitable<void> parallel_job::run(std::span<worker* const> workers) {
   tasks_left_.store(tasks_, std::memory_order_relaxed);
   const auto now = std::chrono::steady_clock::now();
   for (std::uint32_t i = 0; i < tasks_; ++i) {
-    worker& w = *workers[i];
+    worker& w = *workers[(first + i) % workers.size()];
     net::post(w.context(), [self, &w, now, i] {
       w.enqueue_compute(
           [self, counts = &w.metrics(), queued_since = now, resume = std::optional<std::uint64_t>(),

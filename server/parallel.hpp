@@ -68,9 +68,11 @@ class parallel_job {
   std::chrono::nanoseconds queue_time() const noexcept;
   std::uint32_t tasks() const noexcept { return tasks_; }
 
-  // Posts one task to each worker and completes (on the caller's executor) when
-  // the last task has finished. Call once, from a coroutine on a worker.
-  net::awaitable<void> run(std::span<worker* const> workers);
+  // Posts one task to each worker, starting with workers[first] (the requester's
+  // own, so a one-chunk job runs where its request is), and completes (on the
+  // caller's executor) when the last task has finished. Call once, from a
+  // coroutine on a worker.
+  net::awaitable<void> run(std::span<worker* const> workers, std::size_t first = 0);
 
  private:
   // One slice of this job's task on the calling worker; true = wants another slice.
