@@ -54,6 +54,10 @@ bench: build-release
 	./build/release/bench/bench_eval_parse
 	bash bench/healthz_wrk.sh 10
 	bash bench/chargen_throughput.sh 5
+	./build/release/bench/bench_script
+	bash bench/scripts_wrk.sh 10
+	bash bench/fairness.sh 5 1000 script
+	python3 bench/scripts_vs_redis.py 2
 
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.hpp')

@@ -309,8 +309,15 @@ settings from_json(const json& j, settings s) {
                 [&](const json& x, const std::string& q) {
                   sc.max_log = read_size(x, q, 0, 1ULL << 30);
                 }},
-               {"max_named", [&](const json& x, const std::string& q) {
+               {"max_named",
+                [&](const json& x, const std::string& q) {
                   sc.max_named = static_cast<std::uint32_t>(read_integer(x, q, 0, 1'000'000));
+                }},
+               {"reuse_states", [&](const json& x, const std::string& q) {
+                  if (!x.is_boolean()) {
+                    fail(q, "expected true or false, got " + describe(x));
+                  }
+                  sc.reuse_states = x.get<bool>();
                 }}});
         }},
        {"http",

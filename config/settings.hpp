@@ -51,6 +51,9 @@ struct scripts_settings {
   std::uint64_t max_result = 1024 * 1024;  // result as JSON → 413
   std::uint64_t max_log = 64 * 1024;       // emit() lines per evaluation (then dropped)
   std::uint32_t max_named = 1000;          // PUT /scripts/<name> entries → 507 past it
+  // Keep compiled Lua states per worker between evaluations of the same source (each
+  // run still gets a fresh environment); false = a new state for every evaluation.
+  bool reuse_states = true;
 };
 
 struct http_settings {

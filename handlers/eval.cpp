@@ -222,7 +222,7 @@ net::awaitable<std::string> run_eval_request(evaluation& ev, const config::setti
   auto results = std::make_shared<std::vector<std::string>>(count);
   auto failures = std::make_shared<std::vector<std::optional<sandbox::script_failure>>>(count);
   auto states = std::make_shared<std::vector<std::unique_ptr<chunk_state>>>(chunks);
-  auto scripts = std::make_shared<script_runner>(ev.workers());
+  auto scripts = std::make_shared<script_runner>(ev.workers(), settings.scripts.reuse_states);
   auto job = make_parallel_job(
       chunks,
       [&items = er.items, results, failures, states, scripts, bounds, detailed = !er.batch](
@@ -265,7 +265,11 @@ net::awaitable<std::string> run_eval_request(evaluation& ev, const config::setti
         return true;
       },
       settings.eval.slice);
-  co_await ev.run(job);
+  // A single script usually ends within microseconds: try it on this thread first.
+  const bool single_script = !er.batch && er.items.front().what == eval_item::kind::script;
+  if (!single_script || !ev.try_inline(*job)) {
+    co_await ev.run(job);
+  }
 
   if (!er.batch) {
     if (const auto& f = failures->front()) {

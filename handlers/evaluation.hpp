@@ -31,6 +31,11 @@ class evaluation {
   // 504 deadline_exceeded (with the job's progress) if the deadline stopped it.
   net::awaitable<void> run(std::shared_ptr<parallel_job> job);
 
+  // Runs a one-chunk job's first stretch right here (at most eval.slice / 4, so a
+  // burst of requests cannot hold the worker's other I/O for long): true if that
+  // finished it, and run() is then not needed.
+  bool try_inline(parallel_job& job);
+
   // Called with each job just before it starts (launched jobs record it for
   // progress reports and DELETE).
   std::function<void(std::shared_ptr<parallel_job>)> on_job;

@@ -72,6 +72,7 @@ std::shared_ptr<const script_spec> parse_script_spec(const json& j,
     }
     spec->source = found->source;
   }
+  spec->source_hash = std::hash<std::string>{}(*spec->source);
   if (const auto limits = j.find("limits"); limits != j.end()) {
     if (!limits->is_object()) {
       throw bad_request("limits must be an object");

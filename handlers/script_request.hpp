@@ -17,7 +17,8 @@ class script_store;
 // and the limits for this request. Shared by every input of a map.
 struct script_spec {
   std::shared_ptr<const std::string> source;
-  std::string name;  // the named script, or "" for inline source
+  std::size_t source_hash = 0;  // of *source, to find a compiled state quickly
+  std::string name;             // the named script, or "" for inline source
   sandbox::script_limits limits;
 };
 

@@ -1,5 +1,7 @@
 #include "handlers/script_runner.hpp"
 
+#include <charconv>
+
 #include "handlers/script_request.hpp"
 #include "server/metrics.hpp"
 
@@ -35,6 +37,41 @@ script_outcome outcome_of(const std::optional<script_failure>& f) {
   return script_outcome::error;
 }
 
+// Each worker's compiled states, most recently used last. thread_local is the
+// worker's own storage here: only worker threads run chunk functions, and a state
+// in this cache is touched by no other thread.
+struct cached_state {
+  std::shared_ptr<const std::string> source;
+  std::size_t hash = 0;
+  std::unique_ptr<sandbox::script_vm> vm;
+  std::size_t baseline = 0;
+};
+constexpr std::size_t cache_entries = 16;
+thread_local std::vector<cached_state> worker_cache;
+
+std::optional<cached_state> take_cached(const script_spec& spec) {
+  for (auto it = worker_cache.rbegin(); it != worker_cache.rend(); ++it) {
+    if (it->hash == spec.source_hash && it->vm->limits() == spec.limits &&
+        (it->source == spec.source || *it->source == *spec.source)) {
+      cached_state found = std::move(*it);
+      worker_cache.erase(std::next(it).base());
+      return found;
+    }
+  }
+  return std::nullopt;
+}
+
+void give_back(const script_spec& spec, std::unique_ptr<sandbox::script_vm> vm,
+               std::size_t baseline) {
+  if (!vm->reusable() || vm->memory_used() > baseline + reuse_growth_limit) {
+    return;  // closed here
+  }
+  worker_cache.push_back(cached_state{spec.source, spec.source_hash, std::move(vm), baseline});
+  if (worker_cache.size() > cache_entries) {
+    worker_cache.erase(worker_cache.begin());
+  }
+}
+
 }  // namespace
 
 bool script_runner::run(const eval_item& item, parallel_job& job,
@@ -48,9 +85,17 @@ bool script_runner::run(const eval_item& item, parallel_job& job,
                        (vm->reusable() && vm->memory_used() <= t.baseline + reuse_growth_limit));
     if (!fits) {
       vm.reset();
-      vm = std::make_unique<sandbox::script_vm>(*item.script->source, item.script->limits);
+      if (reuse_) {
+        if (auto cached = take_cached(*item.script)) {
+          vm = std::move(cached->vm);
+          t.baseline = cached->baseline;
+        }
+      }
+      if (!vm) {
+        vm = std::make_unique<sandbox::script_vm>(*item.script->source, item.script->limits);
+        t.baseline = vm->memory_used();
+      }
       t.spec = item.script.get();
-      t.baseline = vm->memory_used();
     }
     if (vm->compiled()) {
       vm->on_progress = nullptr;
@@ -71,23 +116,39 @@ bool script_runner::run(const eval_item& item, parallel_job& job,
   parallel_job::current_metrics().scripts[static_cast<std::size_t>(outcome_of(failure))].add();
   if (failure) {
     out = script_error_json(*failure);
+    if (reuse_ && vm->compiled()) {
+      give_back(*item.script, std::move(vm), t.baseline);
+    }
     return true;
   }
-  json slot = json::object();
-  slot["result"] = std::move(vm->result());
+  // Written by hand around the result's own dump: building a JSON object for three
+  // fields cost more than running a tiny script.
+  out.assign(R"({"result":)");
+  out += vm->result().dump(-1, ' ', false, json::error_handler_t::replace);
   if (detailed) {
     const auto st = vm->stats();
-    slot["stats"] = {{"instructions", st.instructions},
-                     {"memory_peak", st.memory_peak},
-                     {"cpu_ms", static_cast<double>(st.cpu.count()) / 1e6}};
+    char buf[64];
+    out.append(R"(,"stats":{"instructions":)");
+    out.append(buf, std::to_chars(buf, buf + sizeof buf, st.instructions).ptr);
+    out.append(R"(,"memory_peak":)");
+    out.append(buf, std::to_chars(buf, buf + sizeof buf, st.memory_peak).ptr);
+    out.append(R"(,"cpu_ms":)");
+    out.append(buf, std::to_chars(buf, buf + sizeof buf, static_cast<double>(st.cpu.count()) / 1e6,
+                                  std::chars_format::fixed, 4)
+                        .ptr);
+    out.push_back('}');
   }
   if (!vm->log().empty() || vm->log_truncated()) {
-    slot["log"] = vm->log();
+    out.append(R"(,"log":)");
+    out += json(vm->log()).dump(-1, ' ', false, json::error_handler_t::replace);
     if (vm->log_truncated()) {
-      slot["log_truncated"] = true;
+      out.append(R"(,"log_truncated":true)");
     }
   }
-  out = slot.dump(-1, ' ', false, json::error_handler_t::replace);
+  out.push_back('}');
+  if (reuse_) {
+    give_back(*item.script, std::move(vm), t.baseline);
+  }
   return true;
 }
 

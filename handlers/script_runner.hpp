@@ -13,13 +13,15 @@ namespace evald {
 
 // The Lua states of one request's parallel job: one per task (a task is one
 // worker's share of the job and runs one chunk at a time, so no lock). A state is
-// compiled once per task and reused for the next input of the same script, each
-// input in a fresh environment; a state that hit its memory cap, was killed or grew
-// is closed and a new one compiled. Dropped with the job (yield-and-drop: a script
-// stopped mid-run is never resumed, only closed).
+// compiled once and reused for the next input of the same script, each input in a
+// fresh environment; a state that hit its memory cap, was killed or grew is closed
+// and a new one compiled. With `reuse` (scripts.reuse_states), a state that ended
+// cleanly goes back to its worker's small cache of compiled states, where the next
+// evaluation of the same source and limits on that worker finds it. A state
+// stopped mid-run is never resumed, only closed with the job (yield-and-drop).
 class script_runner {
  public:
-  explicit script_runner(std::size_t tasks) : tasks_(tasks) {}
+  script_runner(std::size_t tasks, bool reuse) : tasks_(tasks), reuse_(reuse) {}
 
   // Runs script item `item` for one slice in the calling task's state. Returns false
   // if it yielded (call again with the same item next slice); true when it ended:
@@ -37,6 +39,7 @@ class script_runner {
     bool running = false;
   };
   std::vector<task_state> tasks_;
+  bool reuse_;
 };
 
 }  // namespace evald

@@ -35,6 +35,22 @@ void parallel_job::lower_limit(std::uint64_t limit) noexcept {
   }
 }
 
+bool parallel_job::try_inline(std::chrono::steady_clock::time_point slice_end,
+                              worker_metrics& counts) {
+  if (chunk_count_ != 1 || stop_requested()) {
+    return false;
+  }
+  running_task = 0;  // the task run() would post first runs on this same worker
+  running_metrics = &counts;
+  if (!fn_(0, *this, slice_end)) {
+    return false;
+  }
+  cursor_.store(1, std::memory_order_relaxed);
+  done_.store(1, std::memory_order_relaxed);
+  counts.chunks_run.add();
+  return true;
+}
+
 std::chrono::nanoseconds parallel_job::queue_time() const noexcept {
   return tasks_ == 0 ? std::chrono::nanoseconds(0)
                      : std::chrono::nanoseconds(queue_ns_.load(std::memory_order_relaxed) / tasks_);

@@ -68,6 +68,13 @@ class parallel_job {
   std::chrono::nanoseconds queue_time() const noexcept;
   std::uint32_t tasks() const noexcept { return tasks_; }
 
+  // A one-chunk job may first run on the requester's own thread, for at most
+  // `budget`, before any task is posted: a tiny evaluation then costs no post, timer
+  // or socket watch. True = the chunk finished (run() is not needed); false = it
+  // kept its progress and run() continues it. Call at most once, before run(),
+  // from the requester's worker.
+  bool try_inline(std::chrono::steady_clock::time_point slice_end, worker_metrics& counts);
+
   // Posts one task to each worker, starting with workers[first] (the requester's
   // own, so a one-chunk job runs where its request is), and completes (on the
   // caller's executor) when the last task has finished. Call once, from a

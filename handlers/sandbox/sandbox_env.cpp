@@ -1,6 +1,7 @@
 #include "handlers/sandbox/sandbox_env.hpp"
 
 #include <array>
+#include <string>
 #include <string_view>
 
 namespace evald::sandbox {
@@ -48,7 +49,7 @@ void make_helper(lua_State* L, std::string_view source, int nargs) {
 
 }  // namespace
 
-void install_templates(lua_State* L, std::size_t max_sort_elements) {
+void install_templates(lua_State* L, std::size_t max_sort_elements, const luaL_Reg* host) {
   lua_createtable(L, 0, 8);  // templates
   const int templates = lua_gettop(L);
 
@@ -84,6 +85,8 @@ void install_templates(lua_State* L, std::size_t max_sort_elements) {
   lua_setfield(L, templates, "table");
 
   luaL_requiref(L, "math", luaopen_math, 0);
+  lua_getfield(L, -1, "randomseed");
+  lua_setfield(L, templates, "reseed");
   lua_setfield(L, templates, "math");
   luaL_requiref(L, "utf8", luaopen_utf8, 0);
   lua_setfield(L, templates, "utf8");
@@ -96,6 +99,31 @@ void install_templates(lua_State* L, std::size_t max_sort_elements) {
   make_helper(L, xpcall_source, 3);
   lua_setfield(L, templates, "xpcall");
 
+  // The globals every run reads through to: the base functions, xpcall and the host
+  // API. A run's environment is an empty table with this as __index, so what the
+  // script assigns stays in its own table.
+  lua_getfield(L, templates, "base");
+  lua_getfield(L, templates, "xpcall");
+  lua_setfield(L, -2, "xpcall");
+  if (host != nullptr) {
+    luaL_setfuncs(L, host, 0);
+  }
+  lua_pushlightuserdata(L, nullptr);
+  lua_setfield(L, -2, "null");
+  lua_createtable(L, 0, 1);
+  lua_insert(L, -2);
+  lua_setfield(L, -2, "__index");
+  lua_setfield(L, templates, "globals_mt");
+
+  // One metatable per library: a run's library tables are empty proxies reading
+  // through to the templates (their writes stay in the proxy).
+  for (const char* name : library_names) {
+    lua_createtable(L, 0, 1);
+    lua_getfield(L, templates, name);
+    lua_setfield(L, -2, "__index");
+    lua_setfield(L, templates, (std::string(name) + "_mt").c_str());
+  }
+
   lua_rawsetp(L, LUA_REGISTRYINDEX, &templates_key);
   lua_settop(L, templates - 1);
 }
@@ -104,29 +132,29 @@ void push_fresh_env(lua_State* L) {
   luaL_checkstack(L, 8, "no stack for the environment");
   lua_rawgetp(L, LUA_REGISTRYINDEX, &templates_key);
   const int templates = lua_gettop(L);
-  lua_createtable(L, 0, 32);
+  // A state may serve several evaluations: math.random's generator is reseeded, so
+  // no run can learn or steer the numbers another run draws.
+  lua_getfield(L, templates, "reseed");
+  lua_call(L, 0, 0);
+  lua_createtable(L, 0, 8);
   const int env = lua_gettop(L);
-  lua_getfield(L, templates, "base");
-  lua_pushnil(L);
-  while (lua_next(L, -2) != 0) {
-    lua_pushvalue(L, -2);
-    lua_insert(L, -2);
-    lua_rawset(L, env);
-  }
-  lua_pop(L, 1);
-  lua_getfield(L, templates, "xpcall");
-  lua_setfield(L, env, "xpcall");
-  for (const char* name : library_names) {
-    lua_getfield(L, templates, name);
-    lua_createtable(L, 0, 32);
-    lua_pushnil(L);
-    while (lua_next(L, -3) != 0) {
-      lua_pushvalue(L, -2);
-      lua_insert(L, -2);
-      lua_rawset(L, -4);
+  lua_getfield(L, templates, "globals_mt");
+  lua_setmetatable(L, env);
+  static const std::array<std::string, library_names.size()> metatable_names = [] {
+    std::array<std::string, library_names.size()> names;
+    for (std::size_t i = 0; i < names.size(); ++i) {
+      names[i] = std::string(library_names[i]) + "_mt";
     }
-    lua_setfield(L, env, name);
-    lua_pop(L, 1);
+    return names;
+  }();
+  for (std::size_t i = 0; i < library_names.size(); ++i) {
+    // Copying ~60 functions per run was a third of a tiny evaluation's cost; an
+    // empty table reading through to the template costs one allocation, and what a
+    // script assigns to it (string.find = f) stays in it.
+    lua_createtable(L, 0, 0);
+    lua_getfield(L, templates, metatable_names[i].c_str());
+    lua_setmetatable(L, -2);
+    lua_setfield(L, env, library_names[i]);
   }
   lua_pushvalue(L, env);
   lua_setfield(L, env, "_G");

@@ -13,10 +13,14 @@ namespace evald::sandbox {
 
 // Opens the libraries once per state and keeps them as templates in the registry.
 // Allocates (may raise a Lua error): call inside a protected call.
-void install_templates(lua_State* L, std::size_t max_sort_elements);
+// `host` (may be null) are the host API functions every run sees as globals.
+void install_templates(lua_State* L, std::size_t max_sort_elements, const luaL_Reg* host);
 
-// Pushes a fresh environment for one run: its own copies of every library table, so
-// `string.find = nil` in one run is invisible to the next. Allocates (protected call).
+// Pushes a fresh environment for one run: its own global table and its own library
+// tables, empty tables that read through to the state's templates (base functions,
+// host API, libraries), so what one run assigns (`x = 1`, `string.find = f`) stays in
+// that run's tables; the templates cannot be reached or changed. Allocates
+// (protected call).
 void push_fresh_env(lua_State* L);
 
 }  // namespace evald::sandbox

@@ -14,6 +14,8 @@ struct script_limits {
   std::size_t max_result_bytes = 1024 * 1024;  // the result as JSON text
   std::size_t max_log_bytes = 64 * 1024;       // emit() lines, in total
   std::size_t max_sort_elements = 65'536;      // table.sort refuses larger tables
+
+  bool operator==(const script_limits&) const = default;
 };
 
 }  // namespace evald::sandbox

@@ -3,6 +3,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #include "handlers/sandbox/lua_api.hpp"
 #include "handlers/sandbox/lua_json.hpp"
@@ -19,6 +22,9 @@ const char marks_key = 0;     // the current run's array marks
 // The hook runs every this many VM instructions: about 3 µs apart on this machine,
 // and the hook's cost does not depend on it (SCRIPTS.md §1.5).
 constexpr int hook_period = 1000;
+
+// Closing a state that grew past this returns its pages to the system.
+constexpr std::size_t trim_after_peak = 4 * 1024 * 1024;
 
 script_vm* vm_of(lua_State* L) {
   return *static_cast<script_vm**>(lua_getextraspace(L));
@@ -113,9 +119,12 @@ struct setup_args {
   int load_status = LUA_OK;
 };
 
+constexpr luaL_Reg host_functions[] = {
+    {"emit", lua_emit}, {"progress", lua_progress}, {"array", lua_array}, {nullptr, nullptr}};
+
 int protected_setup(lua_State* L) {
   auto* args = static_cast<setup_args*>(lua_touserdata(L, 1));
-  install_templates(L, args->max_sort);
+  install_templates(L, args->max_sort, host_functions);
   args->load_status = luaL_loadbufferx(L, args->source.data(), args->source.size(), "=script", "t");
   if (args->load_status != LUA_OK) {
     return lua_error(L);
@@ -139,14 +148,6 @@ int protected_start(lua_State* L) {
   const int marks = lua_gettop(L);
   push_fresh_env(L);
   const int env = lua_gettop(L);
-  lua_pushcfunction(L, lua_emit);
-  lua_setfield(L, env, "emit");
-  lua_pushcfunction(L, lua_progress);
-  lua_setfield(L, env, "progress");
-  lua_pushcfunction(L, lua_array);
-  lua_setfield(L, env, "array");
-  push_null(L);
-  lua_setfield(L, env, "null");
   push_json(L, *args->input, marks);
   lua_setfield(L, env, "input");
   lua_rawgetp(L, LUA_REGISTRYINDEX, &function_key);
@@ -239,6 +240,13 @@ script_vm::~script_vm() {
   if (L_ != nullptr) {
     lua_close(L_);  // no finalizer exists to run: scripts cannot set metatables
   }
+#if defined(__GLIBC__)
+  if (alloc_.peak >= trim_after_peak) {
+    // A memory bomb's megabytes are free now, but glibc keeps them while anything
+    // (another state, a buffer) sits above them in the heap: give them back.
+    malloc_trim(0);
+  }
+#endif
 }
 
 void script_vm::start(const nlohmann::json& input) {
@@ -249,6 +257,7 @@ void script_vm::start(const nlohmann::json& input) {
   log_truncated_ = false;
   killed_ = kill_reason::none;
   alloc_.cap_hit = false;
+  alloc_.peak = alloc_.used;  // this run's peak, from what the state holds now
   instructions_ = 0;
   cpu_ = std::chrono::nanoseconds(0);
   running_ = false;

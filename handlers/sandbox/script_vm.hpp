@@ -72,6 +72,7 @@ class script_vm {
   bool reusable() const noexcept { return reusable_; }
   // Bytes the state uses now (the whole state).
   std::size_t memory_used() const noexcept { return alloc_.used; }
+  const script_limits& limits() const noexcept { return limits_; }
 
   // Called (on the running thread) when the script calls progress(fraction).
   std::function<void(double)> on_progress;

@@ -83,7 +83,7 @@ TEST(Config, ExampleFileStatesExactlyTheDefaults) {
   other.logging = {"off", "x.log", "json", "y.log"};
   other.jobs = {9, 9ms};
   other.http.cache_control = "no-store";
-  other.scripts = {1, 2us, 3, 4, 5, 6};
+  other.scripts = {1, 2us, 3, 4, 5, 6, false};
   const settings s = load_file(EVALD_SOURCE_DIR "/config/evald.json", other);
   EXPECT_EQ(s.listen, defaults.listen);
   EXPECT_EQ(s.threads, defaults.threads);
@@ -117,6 +117,7 @@ TEST(Config, ExampleFileStatesExactlyTheDefaults) {
   EXPECT_EQ(s.scripts.max_result, defaults.scripts.max_result);
   EXPECT_EQ(s.scripts.max_log, defaults.scripts.max_log);
   EXPECT_EQ(s.scripts.max_named, defaults.scripts.max_named);
+  EXPECT_EQ(s.scripts.reuse_states, defaults.scripts.reuse_states);
 }
 
 TEST(Config, ErrorsNameTheJsonPath) {
