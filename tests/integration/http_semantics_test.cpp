@@ -341,7 +341,7 @@ TEST_F(HttpSemantics, StrayCrlfAfterABodyIsIgnored) {
 TEST_F(HttpSemantics, OptionsAsterisk) {
   EXPECT_EQ(raw_exchange(port(), "OPTIONS * HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
             "HTTP/1.1 204 No Content\r\nServer: evald/0.1.0\r\nDate: <date>\r\nConnection: "
-            "close\r\nAllow: GET, HEAD, POST, DELETE, OPTIONS\r\n\r\n");
+            "close\r\nAllow: GET, HEAD, POST, PUT, DELETE, OPTIONS\r\n\r\n");
 }
 
 // RFC 9110 §4.2.4 (userinfo), §15.6.2 (501 for an unknown method however long),

@@ -132,7 +132,9 @@ TEST_F(Scripts, GlobalsOfOneEvaluationAreInvisibleToTheNext) {
   const auto map = eval(port(), json{{"workload", "script"},
                                      {"source", "local before = leak; leak = input; return before"},
                                      {"inputs", {1, 2, 3, 4}}});
-  for (const auto& slot : json::parse(map.body)["results"]) {
+  const auto slots = json::parse(map.body)["results"];
+  ASSERT_EQ(slots.size(), 4U) << map.body;
+  for (const auto& slot : slots) {
     EXPECT_EQ(slot["result"], nullptr);
   }
   EXPECT_EQ(json::parse(eval(port(), script("return string.find('abc', 'b')")).body)["result"], 2);
