@@ -313,11 +313,20 @@ settings from_json(const json& j, settings s) {
                 [&](const json& x, const std::string& q) {
                   sc.max_named = static_cast<std::uint32_t>(read_integer(x, q, 0, 1'000'000));
                 }},
-               {"reuse_states", [&](const json& x, const std::string& q) {
+               {"reuse_states",
+                [&](const json& x, const std::string& q) {
                   if (!x.is_boolean()) {
                     fail(q, "expected true or false, got " + describe(x));
                   }
                   sc.reuse_states = x.get<bool>();
+                }},
+               {"condition_time",
+                [&](const json& x, const std::string& q) {
+                  sc.condition_time =
+                      read_duration(x, q, std::chrono::microseconds(100), ms(3'600'000));
+                }},
+               {"condition_cache", [&](const json& x, const std::string& q) {
+                  sc.condition_cache = static_cast<std::uint32_t>(read_integer(x, q, 1, 1'000'000));
                 }}});
         }},
        {"http",

@@ -54,6 +54,11 @@ struct scripts_settings {
   // Keep compiled Lua states per worker between evaluations of the same source (each
   // run still gets a fresh environment); false = a new state for every evaluation.
   bool reuse_states = true;
+  // CPU one Log Detector condition may use → 422 condition_timeout (the request's
+  // deadline still applies on top).
+  std::chrono::microseconds condition_time{100'000};
+  // Compiled Log Detector conditions kept per worker, keyed by their text.
+  std::uint32_t condition_cache = 1024;
 };
 
 struct http_settings {

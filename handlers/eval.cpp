@@ -2,12 +2,14 @@
 #include <atomic>
 #include <nlohmann/json.hpp>
 
+#include "handlers/detector_request.hpp"
 #include "handlers/endpoints.hpp"
 #include "handlers/eval_item.hpp"
 #include "handlers/eval_request.hpp"
 #include "handlers/evaluation.hpp"
 #include "handlers/json_keys.hpp"
 #include "handlers/parallel_trial.hpp"
+#include "handlers/rule_runner.hpp"
 #include "handlers/script_request.hpp"
 #include "handlers/script_runner.hpp"
 #include "server/ascii.hpp"
@@ -55,17 +57,18 @@ void check_nesting(std::string_view body, int max_depth) {
 
 }  // namespace
 
-eval_request parse_eval_request(request_context& ctx, const script_store* scripts) {
+eval_request parse_eval_request(request_context& ctx, const script_store* scripts,
+                                bool launch_route) {
   const auto ct = ctx.req[http::field::content_type];
   if (!is_json_content_type(std::string_view(ct.data(), ct.size()))) {
     throw http_error(http::status::unsupported_media_type, "unsupported_media_type",
                      "Content-Type must be application/json");
   }
-  return parse_eval_body(ctx.req.body(), ctx.settings, scripts);
+  return parse_eval_body(ctx.req.body(), ctx.settings, scripts, launch_route);
 }
 
 eval_request parse_eval_body(std::string_view body, const config::settings& settings,
-                             const script_store* scripts) {
+                             const script_store* scripts, bool launch_route) {
   check_nesting(body, 32);
   json j;
   try {
@@ -83,6 +86,9 @@ eval_request parse_eval_body(std::string_view body, const config::settings& sett
   }
   if (!j.is_object()) {
     throw bad_request("the body must be a JSON object");
+  }
+  if (is_detector_body(j)) {
+    return parse_detector_body(j, launch_route, settings);
   }
   eval_request out;
   if (const auto t = j.find("timeout_ms"); t != j.end()) {
@@ -218,18 +224,37 @@ net::awaitable<std::string> run_eval_request(evaluation& ev, const config::setti
   struct chunk_state {
     std::size_t next_item = 0;
     std::optional<kernels::trial_division> trial;
+    std::unique_ptr<record_progress> record;
   };
   auto results = std::make_shared<std::vector<std::string>>(count);
   auto failures = std::make_shared<std::vector<std::optional<sandbox::script_failure>>>(count);
   auto states = std::make_shared<std::vector<std::unique_ptr<chunk_state>>>(chunks);
   auto scripts = std::make_shared<script_runner>(ev.workers(), settings.scripts.reuse_states);
+  auto rule_failures =
+      std::make_shared<std::vector<std::optional<rule_failure>>>(er.detector ? count : 0);
+  auto rules = std::make_shared<const rule_runner>(settings);
   auto job = make_parallel_job(
       chunks,
-      [&items = er.items, results, failures, states, scripts, bounds, detailed = !er.batch](
-          std::uint64_t c, parallel_job& j, std::chrono::steady_clock::time_point slice_end) {
+      [&items = er.items, results, failures, rule_failures, states, scripts, rules, bounds,
+       detailed = !er.batch](std::uint64_t c, parallel_job& j,
+                             std::chrono::steady_clock::time_point slice_end) {
         auto& state = (*states)[c];
         std::size_t i = state ? state->next_item : bounds[c];
         for (; i < bounds[c + 1]; ++i) {
+          if (items[i].what == eval_item::kind::record) {
+            if (!state) {
+              state = std::make_unique<chunk_state>();
+            }
+            if (!rules->run(*items[i].record, state->record, j, slice_end, (*results)[i],
+                            (*rule_failures)[i])) {
+              state->next_item = i;  // the same record continues next slice
+              return false;
+            }
+            if (const auto& f = (*rule_failures)[i]) {
+              (*results)[i] = rule_error_json(*f);
+            }
+            continue;
+          }
           if (items[i].what == eval_item::kind::script) {
             if (!scripts->run(items[i], j, slice_end, detailed, (*results)[i], (*failures)[i])) {
               if (!state) {
@@ -265,13 +290,20 @@ net::awaitable<std::string> run_eval_request(evaluation& ev, const config::setti
         return true;
       },
       settings.eval.slice);
-  // A single script usually ends within microseconds: try it on this thread first.
-  const bool single_script = !er.batch && er.items.front().what == eval_item::kind::script;
+  // A single script or record usually ends within microseconds: try it on this
+  // thread first.
+  const bool single_script = !er.batch && (er.items.front().what == eval_item::kind::script ||
+                                           er.items.front().what == eval_item::kind::record);
   if (!single_script || !ev.try_inline(*job)) {
     co_await ev.run(job);
   }
 
   if (!er.batch) {
+    if (er.detector && rule_failures->front()) {
+      http_error e = rule_http_error(*rule_failures->front());
+      e.server_timing = ev.server_timing();
+      throw e;
+    }
     if (const auto& f = failures->front()) {
       http_error e = script_http_error(*f);
       e.server_timing = ev.server_timing();
@@ -284,7 +316,10 @@ net::awaitable<std::string> run_eval_request(evaluation& ev, const config::setti
   for (std::size_t i = 0; i < count; ++i) {
     out += (i ? "," : "");
     out += (*results)[i];
-    failed += er.items[i].what == eval_item::kind::invalid || (*failures)[i] ? 1 : 0;
+    failed += er.items[i].what == eval_item::kind::invalid || (*failures)[i] ||
+                      (er.detector && (*rule_failures)[i])
+                  ? 1
+                  : 0;
   }
   char summary[256];
   std::snprintf(

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "handlers/detector_request.hpp"
 #include "handlers/endpoints.hpp"
 #include "handlers/kernels/factor.hpp"
 #include "handlers/kernels/primality.hpp"
@@ -127,6 +128,7 @@ std::string compute_eval_item(const eval_item& item) {
       return trial_item_json(item.n, t);
     }
     case eval_item::kind::script:  // run in slices by script_runner, never here
+    case eval_item::kind::record:  // run in slices by rule_runner, never here
     case eval_item::kind::invalid:
       break;
   }
@@ -157,6 +159,10 @@ double estimate_eval_item_ns(const eval_item& item, double trial_ns_per_candidat
       // Unknown in advance; a small guess keeps chunks short (a slow input then
       // strands little behind it, CONTEXT.md §4) and a state is reused per worker.
       return 20'000;
+    case eval_item::kind::record:
+      // A cached condition over a small record runs in a few microseconds.
+      return 2'000 +
+             4'000.0 * static_cast<double>(item.record ? item.record->conditions.size() + 1 : 1);
     case eval_item::kind::invalid:
       break;
   }

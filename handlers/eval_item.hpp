@@ -13,17 +13,19 @@ namespace evald {
 
 class script_store;
 struct script_spec;
+struct detector_record;
 
 // One workload of POST /eval: {"workload":"prime","n":"97","method":"trial"},
 // {"workload":"factor","n":"12"} or {"workload":"script","source":"…","input":…}.
 // Parsed on the request's worker; computed on any.
 struct eval_item {
-  enum class kind : std::uint8_t { invalid, prime_mr, prime_trial, factor, script };
+  enum class kind : std::uint8_t { invalid, prime_mr, prime_trial, factor, script, record };
   kind what = kind::invalid;
   std::uint64_t n = 0;
   std::string error;  // for invalid items: the complete {"error":{...}} object
-  std::shared_ptr<const script_spec> script;  // kind::script (shared by a map's inputs)
-  nlohmann::json input;                       // kind::script
+  std::shared_ptr<const script_spec> script;      // kind::script (shared by a map's inputs)
+  nlohmann::json input;                           // kind::script
+  std::shared_ptr<const detector_record> record;  // kind::record (a Log Detector payload)
 };
 
 // Where script items find their limits and named scripts.

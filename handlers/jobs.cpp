@@ -79,7 +79,14 @@ net::awaitable<void> eval_launch(request_context& ctx, response& res) {
   auto& stores = *static_cast<route_stores*>(ctx.route_data);
   auto& store = stores.jobs;
   // Bad input is a 4xx now, not a failed job later.
-  eval_request er = parse_eval_request(ctx, &stores.scripts);
+  eval_request er = parse_eval_request(ctx, &stores.scripts, true);
+  if (er.detector) {
+    // The Log Detector's launch question is answered at once, as /eval answers.
+    evaluation ev(ctx, er.timeout_ms);
+    res.body = co_await run_eval_request(ev, ctx.settings, er);
+    ev.finish(res);
+    co_return;
+  }
   const auto id = store.create();
   if (!id) {
     http_error e(http::status::service_unavailable, "too_many_jobs",

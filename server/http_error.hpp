@@ -1,4 +1,5 @@
 #pragma once
+#include <cstdint>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -18,6 +19,7 @@ struct http_error : std::runtime_error {
   std::optional<double> progress;  // adds "progress" beside "error" (504 deadline_exceeded)
   std::string server_timing;       // sets a Server-Timing header when not empty
   std::optional<int> line;         // adds "line" to the error object (a script's line)
+  std::optional<std::int64_t> numeration;  // adds "numeration" (a Log Detector condition's)
 };
 
 inline http_error bad_request(const std::string& message) {

@@ -68,6 +68,9 @@ struct alignas(64) worker_metrics {
   metric_cell chargen_http_bytes;
   metric_cell chargen_tcp_bytes;
   std::array<metric_cell, script_outcomes> scripts;  // by script_outcome
+  metric_cell conditions_evaluated;                  // Log Detector conditions
+  metric_cell conditions_true;
+  metric_cell conditions_failed;
   // Set by the worker's thread when its loop starts (platform::thread_cpu_clock()).
   std::atomic<std::uint64_t> cpu_clock{0};
   std::atomic<bool> cpu_clock_valid{false};

@@ -213,6 +213,18 @@ void write_server_metrics(exposition_writer& w, std::span<worker* const> workers
         exposition_writer::label("outcome", script_outcome_name(static_cast<script_outcome>(o))),
         total(workers, [&](const worker_metrics& m) -> cell { return m.scripts[o]; }));
   }
+  w.family("evald_conditions_evaluated_total", "counter",
+           "Log Detector conditions evaluated (launch conditions included).");
+  w.sample("evald_conditions_evaluated_total", "",
+           total(workers, [](const worker_metrics& m) -> cell { return m.conditions_evaluated; }));
+  w.family("evald_conditions_true_total", "counter",
+           "Log Detector conditions found true (a launch condition that called launch()).");
+  w.sample("evald_conditions_true_total", "",
+           total(workers, [](const worker_metrics& m) -> cell { return m.conditions_true; }));
+  w.family("evald_conditions_failed_total", "counter",
+           "Log Detector conditions that failed: syntax, runtime error, memory, timeout.");
+  w.sample("evald_conditions_failed_total", "",
+           total(workers, [](const worker_metrics& m) -> cell { return m.conditions_failed; }));
   w.family("evald_chargen_sent_bytes_total", "counter", "Chargen bytes written, by transport.");
   w.sample("evald_chargen_sent_bytes_total", exposition_writer::label("transport", "http"),
            total(workers, [](const worker_metrics& m) -> cell { return m.chargen_http_bytes; }));

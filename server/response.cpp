@@ -18,7 +18,8 @@ void response::add_header(std::string_view name, std::string_view value) {
 }
 
 void set_error(response& res, http::status status, std::string_view code, std::string_view message,
-               std::optional<double> progress, std::optional<int> line) {
+               std::optional<double> progress, std::optional<int> line,
+               std::optional<std::int64_t> numeration) {
   res.status = status;
   res.content_type = "application/json";
   res.stream.reset();
@@ -30,6 +31,9 @@ void set_error(response& res, http::status status, std::string_view code, std::s
                                {{"status", static_cast<unsigned>(status)},
                                 {"code", std::string(code)},
                                 {"message", std::string(message)}}}};
+  if (numeration) {
+    j["error"]["numeration"] = *numeration;
+  }
   if (line) {
     j["error"]["line"] = *line;
   }

@@ -44,7 +44,8 @@ struct response {
 // `line` (a script's line) goes inside the error object, `progress` beside it.
 void set_error(response& res, http::status status, std::string_view code, std::string_view message,
                std::optional<double> progress = std::nullopt,
-               std::optional<int> line = std::nullopt);
+               std::optional<int> line = std::nullopt,
+               std::optional<std::int64_t> numeration = std::nullopt);
 
 // 304 Not Modified for the representation `res` describes: its ETag and
 // Cache-Control stay, its body and every other header go (RFC 9110 §15.4.5).

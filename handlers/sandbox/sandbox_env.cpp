@@ -37,14 +37,31 @@ return function(t, cmp)
   return sort(t, cmp)
 end)";
 
+// Plain-text tests that read like the Python they replace (`"x" in text`,
+// text.startswith("x")): no pattern syntax to escape, and the search is the budgeted
+// plain find. An error names the caller's line.
+constexpr std::string_view text_helpers_source = R"(
+local find, sub, type, error = ...
+local function check(name, s, x)
+  if type(s) ~= "string" then
+    error(name .. ": argument #1 must be a string, got " .. type(s), 3)
+  end
+  if type(x) ~= "string" then
+    error(name .. ": argument #2 must be a string, got " .. type(x), 3)
+  end
+end
+return function(s, x) check("contains", s, x) return find(s, x, 1, true) ~= nil end,
+  function(s, x) check("startswith", s, x) return sub(s, 1, #x) == x end,
+  function(s, x) check("endswith", s, x) return #x == 0 or sub(s, -#x) == x end)";
+
 // Compiles a helper chunk and calls it with the `nargs` values on top of the stack;
-// leaves the function it returns.
-void make_helper(lua_State* L, std::string_view source, int nargs) {
+// leaves the `nresults` functions it returns.
+void make_helper(lua_State* L, std::string_view source, int nargs, int nresults = 1) {
   if (luaL_loadbufferx(L, source.data(), source.size(), "=evald", "t") != LUA_OK) {
     lua_error(L);
   }
   lua_insert(L, -(nargs + 1));
-  lua_call(L, nargs, 1);
+  lua_call(L, nargs, nresults);
 }
 
 }  // namespace
@@ -108,6 +125,17 @@ void install_templates(lua_State* L, std::size_t max_sort_elements, const luaL_R
   if (host != nullptr) {
     luaL_setfuncs(L, host, 0);
   }
+  const int globals = lua_gettop(L);
+  lua_getfield(L, templates, "string");
+  lua_getfield(L, -1, "find");
+  lua_getfield(L, -2, "sub");
+  lua_remove(L, -3);
+  lua_getfield(L, globals, "type");
+  lua_getfield(L, globals, "error");
+  make_helper(L, text_helpers_source, 4, 3);
+  lua_setfield(L, globals, "endswith");
+  lua_setfield(L, globals, "startswith");
+  lua_setfield(L, globals, "contains");
   lua_pushlightuserdata(L, nullptr);
   lua_setfield(L, -2, "null");
   lua_createtable(L, 0, 1);

@@ -6,7 +6,8 @@
 // What a script sees (SCRIPTS.md §1.7): the safe base functions, copies of string
 // (budgeted matcher, no dump), table (table.sort size-capped), math and utf8, and an
 // xpcall whose handler runs after the error unwound (hooked and yieldable, unlike the
-// stock one). Absent: load, dofile, require, package, io, os, debug, collectgarbage,
+// stock one), and the plain-text tests contains(s, x), startswith(s, x) and
+// endswith(s, x). Absent: load, dofile, require, package, io, os, debug, collectgarbage,
 // coroutine, setmetatable, getmetatable, rawset, print. The string metatable is
 // locked. Single-threaded: whoever owns the lua_State.
 namespace evald::sandbox {

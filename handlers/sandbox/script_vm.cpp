@@ -18,6 +18,7 @@ namespace {
 const char function_key = 0;  // the compiled chunk
 const char thread_key = 0;    // the current run's thread (keeps it alive)
 const char marks_key = 0;     // the current run's array marks
+const char env_key = 0;       // the current run's environment
 
 // The hook runs every this many VM instructions: about 3 µs apart on this machine,
 // and the hook's cost does not depend on it (SCRIPTS.md §1.5).
@@ -113,19 +114,32 @@ int lua_array(lua_State* L) {
   return 1;
 }
 
+// launch(ctx): a launchCondition starts a new state machine with this context.
+int lua_launch(lua_State* L) {
+  vm_of(L)->launch(L);
+  return 0;
+}
+
 struct setup_args {
-  std::string_view source;
+  const std::string_view* source;  // null: a rule state (functions come from load())
   std::size_t max_sort;
+  const luaL_Reg* host;
   int load_status = LUA_OK;
 };
 
-constexpr luaL_Reg host_functions[] = {
+constexpr luaL_Reg script_functions[] = {
     {"emit", lua_emit}, {"progress", lua_progress}, {"array", lua_array}, {nullptr, nullptr}};
+constexpr luaL_Reg rule_functions[] = {
+    {"launch", lua_launch}, {"array", lua_array}, {nullptr, nullptr}};
 
 int protected_setup(lua_State* L) {
   auto* args = static_cast<setup_args*>(lua_touserdata(L, 1));
-  install_templates(L, args->max_sort, host_functions);
-  args->load_status = luaL_loadbufferx(L, args->source.data(), args->source.size(), "=script", "t");
+  install_templates(L, args->max_sort, args->host);
+  if (args->source == nullptr) {
+    return 0;
+  }
+  args->load_status =
+      luaL_loadbufferx(L, args->source->data(), args->source->size(), "=script", "t");
   if (args->load_status != LUA_OK) {
     return lua_error(L);
   }
@@ -133,8 +147,35 @@ int protected_setup(lua_State* L) {
   return 0;
 }
 
+struct load_args {
+  std::string_view source;
+  bool expression_first;
+  int ref = LUA_NOREF;
+};
+
+int protected_load(lua_State* L) {
+  auto* args = static_cast<load_args*>(lua_touserdata(L, 1));
+  int status = LUA_ERRSYNTAX;
+  if (args->expression_first) {
+    std::string expression = "return ";
+    expression.append(args->source);
+    status = luaL_loadbufferx(L, expression.data(), expression.size(), "=script", "t");
+    if (status != LUA_OK) {
+      lua_pop(L, 1);
+    }
+  }
+  if (status != LUA_OK &&
+      luaL_loadbufferx(L, args->source.data(), args->source.size(), "=script", "t") != LUA_OK) {
+    return lua_error(L);  // the statements' message: the one a reader expects
+  }
+  args->ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  return 0;
+}
+
 struct start_args {
+  int ref;  // LUA_NOREF: the main chunk
   const nlohmann::json* input;
+  const rule_globals* rule;
   lua_State* thread = nullptr;
 };
 
@@ -148,14 +189,52 @@ int protected_start(lua_State* L) {
   const int marks = lua_gettop(L);
   push_fresh_env(L);
   const int env = lua_gettop(L);
-  push_json(L, *args->input, marks);
-  lua_setfield(L, env, "input");
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &function_key);
+  lua_pushvalue(L, env);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &env_key);  // take_data() reads the run's globals
+  if (args->rule != nullptr) {
+    push_json(L, *args->rule->log, marks);
+    lua_setfield(L, env, "log");
+    lua_pushlstring(L, args->rule->text.data(), args->rule->text.size());
+    lua_setfield(L, env, "text");
+    if (args->rule->data != nullptr) {
+      push_json(L, *args->rule->data, marks);
+      lua_setfield(L, env, "data");
+    }
+  } else {
+    push_json(L, *args->input, marks);
+    lua_setfield(L, env, "input");
+  }
+  if (args->ref == LUA_NOREF) {
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &function_key);
+  } else {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, args->ref);
+  }
   lua_pushvalue(L, env);
   lua_setupvalue(L, -2, 1);  // the chunk's _ENV: this run's environment
   lua_xmove(L, co, 1);
   lua_sethook(co, count_hook, LUA_MASKCOUNT, hook_period);
   args->thread = co;
+  return 0;
+}
+
+struct read_data_args {
+  std::size_t max_bytes;
+  nlohmann::json* out;
+  std::optional<conversion_error> problem;
+  bool is_table = false;
+};
+
+int protected_read_data(lua_State* L) {
+  auto* args = static_cast<read_data_args*>(lua_touserdata(L, 1));
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &marks_key);
+  const int marks = lua_gettop(L);
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &env_key);
+  lua_pushliteral(L, "data");
+  lua_rawget(L, -2);
+  args->is_table = lua_type(L, -1) == LUA_TTABLE;
+  if (args->is_table) {
+    args->problem = to_json(L, lua_gettop(L), marks, args->max_bytes, *args->out);
+  }
   return 0;
 }
 
@@ -205,14 +284,23 @@ void* script_vm::allocate(void* ud, void* ptr, std::size_t osize, std::size_t ns
 }
 
 script_vm::script_vm(std::string_view source, const script_limits& limits) : limits_(limits) {
-  alloc_.cap = limits.memory_bytes;
+  create_state(host_api::script, &source);
+}
+
+script_vm::script_vm(const script_limits& limits, host_api api) : limits_(limits) {
+  create_state(api, nullptr);
+}
+
+void script_vm::create_state(host_api api, const std::string_view* source) {
+  alloc_.cap = limits_.memory_bytes;
   L_ = lua_newstate(&script_vm::allocate, &alloc_);
   if (L_ == nullptr) {
     fail(script_failure::kind::memory, "the memory limit is too small to create a Lua state");
     return;
   }
   *static_cast<script_vm**>(lua_getextraspace(L_)) = this;
-  setup_args args{source, limits.max_sort_elements};
+  setup_args args{source, limits_.max_sort_elements,
+                  api == host_api::rule ? rule_functions : script_functions};
   lua_pushcfunction(L_, protected_setup);
   lua_pushlightuserdata(L_, &args);
   const int status = lua_pcall(L_, 1, 0, 0);
@@ -232,8 +320,47 @@ script_vm::script_vm(std::string_view source, const script_limits& limits) : lim
     lua_settop(L_, 0);
     return;
   }
-  compiled_ = true;
+  compiled_ = source != nullptr;
   reusable_ = true;
+}
+
+int script_vm::load(std::string_view source, bool expression_first, script_failure& why) {
+  if (!ready() || running_) {
+    why = script_failure{script_failure::kind::runtime, {}, "the state cannot compile now"};
+    return -1;
+  }
+  alloc_.cap_hit = false;
+  load_args args{source, expression_first};
+  lua_pushcfunction(L_, protected_load);
+  lua_pushlightuserdata(L_, &args);
+  const int status = lua_pcall(L_, 1, 0, 0);
+  if (status == LUA_OK) {
+    return args.ref;
+  }
+  if (status == LUA_ERRMEM || alloc_.cap_hit) {
+    reusable_ = false;
+    why = script_failure{
+        script_failure::kind::memory,
+        {},
+        "the memory limit of " + std::to_string(alloc_.cap) + " bytes was reached compiling"};
+  } else {
+    std::size_t len = 0;
+    const char* text = lua_type(L_, -1) == LUA_TSTRING ? lua_tolstring(L_, -1, &len) : nullptr;
+    auto [line, message] = split_lua_message(text ? std::string_view(text, len) : "");
+    if (!valid_utf8(message)) {
+      message = "(the error message is not valid UTF-8)";
+    }
+    why = script_failure{script_failure::kind::syntax, line,
+                         message.empty() ? "the code does not compile" : std::move(message)};
+  }
+  lua_settop(L_, 0);
+  return -1;
+}
+
+void script_vm::unload(int ref) {
+  if (L_ != nullptr && ref >= 0) {
+    luaL_unref(L_, LUA_REGISTRYINDEX, ref);  // frees a slot: never allocates
+  }
 }
 
 script_vm::~script_vm() {
@@ -249,7 +376,7 @@ script_vm::~script_vm() {
 #endif
 }
 
-void script_vm::start(const nlohmann::json& input) {
+void script_vm::reset_run() {
   failure_.reset();
   result_ = nullptr;
   log_.clear();
@@ -261,11 +388,35 @@ void script_vm::start(const nlohmann::json& input) {
   instructions_ = 0;
   cpu_ = std::chrono::nanoseconds(0);
   running_ = false;
+  truthy_ = false;
+  launched_ = false;
+  launch_context_ = nullptr;
+}
+
+void script_vm::start(const nlohmann::json& input) {
+  reset_run();
+  rule_run_ = false;
+  launch_allowed_ = false;
   if (!compiled_ || !reusable_) {
     fail(script_failure::kind::runtime, "the script state cannot run another input");
     return;
   }
-  start_args args{&input};
+  begin(LUA_NOREF, &input, nullptr);
+}
+
+void script_vm::start_rule(int ref, const rule_globals& globals) {
+  reset_run();
+  rule_run_ = true;
+  launch_allowed_ = globals.launch;
+  if (!ready() || ref < 0) {
+    fail(script_failure::kind::runtime, "the rule state cannot run");
+    return;
+  }
+  begin(ref, nullptr, &globals);
+}
+
+void script_vm::begin(int ref, const nlohmann::json* input, const rule_globals* rule) {
+  start_args args{ref, input, rule};
   lua_pushcfunction(L_, protected_start);
   lua_pushlightuserdata(L_, &args);
   const int status = lua_pcall(L_, 1, 0, 0);
@@ -283,6 +434,73 @@ void script_vm::start(const nlohmann::json& input) {
   co_ = args.thread;
   run_args_ = 0;
   running_ = true;
+}
+
+std::optional<script_failure> script_vm::take_data(nlohmann::json& out) {
+  read_data_args args{limits_.max_result_bytes, &out, std::nullopt};
+  lua_pushcfunction(L_, protected_read_data);
+  lua_pushlightuserdata(L_, &args);
+  const int status = lua_pcall(L_, 1, 0, 0);
+  lua_settop(L_, 0);
+  if (status != LUA_OK) {
+    reusable_ = false;
+    return script_failure{
+        script_failure::kind::memory, {}, "the memory limit was reached reading data"};
+  }
+  if (!args.is_table) {
+    return script_failure{
+        script_failure::kind::result, {}, "data must stay a table (the context is a JSON object)"};
+  }
+  if (args.problem) {
+    return script_failure{args.problem->too_large ? script_failure::kind::result_too_large
+                                                  : script_failure::kind::result,
+                          {},
+                          "data: " + args.problem->message};
+  }
+  if (out.is_array() && out.empty()) {
+    out = nlohmann::json::object();
+  }
+  if (!out.is_object()) {
+    return script_failure{script_failure::kind::result,
+                          {},
+                          "data must be a table with string keys (the context is a JSON "
+                          "object), not an array"};
+  }
+  return std::nullopt;
+}
+
+void script_vm::launch(lua_State* L) {
+  if (!launch_allowed_) {
+    luaL_error(L, "launch() is for launch conditions (POST /eval-launch with a payload)");
+    return;
+  }
+  if (lua_isnoneornil(L, 1)) {
+    launched_ = true;
+    launch_context_ = nullptr;
+    return;
+  }
+  if (!lua_istable(L, 1)) {
+    luaL_error(L, "launch: the context must be a table or nothing, got a %s", luaL_typename(L, 1));
+    return;
+  }
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &marks_key);
+  nlohmann::json context;
+  auto problem = to_json(L, 1, lua_gettop(L), limits_.max_result_bytes, context);
+  if (!problem && context.is_array() && context.empty()) {
+    context = nlohmann::json::object();
+  }
+  if (!problem && !context.is_object()) {
+    problem = conversion_error{"the context must be a table with string keys, not an array"};
+  }
+  if (problem) {
+    const std::string message = "launch: " + problem->message;
+    context = nullptr;
+    luaL_error(L, "%s", message.c_str());
+    return;
+  }
+  // Converted now: what the code changes after the call is not part of the launch.
+  launched_ = true;
+  launch_context_ = std::move(context);
 }
 
 script_vm::step script_vm::resume(std::chrono::steady_clock::time_point slice_end,
@@ -312,6 +530,11 @@ script_vm::step script_vm::resume(std::chrono::steady_clock::time_point slice_en
 void script_vm::finish_ok(lua_State* co, int nresults) {
   if (alloc_.cap_hit) {
     reusable_ = false;  // it came close to the cap: a fresh state for the next input
+  }
+  if (rule_run_) {
+    truthy_ = nresults > 0 && lua_toboolean(co, lua_gettop(co) - nresults + 1) != 0;
+    lua_settop(co, 0);
+    return;
   }
   if (nresults == 0) {
     result_ = nullptr;

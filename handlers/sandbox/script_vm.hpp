@@ -36,6 +36,20 @@ struct script_stats {
   std::chrono::nanoseconds cpu{0};  // time spent inside resume()
 };
 
+// Which host functions a state's code sees as globals (besides the sandbox's own).
+enum class host_api {
+  script,  // emit, progress, array: POST /eval scripts and launched script jobs
+  rule,    // launch, array: Log Detector conditions and launch conditions
+};
+
+// The globals of one Log Detector rule run (docs/log-detector.md).
+struct rule_globals {
+  const nlohmann::json* log = nullptr;   // the record, its Text already cleaned
+  std::string_view text;                 // log.Text
+  const nlohmann::json* data = nullptr;  // the context (copied into the run); null: none
+  bool launch = false;                   // launch() may be called (a launchCondition)
+};
+
 // One Lua state running one compiled script, sliced: resume() runs until the slice
 // ends, the hook yields, and the host decides whether to resume again (next slice)
 // or never (yield-and-drop: the destructor closes the state). The state can run
@@ -50,7 +64,33 @@ class script_vm {
   script_vm(const script_vm&) = delete;
   script_vm& operator=(const script_vm&) = delete;
 
+  // A state with no main chunk, for functions added with load() (rule states: one
+  // per worker holds every condition it has compiled). ready() says it was created.
+  script_vm(const script_limits& limits, host_api api);
+
   bool compiled() const noexcept { return compiled_; }
+  bool ready() const noexcept { return L_ != nullptr && reusable_; }
+
+  // Compiles `source` as one more function of this state; returns its reference, or
+  // -1 with `why` (syntax, memory). With `expression_first`, the source is tried as
+  // `return <source>` first, as Lua's own REPL does, so a lone expression is a
+  // complete condition; line numbers are unchanged.
+  int load(std::string_view source, bool expression_first, script_failure& why);
+  // Forgets a function from load(); the collector frees it.
+  void unload(int ref);
+
+  // Begins a run of function `ref` (from load()) with the rule globals `log`, `text`
+  // and `data` in a fresh environment. Requires ready().
+  void start_rule(int ref, const rule_globals& globals);
+  // After a successful rule run: whether its first return value was truthy.
+  bool truthy() const noexcept { return truthy_; }
+  // After a successful rule run: the run's global `data` as a JSON object. Fails
+  // (kind::result) when it is not a table with string keys or has no JSON form.
+  std::optional<script_failure> take_data(nlohmann::json& out);
+  // After a launchCondition run: whether launch() was called, and its context (null
+  // for launch() without one).
+  bool launched() const noexcept { return launched_; }
+  nlohmann::json& launch_context() noexcept { return launch_context_; }
 
   // Begins a run with `input` as the global `input`. Requires compiled() and reusable().
   void start(const nlohmann::json& input);
@@ -61,6 +101,10 @@ class script_vm {
   // script cannot yield then, it gets an error instead.
   step resume(std::chrono::steady_clock::time_point slice_end,
               const std::atomic<bool>* stop = nullptr);
+
+  // Drops a run parked at a yield: it is never resumed (yield-and-drop) and the state
+  // can start another run or compile.
+  void abandon() noexcept { running_ = false; }
 
   // After step::finished (or a failed construction): the failure, if any.
   const std::optional<script_failure>& failure() const noexcept { return failure_; }
@@ -81,6 +125,8 @@ class script_vm {
   void on_hook(lua_State* L);
   void append_log(std::string line);
   void report_progress(double fraction);
+  // launch(ctx): records the context, last call wins; a Lua error when not allowed.
+  void launch(lua_State* L);
 
  private:
   struct allocation {
@@ -93,6 +139,9 @@ class script_vm {
   void fail(script_failure::kind what, std::string message, std::optional<int> line = {});
   void fail_from_error(lua_State* co, int status);
   void finish_ok(lua_State* co, int nresults);
+  void create_state(host_api api, const std::string_view* source);
+  void reset_run();
+  void begin(int ref, const nlohmann::json* input, const rule_globals* rule);
 
   script_limits limits_;
   allocation alloc_;
@@ -102,6 +151,11 @@ class script_vm {
   bool compiled_ = false;
   bool reusable_ = false;
   bool running_ = false;
+  bool rule_run_ = false;  // the current run is a rule: truthiness, not a JSON result
+  bool launch_allowed_ = false;
+  bool truthy_ = false;
+  bool launched_ = false;
+  nlohmann::json launch_context_;
   // Hook state
   std::chrono::steady_clock::time_point slice_end_{};
   const std::atomic<bool>* stop_ = nullptr;

@@ -83,7 +83,7 @@ TEST(Config, ExampleFileStatesExactlyTheDefaults) {
   other.logging = {"off", "x.log", "json", "y.log"};
   other.jobs = {9, 9ms};
   other.http.cache_control = "no-store";
-  other.scripts = {1, 2us, 3, 4, 5, 6, false};
+  other.scripts = {1, 2us, 3, 4, 5, 6, false, 7us, 8};
   const settings s = load_file(EVALD_SOURCE_DIR "/config/evald.json", other);
   EXPECT_EQ(s.listen, defaults.listen);
   EXPECT_EQ(s.threads, defaults.threads);
@@ -118,6 +118,8 @@ TEST(Config, ExampleFileStatesExactlyTheDefaults) {
   EXPECT_EQ(s.scripts.max_log, defaults.scripts.max_log);
   EXPECT_EQ(s.scripts.max_named, defaults.scripts.max_named);
   EXPECT_EQ(s.scripts.reuse_states, defaults.scripts.reuse_states);
+  EXPECT_EQ(s.scripts.condition_time, defaults.scripts.condition_time);
+  EXPECT_EQ(s.scripts.condition_cache, defaults.scripts.condition_cache);
 }
 
 TEST(Config, ErrorsNameTheJsonPath) {
