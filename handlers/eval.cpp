@@ -14,6 +14,7 @@
 #include "handlers/script_runner.hpp"
 #include "server/ascii.hpp"
 #include "server/http_error.hpp"
+#include "server/json_text.hpp"
 
 namespace evald {
 
@@ -73,12 +74,25 @@ eval_request parse_eval_body(std::string_view body, const config::settings& sett
   json j;
   try {
     j = parse_json_rejecting_duplicate_keys(body);
+  } catch (const json::parse_error& e) {
+    // A log record's text may carry bytes that are not UTF-8 (a raw byte, or an
+    // unpaired surrogate escape from Python): for the Log Detector contract they are
+    // data, and become U+FFFD; every other body stays strict.
+    std::optional<json> repaired;
+    if (const auto fixed = replace_invalid_unicode_in_strings(body)) {
+      try {
+        repaired = parse_json_rejecting_duplicate_keys(*fixed);
+      } catch (const std::exception&) {
+      }
+    }
+    if (!repaired || !is_detector_body(*repaired)) {
+      throw bad_request("malformed JSON at byte " + std::to_string(e.byte) + ": " +
+                        std::string(e.what()).substr(std::string(e.what()).find(':') + 2));
+    }
+    j = std::move(*repaired);
   } catch (const duplicate_json_key& e) {
     // Duplicate keys are ambiguous (which "n" did the client mean?): reject them.
     throw bad_request(e.what());
-  } catch (const json::parse_error& e) {
-    throw bad_request("malformed JSON at byte " + std::to_string(e.byte) + ": " +
-                      std::string(e.what()).substr(std::string(e.what()).find(':') + 2));
   } catch (const json::exception& e) {
     // e.g. out_of_range for a number like 6e666 (found by fuzz_eval_json).
     throw bad_request("unusable JSON: " +
