@@ -14,10 +14,10 @@ class duplicate_json_key : public std::runtime_error {
   std::string key;
 };
 
-// nlohmann::json::parse(text), with its exceptions, that also throws duplicate_json_key.
-// One pass: linear in the input, plus k log k for an object of k keys. nlohmann's
-// callback parser, used for this before, rescans the enclosing array at the end of
-// every object: a batch of 30,000 items took 31 s to decode (dev build).
+// nlohmann::json::parse(text) (strict RFC 8259, UTF-8 checked), with its exception
+// types (parse_error with the byte, out_of_range for a number past a double), that
+// also throws duplicate_json_key. One pass, iterative: linear in the input, no
+// recursion however deep. fuzz_json_parse checks it against nlohmann's parser.
 nlohmann::json parse_json_rejecting_duplicate_keys(std::string_view text);
 
 }  // namespace evald

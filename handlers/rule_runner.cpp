@@ -31,14 +31,21 @@ struct rule_state {
       return it->second;
     }
     if (cache.size() >= max_entries) {
-      auto oldest = cache.begin();
-      for (auto it = cache.begin(); it != cache.end(); ++it) {
-        if (it->second.used < oldest->second.used) {
-          oldest = it;
+      // The least recently used goes (a scan: it happens once per miss past the bound).
+      const std::string* oldest = nullptr;
+      std::uint64_t oldest_used = UINT64_MAX;
+      int oldest_ref = -1;
+      for (const auto& [key, entry] : cache) {
+        if (entry.used < oldest_used) {
+          oldest = &key;
+          oldest_used = entry.used;
+          oldest_ref = entry.ref;
         }
       }
-      vm.unload(oldest->second.ref);
-      cache.erase(oldest);
+      if (oldest != nullptr) {
+        vm.unload(oldest_ref);
+        cache.erase(std::string(*oldest));
+      }
     }
     compiled c;
     script_failure why{};

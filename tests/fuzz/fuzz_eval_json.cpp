@@ -1,24 +1,83 @@
-// POST /eval bodies: JSON decoding, depth and duplicate-key checks, item validation.
-// Only http_error may escape (a 4xx for the client); anything else is a finding.
+// POST /eval bodies: JSON decoding (our parser checked against nlohmann's on every
+// input), depth and duplicate-key checks, item and Log Detector payload validation.
+// Only http_error may escape parse_eval_body (a 4xx for the client); anything else,
+// or a disagreement between the two parsers, is a finding.
 #include <cstdint>
+#include <cstdlib>
+#include <nlohmann/json.hpp>
 #include <string_view>
 
 #include "config/settings.hpp"
 #include "handlers/eval_request.hpp"
+#include "handlers/json_keys.hpp"
 #include "server/http_error.hpp"
+
+namespace {
+
+enum class verdict { value, syntax, range, duplicate };
+
+verdict ours(std::string_view text, nlohmann::json& out) {
+  try {
+    out = evald::parse_json_rejecting_duplicate_keys(text);
+    return verdict::value;
+  } catch (const evald::duplicate_json_key&) {
+    return verdict::duplicate;
+  } catch (const nlohmann::json::parse_error&) {
+    return verdict::syntax;
+  } catch (const nlohmann::json::out_of_range&) {
+    return verdict::range;
+  }
+}
+
+verdict reference(std::string_view text, nlohmann::json& out) {
+  try {
+    out = nlohmann::json::parse(text);
+    return verdict::value;
+  } catch (const nlohmann::json::parse_error&) {
+    return verdict::syntax;
+  } catch (const nlohmann::json::out_of_range&) {
+    return verdict::range;
+  }
+}
+
+void compare_parsers(std::string_view text) {
+  nlohmann::json a;
+  nlohmann::json b;
+  const verdict va = ours(text, a);
+  if (text.find('\0') != std::string_view::npos) {
+    // nlohmann's lexer takes a NUL byte for the end of the input and accepts
+    // `"x"\0junk`; a raw NUL is never valid JSON, and we refuse it.
+    if (va == verdict::value) {
+      std::abort();
+    }
+    return;
+  }
+  const verdict vb = reference(text, b);
+  if (va == verdict::duplicate) {
+    return;  // nlohmann keeps the last of duplicate keys; we refuse them
+  }
+  if (va != vb || (va == verdict::value && a != b)) {
+    std::abort();
+  }
+}
+
+}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   static const evald::config::settings settings;
-  try {
-    const auto er = evald::parse_eval_body(
-        std::string_view(reinterpret_cast<const char*>(data), size), settings);
-    for (const auto& item : er.items) {
-      if (item.what == evald::eval_item::kind::factor ||
-          item.what == evald::eval_item::kind::prime_mr) {
-        (void)evald::compute_eval_item(item);  // cheap kinds only: trial may take seconds
+  const std::string_view text(reinterpret_cast<const char*>(data), size);
+  compare_parsers(text);
+  for (const bool launch_route : {false, true}) {
+    try {
+      const auto er = evald::parse_eval_body(text, settings, nullptr, launch_route);
+      for (const auto& item : er.items) {
+        if (item.what == evald::eval_item::kind::factor ||
+            item.what == evald::eval_item::kind::prime_mr) {
+          (void)evald::compute_eval_item(item);  // cheap kinds only: trial may take seconds
+        }
       }
+    } catch (const evald::http_error&) {
     }
-  } catch (const evald::http_error&) {
   }
   return 0;
 }
