@@ -9,9 +9,26 @@ namespace {
 
 using json = nlohmann::json;
 
-// A field problem: `where` is the JSON path of the field ("payload.conditions[2].type").
-[[noreturn]] void bad(const std::string& where, const std::string& message) {
-  throw bad_request(where + ": " + message);
+// Where a field is ("payload.conditions[2].type"), spelt out only for an error: a
+// valid record builds no path strings.
+struct field {
+  const field* parent = nullptr;
+  std::string_view name;         // the root's name, or ".name" below a parent
+  std::size_t index = SIZE_MAX;  // "[index]" instead of a name
+
+  std::string str() const {
+    std::string out = parent != nullptr ? parent->str() : std::string();
+    if (index != SIZE_MAX) {
+      return out + "[" + std::to_string(index) + "]";
+    }
+    return parent != nullptr ? out + "." + std::string(name) : std::string(name);
+  }
+  field operator/(std::string_view child) const { return field{this, child}; }
+  field operator[](std::size_t i) const { return field{this, {}, i}; }
+};
+
+[[noreturn]] void bad(const field& where, const std::string& message) {
+  throw bad_request(where.str() + ": " + message);
 }
 
 std::string describe(const json& v) {
@@ -36,7 +53,7 @@ std::string describe(const json& v) {
   }
 }
 
-std::int64_t read_int64(const json& v, const std::string& where) {
+std::int64_t read_int64(const json& v, const field& where) {
   if (v.is_number_integer() && !v.is_number_unsigned()) {
     return v.get<std::int64_t>();
   }
@@ -46,33 +63,32 @@ std::int64_t read_int64(const json& v, const std::string& where) {
   bad(where, "must be an integer from -2^63 to 2^63-1, got " + describe(v));
 }
 
-std::vector<std::int64_t> read_int_array(const json& v, const std::string& where) {
+std::vector<std::int64_t> read_int_array(const json& v, const field& where) {
   if (!v.is_array()) {
     bad(where, "must be an array of integers, got " + describe(v));
   }
   std::vector<std::int64_t> out;
   out.reserve(v.size());
   for (std::size_t i = 0; i < v.size(); ++i) {
-    out.push_back(read_int64(v[i], where + "[" + std::to_string(i) + "]"));
+    out.push_back(read_int64(v[i], where[i]));
   }
   return out;
 }
 
-std::string read_code(const json& v, const std::string& where, std::uint64_t max_source) {
+std::string read_code(const json& v, const field& where, std::uint64_t max_source) {
   if (!v.is_string()) {
     bad(where, "must be a string of Lua code, got " + describe(v));
   }
   const auto& text = v.get_ref<const std::string&>();
   if (text.size() > max_source) {
     throw http_error(http::status::payload_too_large, "source_too_large",
-                     where + " is " + std::to_string(text.size()) +
+                     where.str() + " is " + std::to_string(text.size()) +
                          " bytes; scripts.max_source is " + std::to_string(max_source));
   }
   return text;
 }
 
-detector_condition parse_condition(const json& c, const std::string& where,
-                                   std::uint64_t max_source) {
+detector_condition parse_condition(const json& c, const field& where, std::uint64_t max_source) {
   if (!c.is_object()) {
     bad(where, "a condition must be an object, got " + describe(c));
   }
@@ -81,11 +97,11 @@ detector_condition parse_condition(const json& c, const std::string& where,
   if (numeration == c.end()) {
     bad(where, "numeration is missing (every condition needs one)");
   }
-  out.numeration = read_int64(*numeration, where + ".numeration");
+  out.numeration = read_int64(*numeration, where / "numeration");
   const auto type = c.find("type");
   if (type == c.end() || !type->is_string()) {
-    bad(where + ".type", type == c.end() ? "is missing (Standard, Timed or Order)"
-                                         : "must be a string: Standard, Timed or Order");
+    bad(where / "type", type == c.end() ? "is missing (Standard, Timed or Order)"
+                                        : "must be a string: Standard, Timed or Order");
   }
   const auto& name = type->get_ref<const std::string&>();
   const std::string condition = " (condition " + std::to_string(out.numeration) + ")";
@@ -93,26 +109,26 @@ detector_condition parse_condition(const json& c, const std::string& where,
     out.type = name == "Standard" ? condition_type::standard : condition_type::timed;
     const auto text = c.find("text");
     if (text == c.end()) {
-      bad(where + ".text", "is missing: a " + name + " condition needs Lua code" + condition);
+      bad(where / "text", "is missing: a " + name + " condition needs Lua code" + condition);
     }
-    out.text = read_code(*text, where + ".text", max_source);
+    out.text = read_code(*text, where / "text", max_source);
     if (out.type == condition_type::timed) {
       const auto range = c.find("timeRange");
       if (range == c.end()) {
-        bad(where + ".timeRange", "is missing: a Timed condition needs it (ms)" + condition);
+        bad(where / "timeRange", "is missing: a Timed condition needs it (ms)" + condition);
       }
-      out.time_range = read_int64(*range, where + ".timeRange");
+      out.time_range = read_int64(*range, where / "timeRange");
     }
   } else if (name == "Order") {
     out.type = condition_type::order;
     const auto order = c.find("order");
     if (order == c.end()) {
-      bad(where + ".order",
+      bad(where / "order",
           "is missing: an Order condition needs an array of numerations" + condition);
     }
-    out.order = read_int_array(*order, where + ".order");
+    out.order = read_int_array(*order, where / "order");
   } else {
-    bad(where + ".type",
+    bad(where / "type",
         "unknown condition type \"" + name + "\" (known: Standard, Timed, Order)" + condition);
   }
   return out;
@@ -120,7 +136,7 @@ detector_condition parse_condition(const json& c, const std::string& where,
 
 // Keys of a payload: the contract's, nothing else (a misspelt "trueCondition" would
 // otherwise silently mean "none").
-void check_keys(const json& p, const std::string& where, bool launch) {
+void check_keys(const json& p, const field& where, bool launch) {
   for (const auto& [key, _] : p.items()) {
     const bool known = launch ? key == "log" || key == "launchCondition"
                               : key == "log" || key == "conditions" || key == "context" ||
@@ -139,7 +155,7 @@ void check_keys(const json& p, const std::string& where, bool launch) {
   }
 }
 
-std::shared_ptr<const detector_record> parse_payload(json& p, const std::string& where, bool launch,
+std::shared_ptr<const detector_record> parse_payload(json& p, const field& where, bool launch,
                                                      const config::settings& settings) {
   if (!p.is_object()) {
     bad(where, "must be an object, got " + describe(p));
@@ -149,13 +165,13 @@ std::shared_ptr<const detector_record> parse_payload(json& p, const std::string&
   r->launch = launch;
   const auto log = p.find("log");
   if (log == p.end() || !log->is_object()) {
-    bad(where + ".log", log == p.end() ? "is missing (the log record, an object)"
-                                       : "must be an object, got " + describe(*log));
+    bad(where / "log", log == p.end() ? "is missing (the log record, an object)"
+                                      : "must be an object, got " + describe(*log));
   }
   const auto text = log->find("Text");
   if (text == log->end() || !text->is_string()) {
-    bad(where + ".log.Text", text == log->end() ? "is missing (the record's text, a string)"
-                                                : "must be a string, got " + describe(*text));
+    bad(where / "log" / "Text", text == log->end() ? "is missing (the record's text, a string)"
+                                                   : "must be a string, got " + describe(*text));
   }
   // The original replaced newlines in the text it spliced into code; here the text is
   // data, and the cleaning is kept so conditions see what they always saw.
@@ -167,35 +183,34 @@ std::shared_ptr<const detector_record> parse_payload(json& p, const std::string&
   if (launch) {
     const auto code = p.find("launchCondition");
     if (code == p.end()) {
-      bad(where + ".launchCondition", "is missing (Lua code that may call launch(context))");
+      bad(where / "launchCondition", "is missing (Lua code that may call launch(context))");
     }
-    r->launch_condition = read_code(*code, where + ".launchCondition", settings.scripts.max_source);
+    r->launch_condition = read_code(*code, where / "launchCondition", settings.scripts.max_source);
     return r;
   }
 
   const auto conditions = p.find("conditions");
   if (conditions == p.end() || !conditions->is_array()) {
-    bad(where + ".conditions", conditions == p.end()
-                                   ? "is missing (an array of conditions)"
-                                   : "must be an array, got " + describe(*conditions));
+    bad(where / "conditions", conditions == p.end()
+                                  ? "is missing (an array of conditions)"
+                                  : "must be an array, got " + describe(*conditions));
   }
   r->conditions.reserve(conditions->size());
   bool timed = false;
   for (std::size_t i = 0; i < conditions->size(); ++i) {
-    r->conditions.push_back(parse_condition((*conditions)[i],
-                                            where + ".conditions[" + std::to_string(i) + "]",
-                                            settings.scripts.max_source));
+    r->conditions.push_back(
+        parse_condition((*conditions)[i], (where / "conditions")[i], settings.scripts.max_source));
     timed = timed || r->conditions.back().type == condition_type::timed;
   }
   if (const auto context = p.find("context"); context != p.end() && !context->is_null()) {
     if (!context->is_object()) {
-      bad(where + ".context",
+      bad(where / "context",
           "must be an object (the state machine's data), got " + describe(*context));
     }
     r->context = std::move(*context);
   }
   if (const auto found = p.find("trueConditions"); found != p.end() && !found->is_null()) {
-    r->true_conditions = read_int_array(*found, where + ".trueConditions");
+    r->true_conditions = read_int_array(*found, where / "trueConditions");
   }
   for (const char* key : {"stateTime", "logProcessingTime"}) {
     const auto v = p.find(key);
@@ -204,12 +219,12 @@ std::shared_ptr<const detector_record> parse_payload(json& p, const std::string&
         const auto first =
             std::find_if(r->conditions.begin(), r->conditions.end(),
                          [](const auto& c) { return c.type == condition_type::timed; });
-        bad(where + "." + key, "is missing: condition " + std::to_string(first->numeration) +
-                                   " is Timed and needs stateTime and logProcessingTime (ms)");
+        bad(where / key, "is missing: condition " + std::to_string(first->numeration) +
+                             " is Timed and needs stateTime and logProcessingTime (ms)");
       }
       continue;
     }
-    const std::int64_t ms = read_int64(*v, where + "." + key);
+    const std::int64_t ms = read_int64(*v, where / key);
     (std::string_view(key) == "stateTime" ? r->state_time : r->processing_time) = ms;
   }
   return r;
@@ -239,7 +254,7 @@ eval_request parse_detector_body(json& body, bool launch_route, const config::se
   for (const auto& [key, _] : body.items()) {
     if (key != "timeout_ms" && key != (batch ? "payloads" : "payload") &&
         (key != "chunk" || !batch)) {
-      bad("body",
+      bad(field{nullptr, "body"},
           "unknown field \"" + key + "\" beside " + (batch ? "payloads" : "payload") +
               " (allowed: " + (batch ? "payloads, timeout_ms, chunk)" : "payload, timeout_ms)"));
     }
@@ -253,13 +268,13 @@ eval_request parse_detector_body(json& body, bool launch_route, const config::se
   if (!batch) {
     eval_item item;
     item.what = eval_item::kind::record;
-    item.record = parse_payload(body["payload"], "payload", launch_route, settings);
+    item.record = parse_payload(body["payload"], field{nullptr, "payload"}, launch_route, settings);
     out.items.push_back(std::move(item));
     return out;
   }
   auto& payloads = body["payloads"];
   if (!payloads.is_array()) {
-    bad("payloads", "must be an array of payloads, got " + describe(payloads));
+    bad(field{nullptr, "payloads"}, "must be an array of payloads, got " + describe(payloads));
   }
   if (payloads.size() > settings.limits.max_batch_items) {
     throw http_error(http::status::payload_too_large, "too_many_items",
@@ -278,8 +293,8 @@ eval_request parse_detector_body(json& body, bool launch_route, const config::se
   for (std::size_t i = 0; i < payloads.size(); ++i) {
     eval_item item;
     try {
-      item.record =
-          parse_payload(payloads[i], "payloads[" + std::to_string(i) + "]", launch_route, settings);
+      const field payloads_field{nullptr, "payloads"};
+      item.record = parse_payload(payloads[i], payloads_field[i], launch_route, settings);
       item.what = eval_item::kind::record;
     } catch (const http_error& e) {
       item.error = slot_error(e);  // one record's problem stays in its slot

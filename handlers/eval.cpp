@@ -31,31 +31,6 @@ bool is_json_content_type(std::string_view ct) {
   return equals_ignoring_case(type, "application/json");
 }
 
-// Depth check before parsing: a megabyte of '[' must be a clear 400, not a deep tree.
-void check_nesting(std::string_view body, int max_depth) {
-  int depth = 0;
-  bool in_string = false;
-  for (std::size_t i = 0; i < body.size(); ++i) {
-    const char c = body[i];
-    if (in_string) {
-      if (c == '\\') {
-        ++i;
-      } else if (c == '"') {
-        in_string = false;
-      }
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      if (++depth > max_depth) {
-        throw bad_request("JSON nested deeper than " + std::to_string(max_depth) +
-                          " levels at byte " + std::to_string(i + 1));
-      }
-    } else if (c == ']' || c == '}') {
-      --depth;
-    }
-  }
-}
-
 }  // namespace
 
 eval_request parse_eval_request(request_context& ctx, const script_store* scripts,
@@ -70,10 +45,14 @@ eval_request parse_eval_request(request_context& ctx, const script_store* script
 
 eval_request parse_eval_body(std::string_view body, const config::settings& settings,
                              const script_store* scripts, bool launch_route) {
-  check_nesting(body, 32);
+  // Depth is checked while parsing: a megabyte of '[' must be a clear 400, not a
+  // deep tree for the Lua conversion and the serialiser to walk.
+  constexpr std::size_t max_depth = 32;
   json j;
   try {
-    j = parse_json_rejecting_duplicate_keys(body);
+    j = parse_json_rejecting_duplicate_keys(body, max_depth);
+  } catch (const json_too_deep& e) {
+    throw bad_request(e.what());
   } catch (const json::parse_error& e) {
     // A log record's text may carry bytes that are not UTF-8 (a raw byte, or an
     // unpaired surrogate escape from Python): for the Log Detector contract they are
@@ -81,7 +60,7 @@ eval_request parse_eval_body(std::string_view body, const config::settings& sett
     std::optional<json> repaired;
     if (const auto fixed = replace_invalid_unicode_in_strings(body)) {
       try {
-        repaired = parse_json_rejecting_duplicate_keys(*fixed);
+        repaired = parse_json_rejecting_duplicate_keys(*fixed, max_depth);
       } catch (const std::exception&) {
       }
     }

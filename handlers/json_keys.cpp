@@ -20,8 +20,11 @@ using json = nlohmann::json;
 // request's CPU; this reads plain runs of a string in one append.
 class parser {
  public:
-  explicit parser(std::string_view text)
-      : begin_(text.data()), p_(text.data()), end_(text.data() + text.size()) {}
+  parser(std::string_view text, std::size_t max_depth)
+      : begin_(text.data()),
+        p_(text.data()),
+        end_(text.data() + text.size()),
+        max_depth_(max_depth) {}
 
   json parse() {
     json root;
@@ -35,6 +38,7 @@ class parser {
       switch (*p_) {
         case '{':
           ++p_;
+          check_depth();
           *target = json::value_t::object;
           skip_ws();
           if (p_ < end_ && *p_ == '}') {
@@ -47,6 +51,7 @@ class parser {
           continue;
         case '[':
           ++p_;
+          check_depth();
           *target = json::value_t::array;
           skip_ws();
           if (p_ < end_ && *p_ == ']') {
@@ -115,6 +120,14 @@ class parser {
   [[noreturn]] void fail(const std::string& message) const {
     const auto byte = static_cast<std::size_t>(p_ - begin_) + 1;
     throw json::parse_error::create(101, byte, message, nullptr);
+  }
+
+  // p_ just past the bracket: its 1-based position is p_ - begin_. Empty containers
+  // count too, as one more level for whoever walks the tree later.
+  void check_depth() const {
+    if (open_.size() >= max_depth_) {
+      throw json_too_deep(max_depth_, static_cast<std::size_t>(p_ - begin_));
+    }
   }
 
   void skip_ws() {
@@ -385,13 +398,14 @@ class parser {
   const char* begin_;
   const char* p_;
   const char* end_;
+  std::size_t max_depth_;
   std::vector<json*> open_;  // containers not closed yet; only the innermost grows
 };
 
 }  // namespace
 
-json parse_json_rejecting_duplicate_keys(std::string_view text) {
-  return parser(text).parse();
+json parse_json_rejecting_duplicate_keys(std::string_view text, std::size_t max_depth) {
+  return parser(text, max_depth).parse();
 }
 
 }  // namespace evald

@@ -1,4 +1,6 @@
 #pragma once
+#include <cstddef>
+#include <cstdint>
 #include <nlohmann/json_fwd.hpp>
 #include <stdexcept>
 #include <string>
@@ -14,10 +16,22 @@ class duplicate_json_key : public std::runtime_error {
   std::string key;
 };
 
+// An array or object opened past the depth limit, at byte `byte` (1-based).
+class json_too_deep : public std::runtime_error {
+ public:
+  json_too_deep(std::size_t max_depth, std::size_t at)
+      : std::runtime_error("JSON nested deeper than " + std::to_string(max_depth) +
+                           " levels at byte " + std::to_string(at)),
+        byte(at) {}
+  std::size_t byte;
+};
+
 // nlohmann::json::parse(text) (strict RFC 8259, UTF-8 checked), with its exception
 // types (parse_error with the byte, out_of_range for a number past a double), that
 // also throws duplicate_json_key. One pass, iterative: linear in the input, no
 // recursion however deep. fuzz_json_parse checks it against nlohmann's parser.
-nlohmann::json parse_json_rejecting_duplicate_keys(std::string_view text);
+// Containers nested deeper than `max_depth` throw json_too_deep.
+nlohmann::json parse_json_rejecting_duplicate_keys(std::string_view text,
+                                                   std::size_t max_depth = SIZE_MAX);
 
 }  // namespace evald

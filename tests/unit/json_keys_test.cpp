@@ -58,3 +58,64 @@ TEST(JsonKeys, AnObjectWithManyKeysAndAnArrayWithManyObjects) {
   }
   EXPECT_EQ(first_duplicate_key(long_array + "]"), std::nullopt);
 }
+
+TEST(JsonParse, DepthLimitNamesTheByte) {
+  const std::string deep = std::string(33, '[') + std::string(33, ']');
+  try {
+    evald::parse_json_rejecting_duplicate_keys(deep, 32);
+    FAIL() << "no error";
+  } catch (const evald::json_too_deep& e) {
+    EXPECT_EQ(e.byte, 33U);
+  }
+  EXPECT_NO_THROW(evald::parse_json_rejecting_duplicate_keys(deep.substr(1, 64), 32));
+  // Empty containers count as a level too.
+  EXPECT_THROW(evald::parse_json_rejecting_duplicate_keys(R"({"a":{"b":[]}})", 2),
+               evald::json_too_deep);
+}
+
+TEST(JsonParse, StrictRfc8259) {
+  using nlohmann::json;
+  const auto parse = [](std::string_view t) {
+    return evald::parse_json_rejecting_duplicate_keys(t);
+  };
+  EXPECT_EQ(parse(R"( {"a" : [1, -2, 3.5, true, false, null, "x"]} )"),
+            json::parse(R"({"a":[1,-2,3.5,true,false,null,"x"]})"));
+  EXPECT_EQ(parse(R"("\ud83d\ude00 \u00e9\n\t\"\\\/")"), "\xF0\x9F\x98\x80 \xC3\xA9\n\t\"\\/");
+  EXPECT_TRUE(parse("18446744073709551615").is_number_unsigned());
+  EXPECT_TRUE(parse("-9223372036854775808").is_number_integer());
+  EXPECT_TRUE(parse("18446744073709551616").is_number_float());
+  EXPECT_THROW(parse("1e999"), json::out_of_range);
+  for (const char* bad : {"",
+                          "01",
+                          "1.",
+                          "-",
+                          "+1",
+                          ".5",
+                          "1e",
+                          "[1,]",
+                          "{\"a\":1,}",
+                          "{a:1}",
+                          "'x'",
+                          "tru",
+                          "nul",
+                          "\"\\x\"",
+                          "\"\\ud800\"",
+                          "\"\\udc00\"",
+                          "\"\\ud800\\u0041\"",
+                          "\"a\tb\"",
+                          "\"\xff\"",
+                          "\"\xc0\xaf\"",
+                          "\"\xed\xa0\x80\"",
+                          "[1] 2",
+                          "{\"a\" 1}",
+                          "[",
+                          "\"abc",
+                          "\"\\u12"}) {
+    EXPECT_THROW(parse(bad), json::parse_error) << bad;
+  }
+  try {
+    parse(R"({"a":1,"b":x})");
+  } catch (const json::parse_error& e) {
+    EXPECT_EQ(e.byte, 12U);
+  }
+}
