@@ -5,7 +5,8 @@
 #     keep-alive and with a new connection per request (Connection: close), against
 #     (a) the original design: Flask under gunicorn (2 x CPU + 1 sync workers), each
 #         condition in a `python3 -c` subprocess, and
-#     (b) FastAPI under uvicorn evaluating the condition in-process with exec.
+#     (b) FastAPI under uvicorn evaluating the condition in-process with exec, and
+#     (b') the same peer compiling each condition once and caching it (as evald does).
 #     Per core = req/s ÷ the server's CPU share over the run (utime+stime of the
 #     server's processes and of the children they reaped, from /proc).
 #     Targets: evald >= 20,000 req/s per core keep-alive; >= 500x (a); >= 10x (b).
@@ -96,21 +97,29 @@ run_wrk "(a) Flask+gunicorn $workers sync, python3 -c" "$gunicorn_pid" http://12
 sub=$per_core
 kill "$gunicorn_pid"
 
-/usr/bin/uvicorn --app-dir "$root/bench/peers" --host 127.0.0.1 --port 18413 --log-level warning \
-  detector_inprocess:app >"$work/uvicorn.out" 2>&1 &
-uvicorn_pid=$!
-pids+=("$uvicorn_pid")
-wait_port 18413
+start_uvicorn() { # EXEC_CACHE port
+  EXEC_CACHE=$1 /usr/bin/uvicorn --app-dir "$root/bench/peers" --host 127.0.0.1 --port "$2" \
+    --log-level warning detector_inprocess:app >"$work/uvicorn-$2.out" 2>&1 &
+  uvicorn_pid=$!
+  pids+=("$uvicorn_pid")
+  wait_port "$2"
+}
+start_uvicorn 0 18413
 echo "(b) answers:   $(curl -s -X POST -H 'Content-Type: application/json' --data-binary @"$work/python.json" http://127.0.0.1:18413/eval)"
 run_wrk "(b) FastAPI+uvicorn, exec, keep-alive" "$uvicorn_pid" http://127.0.0.1:18413/eval "$(wrk_script "$work/python.json" 0)"
 inproc=$per_core
 run_wrk "(b) FastAPI+uvicorn, exec, new connection" "$uvicorn_pid" http://127.0.0.1:18413/eval "$(wrk_script "$work/python.json" 1)"
 inproc_close=$per_core
 kill "$uvicorn_pid"
+start_uvicorn 1 18414
+run_wrk "(b') as (b), compiled once and cached" "$uvicorn_pid" http://127.0.0.1:18414/eval "$(wrk_script "$work/python.json" 0)"
+cached=$per_core
+kill "$uvicorn_pid"
 echo
-awk -v e="$evald_keep" -v ec="$evald_close" -v a="$sub" -v b="$inproc" -v bc="$inproc_close" 'BEGIN{
+awk -v e="$evald_keep" -v ec="$evald_close" -v a="$sub" -v b="$inproc" -v bc="$inproc_close" -v c="$cached" 'BEGIN{
   printf "per core: evald keep-alive / (a) = %.0fx (target >= 500x); evald keep-alive / (b) keep-alive = %.1fx (target >= 10x)\n", e / a, e / b
-  printf "          new connection per request: evald / (a) = %.0fx; evald / (b) = %.1fx\n", ec / a, ec / bc }'
+  printf "          new connection per request: evald / (a) = %.0fx; evald / (b) = %.1fx\n", ec / a, ec / bc
+  printf "          evald keep-alive / (b\x27) with cached compiled conditions = %.1fx\n", e / c }'
 echo
 
 # 2. The batch: 10,000 records x 10 conditions in one request (about 19 MB of JSON).

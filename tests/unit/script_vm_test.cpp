@@ -294,3 +294,96 @@ TEST(ScriptVm, XpcallHandlerRunsAfterTheError) {
   EXPECT_EQ(run("return {xpcall(function(a, b) return a + b end, print, 1, 2)}").result,
             json::parse("[true,3]"));
 }
+
+// Rule states (Log Detector): many compiled functions in one state, each run in a
+// fresh environment with log, text and data.
+namespace {
+
+struct rule_outcome {
+  std::optional<script_failure> failure;
+  bool truthy = false;
+  json data;
+  bool launched = false;
+  json launch_context;
+};
+
+rule_outcome run_rule(script_vm& vm, int ref, const json& log, const json* data, bool launch) {
+  rule_outcome o;
+  vm.start_rule(ref, {&log, log["Text"].get_ref<const std::string&>(), data, launch});
+  while (vm.resume(clock_type::now() + std::chrono::milliseconds(5)) == script_vm::step::yielded) {
+  }
+  o.failure = vm.failure();
+  if (!o.failure) {
+    o.truthy = vm.truthy();
+    if (data != nullptr && o.truthy) {
+      o.failure = vm.take_data(o.data);
+    }
+    o.launched = vm.launched();
+    o.launch_context = vm.launch_context();
+  }
+  return o;
+}
+
+}  // namespace
+
+TEST(RuleVm, ManyFunctionsInOneState) {
+  script_vm vm(script_limits{}, host_api::rule);
+  ASSERT_TRUE(vm.ready());
+  script_failure why{};
+  const int a = vm.load(R"(contains(text, "park"))", true, why);  // a lone expression
+  const int b = vm.load("data.k = log.n * 2 return true", true, why);
+  const int c = vm.load("if x then", true, why);
+  ASSERT_GE(a, 0);
+  ASSERT_GE(b, 0);
+  EXPECT_EQ(c, -1);
+  EXPECT_EQ(why.what, script_failure::kind::syntax);
+  EXPECT_EQ(why.line, 1);
+  const json log = {{"Text", "at park position"}, {"n", 21}};
+  const json data = {{"old", true}};
+  EXPECT_TRUE(run_rule(vm, a, log, &data, false).truthy);
+  const auto with_data = run_rule(vm, b, log, &data, false);
+  EXPECT_TRUE(with_data.truthy);
+  EXPECT_EQ(with_data.data, json::parse(R"({"old":true,"k":42})"));
+  // The same function again: its earlier run's changes are gone (a fresh environment).
+  vm.unload(a);
+  const int d = vm.load("seen = (seen or 0) + 1 return seen == 1", true, why);
+  EXPECT_TRUE(run_rule(vm, d, log, &data, false).truthy);
+  EXPECT_TRUE(run_rule(vm, d, log, &data, false).truthy);
+}
+
+TEST(RuleVm, DataMustStayAnObject) {
+  script_vm vm(script_limits{}, host_api::rule);
+  script_failure why{};
+  const json log = {{"Text", "x"}};
+  const json data = json::object();
+  for (const char* source : {"data = 5 return true", "data = {1, 2} return true",
+                             "data = nil return true", "data.f = function() end return true"}) {
+    const int ref = vm.load(source, true, why);
+    ASSERT_GE(ref, 0) << source;
+    const auto o = run_rule(vm, ref, log, &data, false);
+    ASSERT_TRUE(o.failure) << source;
+    EXPECT_EQ(o.failure->what, script_failure::kind::result) << source;
+  }
+  const int empty = vm.load("data = {} return true", true, why);
+  EXPECT_EQ(run_rule(vm, empty, log, &data, false).data, json::object());
+}
+
+TEST(RuleVm, LaunchOnlyInLaunchRunsAndTheLastCallWins) {
+  script_vm vm(script_limits{}, host_api::rule);
+  script_failure why{};
+  const json log = {{"Text", "x"}};
+  const int ref = vm.load("local c = {a = 1} launch(c) c.a = 2 launch({b = text})", true, why);
+  auto o = run_rule(vm, ref, log, nullptr, true);
+  EXPECT_TRUE(o.launched);
+  EXPECT_EQ(o.launch_context, json::parse(R"({"b":"x"})"));
+  const int none = vm.load("launch()", true, why);
+  o = run_rule(vm, none, log, nullptr, true);
+  EXPECT_TRUE(o.launched);
+  EXPECT_TRUE(o.launch_context.is_null());
+  o = run_rule(vm, none, log, nullptr, false);
+  ASSERT_TRUE(o.failure);
+  EXPECT_NE(o.failure->message.find("launch conditions"), std::string::npos);
+  // Scripts (host_api::script) have no launch at all.
+  const auto script = run("return launch == nil and emit ~= nil and contains('ab', 'b')");
+  EXPECT_EQ(script.result, true);
+}
