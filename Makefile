@@ -58,6 +58,7 @@ bench: build-release
 	bash bench/scripts_wrk.sh 10
 	bash bench/fairness.sh 5 1000 script
 	python3 bench/scripts_vs_redis.py 2
+	bash bench/detector_wrk.sh 10
 
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.hpp')
