@@ -4,7 +4,7 @@
 #                container), the unit and integration suites again under ASan+UBSan and
 #                under TSan, and each libFuzzer target for FUZZ_SECONDS (CI runs this)
 # Parts: make test-dev (the inner loop), make sanitizers, make fuzz.
-.PHONY: run test test-dev build-release build-dev sanitizers fuzz bench format format-check clean deps package
+.PHONY: run test test-dev build-release build-server build-dev sanitizers fuzz bench format format-check clean deps package
 FUZZ_SECONDS ?= 60
 # Clients the integration tests drive the server with (Debian packages).
 TEST_TOOLS := wrk slowhttptest
@@ -16,11 +16,16 @@ build-release: deps
 	cmake --preset release
 	cmake --build --preset release
 
+# Only the server: `make run` compiles no test or benchmark binary before serving.
+build-server: deps
+	cmake --preset release
+	cmake --build --preset release --target evald
+
 build-dev: deps
 	cmake --preset dev
 	cmake --build --preset dev
 
-run: build-release
+run: build-server
 	./build/release/evald --config config/evald.json
 
 test: test-dev sanitizers fuzz

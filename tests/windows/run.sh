@@ -47,6 +47,8 @@ filter+=":Lifecycle.DrainFinishesInFlightRequestsAndExitsZero:Eval.SingleWorkloa
 # Scripts run on Windows too: Lua from the same Debian source package, built with mingw.
 filter+=":Scripts.SingleEvaluation:Scripts.ErrorsAreJsonWithTheRightStatus"
 filter+=":Scripts.MapKeepsInputOrderAndGivesEachFailureItsSlot:HttpSemantics.ByteRangesOnChargen"
+filter+=":Detector.StandardTrueAndFalse:Detector.ErrorsNameTheCondition"
+filter+=":Detector.BatchesKeepOrderAndFailInTheirSlots:Detector.HostileTextsChangeNoResult"
 EVALD_TEST_WRAPPER="$wine" EVALD_TEST_BINARY="$exe" EVALD_TEST_STOP_SIGNAL=2 \
   "$tests" --gtest_filter="$filter"
 status=$?
