@@ -7,7 +7,7 @@
 .PHONY: run test test-dev build-release build-server build-dev sanitizers fuzz bench format format-check clean deps package
 FUZZ_SECONDS ?= 60
 # Clients the integration tests drive the server with (Debian packages).
-TEST_TOOLS := wrk slowhttptest
+TEST_TOOLS := wrk slowhttptest redis-server
 
 deps:
 	bash scripts/setup.sh
