@@ -51,6 +51,14 @@ struct redis_endpoint {
   std::string describe() const;
 };
 
+// A command's arguments: redis_args("SET", key, value). (A braced list of literals
+// passed inside a co_await expression trips GCC 12's coroutine lowering.)
+// Taken by value, so string literals decay to pointers (no array in the frame).
+template <class... Args>
+std::vector<std::string> redis_args(Args... args) {
+  return {std::string(std::move(args))...};
+}
+
 class redis_connection : public std::enable_shared_from_this<redis_connection> {
  public:
   static std::shared_ptr<redis_connection> create(net::io_context& ctx, redis_endpoint endpoint);

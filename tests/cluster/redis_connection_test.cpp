@@ -18,12 +18,6 @@ using evald::test::redis_server;
 
 namespace {
 
-// A command's arguments. (Braced lists of literals inside co_await trip GCC 12.)
-template <class... Args>
-std::vector<std::string> cmd(Args&&... args) {
-  return {std::string(std::forward<Args>(args))...};
-}
-
 std::size_t thread_count() {
   std::size_t n = 0;
   for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/task")) {
@@ -56,7 +50,7 @@ evald::net::awaitable<void> until_connected(redis_connection& c) {
   evald::net::steady_timer t(co_await evald::net::this_coro::executor);
   for (int i = 0; i < 400; ++i) {
     try {
-      if ((co_await c.exec(cmd("PING"))).str == "PONG") {
+      if ((co_await c.exec(evald::redis_args("PING"))).str == "PONG") {
         co_return;
       }
     } catch (const redis_unavailable&) {
@@ -103,16 +97,16 @@ TEST_F(RedisConnection, CommandsAndReplyShapesWithNoExtraThread) {
     co_await until_connected(*c);
     EXPECT_TRUE(c->connected());
     const std::string binary("a\0b\r\n", 5);
-    EXPECT_EQ((co_await c->exec(cmd("SET", "k", binary))).str, "OK");
-    const auto got = co_await c->exec(cmd("GET", "k"));
+    EXPECT_EQ((co_await c->exec(evald::redis_args("SET", "k", binary))).str, "OK");
+    const auto got = co_await c->exec(evald::redis_args("GET", "k"));
     EXPECT_EQ(got.type, redis_reply::kind::string);
     EXPECT_EQ(got.str, binary);
-    EXPECT_TRUE((co_await c->exec(cmd("GET", "missing"))).is_nil());
-    EXPECT_EQ((co_await c->exec(cmd("INCRBY", "n", "41"))).integer, 41);
-    const auto err = co_await c->exec(cmd("INCR", "k"));
+    EXPECT_TRUE((co_await c->exec(evald::redis_args("GET", "missing"))).is_nil());
+    EXPECT_EQ((co_await c->exec(evald::redis_args("INCRBY", "n", "41"))).integer, 41);
+    const auto err = co_await c->exec(evald::redis_args("INCR", "k"));
     EXPECT_TRUE(err.is_error());
-    co_await c->exec(cmd("XADD", "s", "*", "id", "job-1"));
-    const auto range = co_await c->exec(cmd("XRANGE", "s", "-", "+"));
+    co_await c->exec(evald::redis_args("XADD", "s", "*", "id", "job-1"));
+    const auto range = co_await c->exec(evald::redis_args("XRANGE", "s", "-", "+"));
     // (EXPECT, not ASSERT: a coroutine cannot `return` early.)
     EXPECT_EQ(range.type, redis_reply::kind::array);
     if (range.elements.size() == 1 && range.elements[0].elements.size() == 2) {
@@ -123,7 +117,7 @@ TEST_F(RedisConnection, CommandsAndReplyShapesWithNoExtraThread) {
     // Pipelined: many commands in flight at once, answered in order.
     std::vector<long long> seen;
     for (int i = 0; i < 200; ++i) {
-      seen.push_back((co_await c->exec(cmd("INCR", "counter"))).integer);
+      seen.push_back((co_await c->exec(evald::redis_args("INCR", "counter"))).integer);
     }
     EXPECT_EQ(seen.back(), 200);
     EXPECT_GT(c->last_round_trip().count(), 0);
@@ -138,7 +132,7 @@ TEST_F(RedisConnection, UnixSocket) {
   auto c = redis_connection::create(ctx, redis_endpoint::parse("unix:" + redis.socket_path()));
   run(ctx, [&]() -> evald::net::awaitable<void> {
     co_await until_connected(*c);
-    EXPECT_EQ((co_await c->exec(cmd("ECHO", "over unix"))).str, "over unix");
+    EXPECT_EQ((co_await c->exec(evald::redis_args("ECHO", "over unix"))).str, "over unix");
   });
   c->close();
 }
@@ -149,13 +143,13 @@ TEST_F(RedisConnection, ReconnectsAfterKill9AndRestart) {
   auto c = redis_connection::create(ctx, redis_endpoint::parse(redis.url()));
   run(ctx, [&]() -> evald::net::awaitable<void> {
     co_await until_connected(*c);
-    co_await c->exec(cmd("SET", "durable", "yes"));
+    co_await c->exec(evald::redis_args("SET", "durable", "yes"));
   });
   redis.kill9();
   run(ctx, [&]() -> evald::net::awaitable<void> {
     bool failed = false;
     try {
-      co_await c->exec(cmd("PING"));
+      co_await c->exec(evald::redis_args("PING"));
     } catch (const redis_unavailable&) {
       failed = true;
     }
@@ -164,7 +158,7 @@ TEST_F(RedisConnection, ReconnectsAfterKill9AndRestart) {
   redis.restart();
   run(ctx, [&]() -> evald::net::awaitable<void> {
     co_await until_connected(*c);
-    EXPECT_EQ((co_await c->exec(cmd("GET", "durable"))).str, "yes") << "AOF replayed";
+    EXPECT_EQ((co_await c->exec(evald::redis_args("GET", "durable"))).str, "yes") << "AOF replayed";
   });
   EXPECT_GE(c->reconnects(), 2U);
   c->close();
@@ -182,7 +176,7 @@ TEST_F(RedisConnection, AFrozenRedisTimesOutAndTheConnectionComesBack) {
     const auto t0 = std::chrono::steady_clock::now();
     bool timed_out = false;
     try {
-      co_await c->exec(cmd("PING"));
+      co_await c->exec(evald::redis_args("PING"));
     } catch (const redis_unavailable&) {
       timed_out = true;
     }
@@ -204,7 +198,7 @@ TEST_F(RedisConnection, NoServerFailsFast) {
     const auto t0 = std::chrono::steady_clock::now();
     bool failed = false;
     try {
-      co_await c->exec(cmd("PING"));
+      co_await c->exec(evald::redis_args("PING"));
     } catch (const redis_unavailable&) {
       failed = true;
     }

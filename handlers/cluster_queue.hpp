@@ -1,0 +1,110 @@
+#pragma once
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "server/redis_connection.hpp"
+
+// The cluster job protocol on Redis 7 (docs: ../shared/CLUSTER.md §6, README "Cluster"):
+// a stream with a consumer group is the queue, one hash per job holds its state, and
+// every state change that must be atomic is one server-side Lua script. Execution is
+// at least once; the visible result is written once: an epoch, raised by every
+// start, fences heartbeats and the final write, so a node that was frozen or cut off
+// cannot overwrite, renew or acknowledge a job another node now owns.
+//
+// Keys (prefix P, "evald:" by default; one job's keys share a hash tag):
+//   P jobs                STREAM  entries {id}; group "workers", consumer = node id
+//   P job:{id}            HASH    id status params submitted started finished progress
+//                                 result owner epoch cancel deliveries
+//   P job:{id}:finishes   LIST    one element per accepted final write (an audit)
+//   P index               ZSET    ids by submission time (GET /jobs, newest first)
+namespace evald {
+
+struct cluster_job {
+  std::string id;
+  std::string status;  // queued, running, done, failed, cancelled, expired
+  double progress = 0;
+  std::int64_t submitted_ms = 0;
+  std::optional<std::int64_t> started_ms;
+  std::optional<std::int64_t> finished_ms;
+  std::string result;  // JSON, when finished
+  std::string owner;   // the node running it (or that ran it last)
+  std::int64_t epoch = 0;
+};
+
+class cluster_queue {
+ public:
+  struct settings {
+    std::string prefix = "evald:";
+    std::string node_id;
+    std::int64_t max_deliveries = 5;
+    std::chrono::milliseconds job_ttl{600'000};
+  };
+
+  // One delivery of a job to this node: from the group (new) or reclaimed from a
+  // node whose lease ran out.
+  struct delivery {
+    std::string id;
+    std::string entry;  // the stream entry id
+  };
+
+  struct start_result {
+    enum class kind { run, skip, dead } what = kind::skip;
+    std::int64_t epoch = 0;
+    std::int64_t deliveries = 0;
+    std::string params;  // the launch body, when `run`
+  };
+  enum class beat_result { ok, cancel, stale };
+  enum class finish_result { written, stale };
+  enum class cancel_result { missing, cancelled, flagged, finished };
+
+  cluster_queue(redis_connection& redis, settings s);
+
+  // Creates the stream and the group if missing (idempotent).
+  net::awaitable<void> prepare();
+  // Queues a job; returns once Redis has acknowledged it (fsynced with
+  // appendfsync always). False if the id exists.
+  net::awaitable<bool> submit(const std::string& id, const std::string& params,
+                              std::int64_t now_ms);
+  // A new entry for this node, waiting up to `block` (use a connection of its own:
+  // the wait holds it). Nothing within the wait: nullopt.
+  static net::awaitable<std::optional<delivery>> fetch(redis_connection& blocking,
+                                                       const settings& s,
+                                                       std::chrono::milliseconds block);
+  // Entries whose owner has not renewed them for `lease`, claimed for this node
+  // (each claim counts as a delivery).
+  net::awaitable<std::vector<delivery>> reclaim(std::chrono::milliseconds lease, int count);
+  // Takes a delivered job: raises its epoch and marks it running for this node, or
+  // says to skip it (finished, cancelled, gone) or that it is dead (delivered more
+  // than max_deliveries times: it is marked failed instead of crashing another node).
+  net::awaitable<start_result> start(const delivery& d, std::int64_t now_ms);
+  // The owner's heartbeat: progress, lease renewal; `cancel` when DELETE asked for it,
+  // `stale` when another node owns the job now (stop at once).
+  net::awaitable<beat_result> beat(const delivery& d, std::int64_t epoch, double progress);
+  // The final write (status done, failed or expired, and the result), fenced and
+  // written once; acknowledges and deletes the entry.
+  net::awaitable<finish_result> finish(const delivery& d, std::int64_t epoch,
+                                       const std::string& status, const std::string& result,
+                                       std::int64_t now_ms);
+  // DELETE /jobs/<id>: a queued job ends cancelled at once; a running one gets the
+  // durable cancel flag its runner reads at its next heartbeat.
+  net::awaitable<cancel_result> cancel(const std::string& id, std::int64_t now_ms);
+
+  net::awaitable<std::optional<cluster_job>> get(const std::string& id);
+  // Newest first; ids whose job expired are dropped from the index on the way.
+  net::awaitable<std::vector<cluster_job>> newest(std::size_t limit);
+
+  const settings& config() const noexcept { return settings_; }
+  std::string job_key(const std::string& id) const;
+
+ private:
+  net::awaitable<redis_reply> script(const std::string& body, std::vector<std::string> keys,
+                                     std::vector<std::string> args);
+
+  redis_connection& redis_;
+  settings settings_;
+};
+
+}  // namespace evald

@@ -1,0 +1,258 @@
+// The cluster job protocol (handlers/cluster_queue) against a real redis-server: the
+// life of a job, the epoch fence against a stale owner, the dead-letter limit,
+// cancellation, the newest-first index, and no accepted job lost to kill -9 of Redis.
+#include "handlers/cluster_queue.hpp"
+
+#include <gtest/gtest.h>
+
+#include <functional>
+
+#include "tests/cluster/redis_server.hpp"
+
+using evald::cluster_job;
+using evald::cluster_queue;
+using evald::redis_args;
+using evald::redis_connection;
+using evald::redis_endpoint;
+using evald::test::redis_server;
+namespace net = evald::net;
+
+namespace {
+
+void run(net::io_context& ctx, std::function<net::awaitable<void>()> body) {
+  bool done = false;
+  std::exception_ptr error;
+  net::co_spawn(ctx, body(), [&](std::exception_ptr e) {
+    error = e;
+    done = true;
+  });
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (!done && std::chrono::steady_clock::now() < give_up) {
+    ctx.run_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(done) << "the coroutine did not finish";
+  if (error) {
+    std::rethrow_exception(error);
+  }
+}
+
+net::awaitable<void> until_connected(redis_connection& c) {
+  net::steady_timer t(co_await net::this_coro::executor);
+  for (int i = 0; i < 400; ++i) {
+    try {
+      if ((co_await c.exec(redis_args("PING"))).str == "PONG") {
+        co_return;
+      }
+    } catch (const evald::redis_unavailable&) {
+    }
+    t.expires_after(std::chrono::milliseconds(25));
+    co_await t.async_wait(net::use_awaitable);
+  }
+  throw std::runtime_error("never connected");
+}
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Two nodes, each with its own command connection and blocking connection.
+struct node {
+  node(net::io_context& ctx, const std::string& url, const std::string& id,
+       std::int64_t max_deliveries = 5)
+      : commands(redis_connection::create(ctx, redis_endpoint::parse(url))),
+        blocking(redis_connection::create(ctx, redis_endpoint::parse(url))),
+        queue(*commands, cluster_queue::settings{"evald:", id, max_deliveries,
+                                                 std::chrono::milliseconds(60'000)}) {}
+  ~node() {
+    commands->close();
+    blocking->close();
+  }
+  net::awaitable<void> ready() {
+    co_await until_connected(*commands);
+    co_await until_connected(*blocking);
+    co_await queue.prepare();
+  }
+  net::awaitable<std::optional<cluster_queue::delivery>> fetch() {
+    co_return co_await cluster_queue::fetch(*blocking, queue.config(),
+                                            std::chrono::milliseconds(200));
+  }
+  std::shared_ptr<redis_connection> commands;
+  std::shared_ptr<redis_connection> blocking;
+  cluster_queue queue;
+};
+
+class ClusterQueue : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!redis_server::available()) {
+      GTEST_SKIP() << "redis-server is not installed (scripts/setup.sh installs it)";
+    }
+    redis_ = std::make_unique<redis_server>();
+  }
+  std::unique_ptr<redis_server> redis_;
+  net::io_context ctx_{1};
+};
+
+}  // namespace
+
+TEST_F(ClusterQueue, AJobsLife) {
+  node a(ctx_, redis_->url(), "node-a");
+  run(ctx_, [&]() -> net::awaitable<void> {
+    co_await a.ready();
+    EXPECT_TRUE(co_await a.queue.submit("j1", R"({"workload":"prime","n":"97"})", now_ms()));
+    EXPECT_FALSE(co_await a.queue.submit("j1", "{}", now_ms())) << "ids are unique";
+    auto job = co_await a.queue.get("j1");
+    EXPECT_TRUE(job && job->status == "queued");
+    const auto d = co_await a.fetch();
+    EXPECT_TRUE(d && d->id == "j1");
+    if (!d) {
+      co_return;
+    }
+    const auto s = co_await a.queue.start(*d, now_ms());
+    EXPECT_EQ(s.what, cluster_queue::start_result::kind::run);
+    EXPECT_EQ(s.epoch, 1);
+    EXPECT_EQ(s.deliveries, 1);
+    EXPECT_EQ(s.params, R"({"workload":"prime","n":"97"})");
+    EXPECT_EQ(co_await a.queue.beat(*d, s.epoch, 0.5), cluster_queue::beat_result::ok);
+    job = co_await a.queue.get("j1");
+    EXPECT_EQ(job->status, "running");
+    EXPECT_EQ(job->owner, "node-a");
+    EXPECT_DOUBLE_EQ(job->progress, 0.5);
+    EXPECT_EQ(co_await a.queue.finish(*d, s.epoch, "done", R"({"prime":true})", now_ms()),
+              cluster_queue::finish_result::written);
+    EXPECT_EQ(co_await a.queue.finish(*d, s.epoch, "done", R"({"again":1})", now_ms()),
+              cluster_queue::finish_result::stale)
+        << "the final write happens once";
+    job = co_await a.queue.get("j1");
+    EXPECT_EQ(job->status, "done");
+    EXPECT_EQ(job->result, R"({"prime":true})");
+    EXPECT_DOUBLE_EQ(job->progress, 1.0);
+    EXPECT_TRUE(job->finished_ms.has_value());
+  });
+  EXPECT_EQ(redis_->cli({"LLEN", "evald:job:{j1}:finishes"}), "1");
+  EXPECT_EQ(redis_->cli({"XLEN", "evald:jobs"}), "0") << "acknowledged and deleted";
+  EXPECT_GT(std::stoll(redis_->cli({"PTTL", "evald:job:{j1}"})), 0) << "finished jobs expire";
+}
+
+TEST_F(ClusterQueue, AStaleOwnerCannotRenewOrFinish) {
+  node a(ctx_, redis_->url(), "node-a");
+  node b(ctx_, redis_->url(), "node-b");
+  run(ctx_, [&]() -> net::awaitable<void> {
+    co_await a.ready();
+    co_await b.ready();
+    co_await a.queue.submit("j2", "{}", now_ms());
+    const auto d = co_await a.fetch();
+    EXPECT_TRUE(d.has_value());
+    if (!d) {
+      co_return;
+    }
+    const auto sa = co_await a.queue.start(*d, now_ms());
+    // A freezes; its lease runs out (0 ms here) and B claims the job.
+    const auto claimed = co_await b.queue.reclaim(std::chrono::milliseconds(0), 8);
+    EXPECT_EQ(claimed.size(), 1U);
+    if (claimed.empty()) {
+      co_return;
+    }
+    const auto sb = co_await b.queue.start(claimed[0], now_ms());
+    EXPECT_EQ(sb.what, cluster_queue::start_result::kind::run);
+    EXPECT_EQ(sb.epoch, sa.epoch + 1);
+    EXPECT_EQ(sb.deliveries, 2);
+    // A wakes up: its heartbeat and its result are refused.
+    EXPECT_EQ(co_await a.queue.beat(*d, sa.epoch, 0.9), cluster_queue::beat_result::stale);
+    EXPECT_EQ(co_await a.queue.finish(*d, sa.epoch, "done", R"({"from":"a"})", now_ms()),
+              cluster_queue::finish_result::stale);
+    EXPECT_EQ(co_await b.queue.beat(claimed[0], sb.epoch, 0.2), cluster_queue::beat_result::ok);
+    EXPECT_EQ(co_await b.queue.finish(claimed[0], sb.epoch, "done", R"({"from":"b"})", now_ms()),
+              cluster_queue::finish_result::written);
+    const auto job = co_await b.queue.get("j2");
+    EXPECT_EQ(job->result, R"({"from":"b"})");
+    EXPECT_EQ(job->owner, "node-b");
+  });
+  EXPECT_EQ(redis_->cli({"LLEN", "evald:job:{j2}:finishes"}), "1");
+  EXPECT_EQ(redis_->cli({"XPENDING", "evald:jobs", "workers"}).substr(0, 1), "0");
+}
+
+TEST_F(ClusterQueue, AJobThatKeepsKillingNodesEndsFailed) {
+  node a(ctx_, redis_->url(), "node-a", 2);
+  run(ctx_, [&]() -> net::awaitable<void> {
+    co_await a.ready();
+    co_await a.queue.submit("poison", "{}", now_ms());
+    auto d = co_await a.fetch();
+    EXPECT_EQ((co_await a.queue.start(*d, now_ms())).what, cluster_queue::start_result::kind::run);
+    auto again = co_await a.queue.reclaim(std::chrono::milliseconds(0), 8);  // delivery 2
+    EXPECT_EQ((co_await a.queue.start(again.at(0), now_ms())).what,
+              cluster_queue::start_result::kind::run);
+    again = co_await a.queue.reclaim(std::chrono::milliseconds(0), 8);  // delivery 3 > 2
+    const auto s = co_await a.queue.start(again.at(0), now_ms());
+    EXPECT_EQ(s.what, cluster_queue::start_result::kind::dead);
+    EXPECT_EQ(s.deliveries, 3);
+    const auto job = co_await a.queue.get("poison");
+    EXPECT_EQ(job->status, "failed");
+    EXPECT_NE(job->result.find("job_abandoned"), std::string::npos) << job->result;
+    EXPECT_TRUE((co_await a.queue.reclaim(std::chrono::milliseconds(0), 8)).empty());
+  });
+  EXPECT_EQ(redis_->cli({"XLEN", "evald:jobs"}), "0");
+}
+
+TEST_F(ClusterQueue, CancelQueuedAndRunning) {
+  node a(ctx_, redis_->url(), "node-a");
+  run(ctx_, [&]() -> net::awaitable<void> {
+    co_await a.ready();
+    co_await a.queue.submit("q", "{}", now_ms());
+    EXPECT_EQ(co_await a.queue.cancel("q", now_ms()), cluster_queue::cancel_result::cancelled);
+    EXPECT_EQ((co_await a.queue.get("q"))->status, "cancelled");
+    // Its stream entry is skipped (and removed) by whoever fetches it.
+    auto d = co_await a.fetch();
+    EXPECT_EQ((co_await a.queue.start(*d, now_ms())).what, cluster_queue::start_result::kind::skip);
+
+    co_await a.queue.submit("r", "{}", now_ms());
+    d = co_await a.fetch();
+    const auto s = co_await a.queue.start(*d, now_ms());
+    EXPECT_EQ(co_await a.queue.cancel("r", now_ms()), cluster_queue::cancel_result::flagged);
+    EXPECT_EQ(co_await a.queue.beat(*d, s.epoch, 0.1), cluster_queue::beat_result::cancel);
+    EXPECT_EQ(co_await a.queue.finish(*d, s.epoch, "cancelled", "{}", now_ms()),
+              cluster_queue::finish_result::written);
+    EXPECT_EQ(co_await a.queue.cancel("r", now_ms()), cluster_queue::cancel_result::finished);
+    EXPECT_EQ(co_await a.queue.cancel("nope", now_ms()), cluster_queue::cancel_result::missing);
+  });
+  EXPECT_EQ(redis_->cli({"XLEN", "evald:jobs"}), "0");
+}
+
+TEST_F(ClusterQueue, NewestFirstAndExpiredJobsLeaveTheIndex) {
+  node a(ctx_, redis_->url(), "node-a");
+  run(ctx_, [&]() -> net::awaitable<void> {
+    co_await a.ready();
+    for (int i = 0; i < 5; ++i) {
+      co_await a.queue.submit("n" + std::to_string(i), "{}", 1000 + i);
+    }
+    co_await a.commands->exec(redis_args("DEL", "evald:job:{n3}"));  // as if it expired
+    const auto list = co_await a.queue.newest(3);
+    std::vector<std::string> ids;
+    for (const auto& j : list) {
+      ids.push_back(j.id);
+    }
+    EXPECT_EQ(ids, (std::vector<std::string>{"n4", "n2", "n1"}));
+    EXPECT_EQ(list.at(0).status, "queued");
+    EXPECT_EQ(list.at(0).submitted_ms, 1004);
+  });
+  EXPECT_EQ(redis_->cli({"ZCARD", "evald:index"}), "4");
+}
+
+TEST_F(ClusterQueue, NoAcceptedJobIsLostToKill9OfRedis) {
+  {
+    node a(ctx_, redis_->url(), "node-a");
+    run(ctx_, [&]() -> net::awaitable<void> {
+      co_await a.ready();
+      for (int i = 0; i < 100; ++i) {
+        EXPECT_TRUE(co_await a.queue.submit("k" + std::to_string(i), "{}", now_ms()));
+      }
+    });
+  }
+  redis_->kill9();  // every submit above was acknowledged: appendfsync always
+  redis_->restart();
+  EXPECT_EQ(redis_->cli({"XLEN", "evald:jobs"}), "100");
+  EXPECT_EQ(redis_->cli({"ZCARD", "evald:index"}), "100");
+  EXPECT_EQ(redis_->cli({"HGET", "evald:job:{k99}", "status"}), "queued");
+}
