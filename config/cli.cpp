@@ -57,6 +57,14 @@ cli_options parse_cli(int argc, const char* const* argv) {
         throw config_error("--access-log: expected off, text or json, got \"" + v + "\"");
       }
       out.access_log = std::move(v);
+    } else if (arg == "--cluster") {
+      std::string v = take_value();
+      if (!v.empty() && !v.starts_with("redis://") && !v.starts_with("unix:/")) {
+        throw config_error("--cluster: expected redis://IP:PORT or unix:/path, got \"" + v + "\"");
+      }
+      out.cluster = std::move(v);
+    } else if (arg == "--node-id") {
+      out.node_id = take_value();
     } else if (arg == "--check-config") {
       out.check_config = true;
     } else if (arg == "--version" || arg == "-V") {
@@ -92,6 +100,12 @@ settings resolve_settings(const cli_options& cli, const env_lookup& getenv_fn) {
   if (cli.access_log) {
     s.logging.access = *cli.access_log;
   }
+  if (cli.cluster) {
+    s.cluster.redis = *cli.cluster;
+  }
+  if (cli.node_id) {
+    s.cluster.node_id = *cli.node_id;
+  }
   validate(s);
   return s;
 }
@@ -108,13 +122,15 @@ Options:
   -t, --threads N        worker threads, 0 = one per core
       --log-level LEVEL  trace, debug, info, warn, error, critical or off
       --access-log FMT   off, text or json (JSON lines); see logging.access_file
+      --cluster URL      cluster mode: jobs in Redis at redis://IP:PORT or unix:/path
+      --node-id ID       this node's name in the cluster (default: host name and pid)
       --check-config     validate the configuration and exit (0 = valid, 2 = invalid)
   -V, --version          print the version and the I/O backend, then exit
   -h, --help             this text
 
 Precedence: built-in defaults < config file < environment < flags.
 Environment: EVALD_CONFIG, EVALD_LISTEN (comma-separated), EVALD_THREADS, EVALD_LOG_LEVEL,
-             EVALD_ACCESS_LOG.
+             EVALD_ACCESS_LOG, EVALD_CLUSTER_REDIS, EVALD_CLUSTER_PASSWORD, EVALD_NODE_ID.
 Signals: SIGINT/SIGTERM drain gracefully (a second one exits at once); SIGHUP reopens the
          log files (logrotate) and re-reads the log level from the config file.
 Under systemd: Type=notify (READY/RELOADING/STOPPING/STATUS/WATCHDOG) and socket

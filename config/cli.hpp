@@ -14,6 +14,8 @@ struct cli_options {
   std::optional<std::uint32_t> threads;
   std::optional<std::string> log_level;
   std::optional<std::string> access_log;
+  std::optional<std::string> cluster;  // --cluster redis://IP:PORT
+  std::optional<std::string> node_id;
   bool check_config = false;
   bool version = false;
   bool help = false;

@@ -360,6 +360,55 @@ settings from_json(const json& j, settings s) {
                           s.jobs.ttl = read_millis(x, q, ms(1), ms(7LL * 24 * 3'600'000));
                         }}});
         }},
+       {"cluster",
+        [&](const json& v, const std::string& p) {
+          auto& c = s.cluster;
+          read_object(
+              v, p,
+              {{"redis",
+                [&](const json& x, const std::string& q) {
+                  c.redis = read_string(x, q);
+                  if (!c.redis.empty() && !c.redis.starts_with("redis://") &&
+                      !c.redis.starts_with("unix:/")) {
+                    fail(q, "expected \"redis://IP:PORT\", \"unix:/path\" or \"\" (off)");
+                  }
+                }},
+               {"password",
+                [&](const json& x, const std::string& q) { c.password = read_string(x, q); }},
+               {"prefix",
+                [&](const json& x, const std::string& q) {
+                  c.prefix = read_string(x, q);
+                  if (c.prefix.empty() || c.prefix.size() > 64) {
+                    fail(q, "must be 1 to 64 characters");
+                  }
+                }},
+               {"node_id",
+                [&](const json& x, const std::string& q) {
+                  c.node_id = read_string(x, q);
+                  if (c.node_id.size() > 128) {
+                    fail(q, "must be at most 128 characters");
+                  }
+                }},
+               {"lease",
+                [&](const json& x, const std::string& q) {
+                  c.lease = read_millis(x, q, ms(500), ms(3'600'000));
+                }},
+               {"heartbeat",
+                [&](const json& x, const std::string& q) {
+                  c.heartbeat = read_millis(x, q, ms(50), ms(600'000));
+                }},
+               {"max_deliveries",
+                [&](const json& x, const std::string& q) {
+                  c.max_deliveries = static_cast<std::uint32_t>(read_integer(x, q, 1, 1000));
+                }},
+               {"jobs_per_worker",
+                [&](const json& x, const std::string& q) {
+                  c.jobs_per_worker = static_cast<std::uint32_t>(read_integer(x, q, 1, 1000));
+                }},
+               {"command_timeout", [&](const json& x, const std::string& q) {
+                  c.command_timeout = read_millis(x, q, ms(50), ms(600'000));
+                }}});
+        }},
        {"logging", [&](const json& v, const std::string& p) {
           read_object(
               v, p,
@@ -444,6 +493,19 @@ void apply_environment(settings& s, const env_lookup& getenv_fn) {
     }
     s.logging.level = *v;
   }
+  if (auto v = getenv_fn("EVALD_CLUSTER_REDIS")) {
+    if (!v->empty() && !v->starts_with("redis://") && !v->starts_with("unix:/")) {
+      throw config_error("EVALD_CLUSTER_REDIS: expected redis://IP:PORT or unix:/path, got \"" +
+                         *v + "\"");
+    }
+    s.cluster.redis = *v;
+  }
+  if (auto v = getenv_fn("EVALD_CLUSTER_PASSWORD")) {
+    s.cluster.password = *v;
+  }
+  if (auto v = getenv_fn("EVALD_NODE_ID")) {
+    s.cluster.node_id = *v;
+  }
   if (auto v = getenv_fn("EVALD_ACCESS_LOG")) {
     if (!is_access_format(*v)) {
       throw config_error("EVALD_ACCESS_LOG: expected off, text or json, got \"" + *v + "\"");
@@ -464,6 +526,10 @@ void validate(const settings& s) {
   }
   if (s.limits.max_header_bytes < 1024) {
     throw config_error("/limits/max_header_size: must be at least 1KiB");
+  }
+  if (s.cluster.heartbeat * 2 > s.cluster.lease) {
+    throw config_error("/cluster/heartbeat: must be at most half of /cluster/lease, so a live "
+                       "owner renews its lease in time");
   }
 }
 
