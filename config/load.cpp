@@ -528,8 +528,9 @@ void validate(const settings& s) {
     throw config_error("/limits/max_header_size: must be at least 1KiB");
   }
   if (s.cluster.heartbeat * 2 > s.cluster.lease) {
-    throw config_error("/cluster/heartbeat: must be at most half of /cluster/lease, so a live "
-                       "owner renews its lease in time");
+    throw config_error(
+        "/cluster/heartbeat: must be at most half of /cluster/lease, so a live "
+        "owner renews its lease in time");
   }
 }
 

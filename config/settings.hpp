@@ -80,13 +80,13 @@ struct jobs_settings {
 // Cluster mode: launched jobs in Redis, run and answered by any node (README "Cluster").
 // An empty `redis` keeps jobs in this process's memory (the embedded default).
 struct cluster_settings {
-  std::string redis;        // "redis://IP:PORT", "redis://[IPv6]:PORT" or "unix:/path"
-  std::string password;     // AUTH after connecting; empty = none
+  std::string redis;              // "redis://IP:PORT", "redis://[IPv6]:PORT" or "unix:/path"
+  std::string password;           // AUTH after connecting; empty = none
   std::string prefix = "evald:";  // of every key evald writes
-  std::string node_id;      // empty = "<host name>-<pid>"
-  duration lease{15'000};   // a job whose owner has not renewed it this long is claimed elsewhere
+  std::string node_id;            // empty = "<host name>-<pid>"
+  duration lease{15'000};     // a job whose owner has not renewed it this long is claimed elsewhere
   duration heartbeat{1'000};  // how often a running job renews its lease and reads DELETE
-  std::uint32_t max_deliveries = 5;  // a job delivered more often ends failed
+  std::uint32_t max_deliveries = 5;   // a job delivered more often ends failed
   std::uint32_t jobs_per_worker = 1;  // cluster jobs one worker runs at once
   duration command_timeout{2'000};    // a Redis command unanswered this long drops the link
 };

@@ -165,6 +165,13 @@ net::awaitable<redis_reply> cluster_queue::script(const std::string& body,
   co_return reply;
 }
 
+net::awaitable<void> cluster_queue::ping() {
+  const auto r = co_await redis_.exec(redis_args("PING"));
+  if (r.is_error()) {
+    throw redis_unavailable("Redis answered PING with " + r.str);
+  }
+}
+
 net::awaitable<void> cluster_queue::prepare() {
   const auto r = co_await redis_.exec(
       redis_args("XGROUP", "CREATE", settings_.prefix + "jobs", group, "0", "MKSTREAM"));

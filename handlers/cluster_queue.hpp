@@ -96,6 +96,9 @@ class cluster_queue {
   // Newest first; ids whose job expired are dropped from the index on the way.
   net::awaitable<std::vector<cluster_job>> newest(std::size_t limit);
 
+  // Throws redis_unavailable unless Redis answers a PING now.
+  net::awaitable<void> ping();
+
   const settings& config() const noexcept { return settings_; }
   std::string job_key(const std::string& id) const;
 

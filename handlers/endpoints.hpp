@@ -22,7 +22,12 @@ net::awaitable<void> eval_launch(request_context& ctx, response& res);  // data:
 void job(request_context& ctx, response& res);                          // data: job_store
 void jobs(request_context& ctx, response& res);                         // data: job_store
 void metrics(request_context& ctx, response& res);                      // data: metrics_source
-void script_put(request_context& ctx, response& res);                   // data: script_store
+net::awaitable<void> readyz(request_context& ctx, response& res);       // data: route_stores
+#if defined(EVALD_HAS_CLUSTER)
+net::awaitable<void> cluster_job(request_context& ctx, response& res);   // GET, DELETE
+net::awaitable<void> cluster_jobs(request_context& ctx, response& res);  // data: route_stores
+#endif
+void script_put(request_context& ctx, response& res);    // data: script_store
 void script_get(request_context& ctx, response& res);    // GET and DELETE; data: script_store
 void scripts_list(request_context& ctx, response& res);  // data: script_store
 

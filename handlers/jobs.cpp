@@ -3,6 +3,9 @@
 #include <ctime>
 #include <nlohmann/json.hpp>
 
+#if defined(EVALD_HAS_CLUSTER)
+#include "handlers/cluster_node.hpp"
+#endif
 #include "handlers/endpoints.hpp"
 #include "handlers/eval_request.hpp"
 #include "handlers/job_store.hpp"
@@ -71,6 +74,43 @@ net::awaitable<void> run_launched(job_store& store, worker& owner, const config:
   }
 }
 
+#if defined(EVALD_HAS_CLUSTER)
+http_error cluster_unavailable() {
+  http_error e(http::status::service_unavailable, "cluster_unavailable",
+               "the cluster store (Redis) is unreachable; retry later");
+  e.retry_after = "1";
+  return e;
+}
+
+std::int64_t unix_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::chrono::system_clock::time_point from_ms(std::int64_t ms) {
+  return std::chrono::system_clock::time_point(std::chrono::milliseconds(ms));
+}
+
+// The same object as an in-memory job's, plus the node that ran it.
+json cluster_job_json(const cluster_job& j, bool with_result) {
+  auto when = [](const std::optional<std::int64_t>& t) -> json {
+    return t ? json(rfc3339(from_ms(*t))) : json(nullptr);
+  };
+  json out = {{"id", j.id},
+              {"status", j.status},
+              {"progress", j.progress},
+              {"submitted", rfc3339(from_ms(j.submitted_ms))},
+              {"started", when(j.started_ms)},
+              {"finished", when(j.finished_ms)},
+              {"node", j.owner.empty() ? json(nullptr) : json(j.owner)}};
+  if (with_result) {
+    out["result"] = j.result.empty() ? json(nullptr) : json::parse(j.result, nullptr, false);
+  }
+  return out;
+}
+#endif
+
 }  // namespace
 
 namespace endpoints {
@@ -87,6 +127,22 @@ net::awaitable<void> eval_launch(request_context& ctx, response& res) {
     ev.finish(res);
     co_return;
   }
+#if defined(EVALD_HAS_CLUSTER)
+  if (stores.cluster != nullptr) {
+    // 202 only once Redis has acknowledged the job; any node may run it.
+    const std::string id = random_job_id();
+    try {
+      co_await stores.cluster->queue(ctx.owner).submit(id, ctx.req.body(), unix_ms());
+    } catch (const redis_unavailable&) {
+      throw cluster_unavailable();
+    }
+    res.status = http::status::accepted;
+    const std::string href = "/jobs/" + id;
+    res.body = dump(json{{"id", id}, {"status", "queued"}, {"href", href}});
+    res.add_header("Location", href);
+    co_return;
+  }
+#endif
   const auto id = store.create();
   if (!id) {
     http_error e(http::status::service_unavailable, "too_many_jobs",
@@ -132,6 +188,75 @@ void job(request_context& ctx, response& res) {
   }
   res.body = dump(job_json(*snap, true));
 }
+
+net::awaitable<void> readyz(request_context& ctx, response& res) {
+  check_query_params(ctx.query, {});
+#if defined(EVALD_HAS_CLUSTER)
+  auto& stores = *static_cast<route_stores*>(ctx.route_data);
+  if (stores.cluster != nullptr) {
+    try {
+      co_await stores.cluster->queue(ctx.owner).ping();
+    } catch (const std::exception&) {
+      throw cluster_unavailable();
+    }
+    res.body = dump(
+        json{{"status", "ready"}, {"cluster", "connected"}, {"node", stores.cluster->node_id()}});
+    co_return;
+  }
+#endif
+  res.body = R"({"status":"ready"})";
+  co_return;
+}
+
+#if defined(EVALD_HAS_CLUSTER)
+net::awaitable<void> cluster_job(request_context& ctx, response& res) {
+  auto& node = *static_cast<route_stores*>(ctx.route_data)->cluster;
+  auto& queue = node.queue(ctx.owner);
+  check_query_params(ctx.query, {});
+  const std::string id(ctx.path.substr(std::string_view("/jobs/").size()));
+  if (id.empty() || id.size() > 64 ||
+      id.find_first_not_of("0123456789abcdef") != std::string::npos) {
+    throw http_error(http::status::not_found, "not_found", "no job " + id);
+  }
+  try {
+    if (ctx.req.method() == http::verb::delete_) {
+      if (has_preconditions(ctx.req)) {
+        if (!co_await queue.get(id)) {
+          throw http_error(http::status::not_found, "not_found", "no job " + id);
+        }
+        if (evaluate_preconditions(ctx.req, {}, true) != precondition::proceed) {
+          throw http_error(http::status::precondition_failed, "precondition_failed",
+                           "a precondition (If-Match or If-None-Match) is false for job " + id);
+        }
+      }
+      if (co_await queue.cancel(id, unix_ms()) == cluster_queue::cancel_result::missing) {
+        throw http_error(http::status::not_found, "not_found", "no job " + id);
+      }
+    }
+    const auto j = co_await queue.get(id);
+    if (!j) {
+      throw http_error(http::status::not_found, "not_found", "no job " + id);
+    }
+    res.body = dump(cluster_job_json(*j, true));
+  } catch (const redis_unavailable&) {
+    throw cluster_unavailable();
+  }
+}
+
+net::awaitable<void> cluster_jobs(request_context& ctx, response& res) {
+  auto& node = *static_cast<route_stores*>(ctx.route_data)->cluster;
+  check_query_params(ctx.query, {});
+  json list = json::array();
+  try {
+    for (const auto& j : co_await node.queue(ctx.owner).newest(100)) {
+      list.push_back(cluster_job_json(j, false));
+    }
+  } catch (const redis_unavailable&) {
+    throw cluster_unavailable();
+  }
+  res.body = dump(json{{"jobs", list}});
+}
+#endif
 
 void jobs(request_context& ctx, response& res) {
   auto& store = *static_cast<job_store*>(ctx.route_data);

@@ -5,7 +5,8 @@
 
 namespace evald {
 
-void register_routes(router& routes, route_stores& stores, metrics_source& metrics) {
+void register_routes(router& routes, route_stores& stores, metrics_source& metrics,
+                     bool cluster_mode) {
   job_store& jobs = stores.jobs;
   script_store& scripts = stores.scripts;
   routes.add(http::verb::get, "/healthz", {.sync = endpoints::healthz});
@@ -14,11 +15,24 @@ void register_routes(router& routes, route_stores& stores, metrics_source& metri
   routes.add(http::verb::get, "/factor", {.sync = endpoints::factor});
   routes.add(http::verb::post, "/eval", {.async = endpoints::eval, .data = &scripts});
   routes.add(http::verb::post, "/eval-launch", {.async = endpoints::eval_launch, .data = &stores});
-  routes.add(http::verb::get, "/jobs", {.sync = endpoints::jobs, .data = &jobs});
-  routes.add_prefix(http::verb::get, "/jobs/", "/jobs/{id}",
-                    {.sync = endpoints::job, .data = &jobs});
-  routes.add_prefix(http::verb::delete_, "/jobs/", "/jobs/{id}",
-                    {.sync = endpoints::job, .data = &jobs, .own_preconditions = true});
+  routes.add(http::verb::get, "/readyz", {.async = endpoints::readyz, .data = &stores});
+#if defined(EVALD_HAS_CLUSTER)
+  if (cluster_mode) {
+    routes.add(http::verb::get, "/jobs", {.async = endpoints::cluster_jobs, .data = &stores});
+    routes.add_prefix(http::verb::get, "/jobs/", "/jobs/{id}",
+                      {.async = endpoints::cluster_job, .data = &stores});
+    routes.add_prefix(
+        http::verb::delete_, "/jobs/", "/jobs/{id}",
+        {.async = endpoints::cluster_job, .data = &stores, .own_preconditions = true});
+  }
+#endif
+  if (!cluster_mode) {
+    routes.add(http::verb::get, "/jobs", {.sync = endpoints::jobs, .data = &jobs});
+    routes.add_prefix(http::verb::get, "/jobs/", "/jobs/{id}",
+                      {.sync = endpoints::job, .data = &jobs});
+    routes.add_prefix(http::verb::delete_, "/jobs/", "/jobs/{id}",
+                      {.sync = endpoints::job, .data = &jobs, .own_preconditions = true});
+  }
   routes.add(http::verb::get, "/scripts", {.sync = endpoints::scripts_list, .data = &scripts});
   routes.add_prefix(http::verb::put, "/scripts/", "/scripts/{name}",
                     {.sync = endpoints::script_put, .data = &scripts, .own_preconditions = true});

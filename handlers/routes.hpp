@@ -9,11 +9,14 @@ namespace evald {
 
 class job_store;
 class script_store;
+class cluster_node;
 
 // The stores the handlers share; they outlive the server.
 struct route_stores {
   job_store& jobs;
   script_store& scripts;
+  // Cluster mode: set before the server runs (null: jobs live in `jobs`).
+  cluster_node* cluster = nullptr;
 };
 
 // What GET /metrics reads besides the workers' counters.
@@ -25,6 +28,8 @@ struct metrics_source {
 
 // Every endpoint, registered explicitly; called once from main before serving.
 // `stores` and `metrics` must outlive the server.
-void register_routes(router& routes, route_stores& stores, metrics_source& metrics);
+// `cluster_mode`: launched jobs live in Redis (stores.cluster is set before serving).
+void register_routes(router& routes, route_stores& stores, metrics_source& metrics,
+                     bool cluster_mode = false);
 
 }  // namespace evald

@@ -4,6 +4,9 @@
 
 #include "config/cli.hpp"
 #include "handlers/job_store.hpp"
+#if defined(EVALD_HAS_CLUSTER)
+#include "handlers/cluster_node.hpp"
+#endif
 #include "handlers/routes.hpp"
 #include "handlers/script_store.hpp"
 #include "server/logging.hpp"
@@ -59,9 +62,37 @@ int main(int argc, char** argv) {
     memory_script_store scripts(settings.scripts.max_named);
     route_stores stores{jobs, scripts};
     metrics_source metrics{jobs, {}, std::chrono::system_clock::now()};
-    register_routes(routes, stores, metrics);
+    const bool cluster_mode = !settings.cluster.redis.empty();
+#if !defined(EVALD_HAS_CLUSTER)
+    if (cluster_mode) {
+      std::fprintf(stderr,
+                   "evald: configuration error: cluster mode is not built on this platform\n");
+      return 2;
+    }
+#endif
+    register_routes(routes, stores, metrics, cluster_mode);
     server srv(settings, routes);
+#if defined(EVALD_HAS_CLUSTER)
+    // After the server (its workers' io_contexts) and closed before it goes.
+    std::unique_ptr<cluster_node> cluster;
+    if (cluster_mode) {
+      try {
+        cluster = std::make_unique<cluster_node>(settings, srv.workers(), scripts);
+      } catch (const std::invalid_argument& e) {
+        std::fprintf(stderr, "evald: configuration error: /cluster/redis: %s\n", e.what());
+        return 2;
+      }
+      stores.cluster = cluster.get();
+      cluster->start();
+    }
+#endif
     srv.on_drain([&] {
+#if defined(EVALD_HAS_CLUSTER)
+      if (cluster) {
+        // Running cluster jobs are not cancelled: another node reclaims them after the lease.
+        cluster->stop_fetching();
+      }
+#endif
       // Launched jobs have no connection to drain: they are cancelled (and say so
       // in /jobs/<id> while the process lives) rather than silently dropped.
       for (const auto& id : jobs.cancel_all()) {
@@ -77,6 +108,11 @@ int main(int argc, char** argv) {
       spdlog::info("log level is {}", fresh.logging.level);
     });
     status = srv.run();
+#if defined(EVALD_HAS_CLUSTER)
+    if (cluster) {
+      cluster->close();
+    }
+#endif
   } catch (const backend_error& e) {
     spdlog::critical("{}", e.what());
     status = 3;

@@ -301,6 +301,14 @@ void server::stop_all() {
   }
 }
 
+std::vector<worker*> server::workers() const {
+  std::vector<worker*> all;
+  for (const auto& w : workers_) {
+    all.push_back(w.get());
+  }
+  return all;
+}
+
 int server::run() {
   start_accepting();
   wait_for_signals();

@@ -32,6 +32,8 @@ class server {
 
   // Serves until drained; worker 0 runs on the calling thread. Returns the exit status.
   int run();
+  // The workers (created by the constructor, running inside run()).
+  std::vector<worker*> workers() const;
   // Runs on SIGHUP (on worker 0), between RELOADING=1 and READY=1: re-read what
   // can change without a restart. Log files are reopened after it.
   void on_reload(std::function<void()> reload) { reload_ = std::move(reload); }

@@ -1,0 +1,267 @@
+#include "handlers/cluster_node.hpp"
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include "handlers/eval_request.hpp"
+#include "handlers/evaluation.hpp"
+#include "server/http_error.hpp"
+
+namespace evald {
+namespace {
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string error_json(unsigned status, const std::string& code, const std::string& message) {
+  nlohmann::ordered_json j;
+  j["error"] = {{"status", status}, {"code", code}, {"message", message}};
+  return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+}
+
+net::awaitable<void> pause(std::chrono::milliseconds d) {
+  net::steady_timer t(co_await net::this_coro::executor);
+  t.expires_after(d);
+  co_await t.async_wait(use_tuple);
+}
+
+}  // namespace
+
+std::string default_node_id() {
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) != 0 || host[0] == '\0') {
+    std::snprintf(host, sizeof host, "evald");
+  }
+  return std::string(host) + "-" + std::to_string(::getpid());
+}
+
+struct cluster_node::agent {
+  worker& w;
+  std::shared_ptr<redis_connection> commands;
+  std::shared_ptr<redis_connection> blocking;
+  std::unique_ptr<cluster_queue> queue;
+  std::uint32_t running = 0;
+  bool stopping = false;
+};
+
+// Shared by a running job and its heartbeat.
+struct cluster_node::run_state {
+  std::shared_ptr<parallel_job> job;
+  bool finished = false;
+  bool cancelled = false;
+  bool stale = false;
+};
+
+cluster_node::cluster_node(const config::settings& settings, std::span<worker* const> workers,
+                           const script_store& scripts)
+    : settings_(settings),
+      scripts_(scripts),
+      node_id_(settings.cluster.node_id.empty() ? default_node_id() : settings.cluster.node_id) {
+  auto endpoint = redis_endpoint::parse(settings.cluster.redis);
+  endpoint.password = settings.cluster.password;
+  endpoint.command_timeout = settings.cluster.command_timeout;
+  auto blocking_endpoint = endpoint;
+  // The fetch waits up to a second inside Redis: its deadline must cover that.
+  blocking_endpoint.command_timeout = settings.cluster.command_timeout + std::chrono::seconds(1);
+  cluster_queue::settings qs{settings.cluster.prefix, node_id_,
+                             static_cast<std::int64_t>(settings.cluster.max_deliveries),
+                             settings.jobs.ttl};
+  for (worker* w : workers) {
+    w->metrics().cluster_enabled.set(1);
+    auto a = std::make_unique<agent>(
+        agent{*w, redis_connection::create(w->context(), endpoint),
+              redis_connection::create(w->context(), blocking_endpoint), nullptr});
+    a->queue = std::make_unique<cluster_queue>(*a->commands, qs);
+    agents_.push_back(std::move(a));
+  }
+}
+
+cluster_node::~cluster_node() {
+  close();
+}
+
+void cluster_node::start() {
+  spdlog::info("cluster mode: node {} on Redis {}", node_id_, settings_.cluster.redis);
+  for (auto& a : agents_) {
+    net::co_spawn(a->w.context(), fetch_loop(*a), net::detached);
+  }
+  net::co_spawn(agents_.front()->w.context(), reclaim_loop(*agents_.front()), net::detached);
+}
+
+void cluster_node::stop_fetching() {
+  for (auto& a : agents_) {
+    // Posted: each agent belongs to its worker's thread.
+    net::post(a->w.context(), [ag = a.get()] { ag->stopping = true; });
+  }
+}
+
+void cluster_node::close() {
+  for (auto& a : agents_) {
+    a->stopping = true;
+    a->commands->close();
+    a->blocking->close();
+  }
+}
+
+cluster_queue& cluster_node::queue(const worker& w) {
+  return *agents_.at(w.index())->queue;
+}
+
+bool cluster_node::connected(const worker& w) const {
+  return agents_.at(w.index())->commands->connected();
+}
+
+net::awaitable<void> cluster_node::fetch_loop(agent& a) {
+  bool prepared = false;
+  std::chrono::milliseconds backoff{0};
+  while (!a.stopping) {
+    auto& m = a.w.metrics();
+    m.cluster_connected.set(a.commands->connected() ? 1 : 0);
+    m.cluster_rtt_us.set(static_cast<std::uint64_t>(a.commands->last_round_trip().count()));
+    if (a.running >= settings_.cluster.jobs_per_worker) {
+      co_await pause(std::chrono::milliseconds(50));
+      continue;
+    }
+    try {
+      if (!prepared) {
+        co_await a.queue->prepare();
+        prepared = true;
+      }
+      auto d = co_await cluster_queue::fetch(*a.blocking, a.queue->config(),
+                                             std::chrono::milliseconds(1000));
+      if (!d || a.stopping) {
+        continue;  // an unstarted delivery stays pending and is reclaimed after the lease
+      }
+      const auto s = co_await a.queue->start(*d, now_ms());
+      if (s.what == cluster_queue::start_result::kind::run) {
+        m.cluster_claimed.add();
+        ++a.running;
+        net::co_spawn(a.w.context(), run_job(a, std::move(*d), s), net::detached);
+      }
+    } catch (const redis_unavailable&) {
+      backoff = std::chrono::milliseconds(250);
+    } catch (const std::exception& e) {
+      spdlog::error("cluster fetch on worker {}: {}", a.w.index(), e.what());
+      backoff = std::chrono::milliseconds(1000);
+    }
+    if (backoff.count() > 0) {
+      co_await pause(backoff);  // (no co_await inside a catch block)
+      backoff = std::chrono::milliseconds(0);
+    }
+  }
+}
+
+net::awaitable<void> cluster_node::reclaim_loop(agent& a) {
+  const auto period = std::max(settings_.cluster.lease / 3, std::chrono::milliseconds(100));
+  while (!a.stopping) {
+    co_await pause(period);
+    if (a.stopping || a.running >= settings_.cluster.jobs_per_worker) {
+      continue;
+    }
+    try {
+      // One at a time: this worker runs what it claims.
+      for (auto& d : co_await a.queue->reclaim(settings_.cluster.lease, 1)) {
+        const auto s = co_await a.queue->start(d, now_ms());
+        if (s.what == cluster_queue::start_result::kind::dead) {
+          spdlog::warn("cluster job {} failed after {} deliveries", d.id, s.deliveries);
+        }
+        if (s.what != cluster_queue::start_result::kind::run) {
+          continue;
+        }
+        a.w.metrics().cluster_reclaimed.add();
+        spdlog::info("cluster job {} reclaimed (delivery {}, epoch {})", d.id, s.deliveries,
+                     s.epoch);
+        ++a.running;
+        net::co_spawn(a.w.context(), run_job(a, d, s), net::detached);
+      }
+    } catch (const redis_unavailable&) {
+    } catch (const std::exception& e) {
+      spdlog::error("cluster reclaim: {}", e.what());
+    }
+  }
+}
+
+net::awaitable<void> cluster_node::heartbeat(agent& a, cluster_queue::delivery d,
+                                             std::int64_t epoch, std::shared_ptr<run_state> st) {
+  while (!st->finished) {
+    co_await pause(settings_.cluster.heartbeat);
+    if (st->finished) {
+      break;
+    }
+    try {
+      const double progress = st->job ? st->job->progress() : 0.0;
+      const auto r = co_await a.queue->beat(d, epoch, progress);
+      if (r == cluster_queue::beat_result::stale) {
+        // Another node owns the job now: stop computing, write nothing.
+        st->stale = true;
+        a.w.metrics().cluster_stale_refused.add();
+        spdlog::warn("cluster job {}: the lease moved to another node; stopping", d.id);
+        if (st->job) {
+          st->job->request_stop();
+        }
+        break;
+      }
+      if (r == cluster_queue::beat_result::cancel && !st->cancelled) {
+        st->cancelled = true;
+        if (st->job) {
+          st->job->request_stop();
+        }
+      }
+    } catch (const redis_unavailable&) {
+      // Keep computing; the result is reported when Redis is back.
+    }
+  }
+}
+
+net::awaitable<void> cluster_node::run_job(agent& a, cluster_queue::delivery d,
+                                           cluster_queue::start_result s) {
+  auto st = std::make_shared<run_state>();
+  net::co_spawn(a.w.context(), heartbeat(a, d, s.epoch, st), net::detached);
+  std::string status = "done";
+  std::string result;
+  try {
+    const eval_request er = parse_eval_body(s.params, settings_, &scripts_);
+    evaluation ev(a.w, settings_, er.timeout_ms);
+    ev.on_job = [st](std::shared_ptr<parallel_job> job) {
+      st->job = std::move(job);
+      if (st->cancelled || st->stale) {
+        st->job->request_stop();
+      }
+    };
+    result = co_await run_eval_request(ev, settings_, er);
+  } catch (const http_error& e) {
+    status = st->cancelled ? "cancelled" : (e.code == "deadline_exceeded" ? "expired" : "failed");
+    result = st->cancelled ? error_json(409, "cancelled", "the job was cancelled")
+                           : error_json(static_cast<unsigned>(e.status), e.code, e.what());
+  } catch (const std::exception& e) {
+    status = "failed";
+    result = error_json(500, "internal_error", e.what());
+  }
+  st->finished = true;
+  if (!st->stale) {
+    // The final write, fenced by the epoch; retried while Redis is unreachable.
+    for (int attempt = 0; !a.stopping || attempt < 3; ++attempt) {
+      try {
+        if (co_await a.queue->finish(d, s.epoch, status, result, now_ms()) ==
+            cluster_queue::finish_result::stale) {
+          a.w.metrics().cluster_stale_refused.add();
+          spdlog::warn("cluster job {}: result refused, another node owns the job", d.id);
+        }
+        break;
+      } catch (const redis_unavailable&) {
+      } catch (const std::exception& e) {
+        spdlog::error("cluster job {}: final write failed: {}", d.id, e.what());
+        break;
+      }
+      co_await pause(std::chrono::milliseconds(std::min(250 * (attempt + 1), 2000)));
+    }
+  }
+  --a.running;
+}
+
+}  // namespace evald

@@ -1,0 +1,62 @@
+#pragma once
+#include <chrono>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "config/settings.hpp"
+#include "handlers/cluster_queue.hpp"
+#include "server/worker.hpp"
+
+namespace evald {
+
+class script_store;
+
+// This process as a node of a cluster (cluster.redis set): on every worker, its own
+// Redis connections (one for commands, one for the blocking fetch), a fetch loop
+// that takes a job whenever the worker runs fewer than cluster.jobs_per_worker, and
+// for each running job a heartbeat (lease renewal, progress, DELETE, the fence);
+// worker 0 also reclaims jobs whose node stopped renewing them. No thread is added:
+// everything runs as coroutines on the workers' io_contexts.
+class cluster_node {
+ public:
+  // Throws std::invalid_argument for an unusable cluster.redis.
+  cluster_node(const config::settings& settings, std::span<worker* const> workers,
+               const script_store& scripts);
+  ~cluster_node();
+  cluster_node(const cluster_node&) = delete;
+  cluster_node& operator=(const cluster_node&) = delete;
+
+  // Spawns the loops on every worker (before the workers run).
+  void start();
+  // At the drain: no new fetches. Running jobs keep their lease until the process
+  // exits; another node reclaims them after cluster.lease.
+  void stop_fetching();
+  // Before the workers are destroyed: closes every connection.
+  void close();
+
+  // For handlers on worker `w`'s thread.
+  cluster_queue& queue(const worker& w);
+  bool connected(const worker& w) const;
+  const std::string& node_id() const noexcept { return node_id_; }
+
+ private:
+  struct agent;
+  struct run_state;
+  net::awaitable<void> fetch_loop(agent& a);
+  net::awaitable<void> reclaim_loop(agent& a);
+  net::awaitable<void> run_job(agent& a, cluster_queue::delivery d, cluster_queue::start_result s);
+  net::awaitable<void> heartbeat(agent& a, cluster_queue::delivery d, std::int64_t epoch,
+                                 std::shared_ptr<run_state> st);
+
+  const config::settings& settings_;
+  const script_store& scripts_;
+  std::string node_id_;
+  std::vector<std::unique_ptr<agent>> agents_;
+};
+
+// "<host name>-<pid>".
+std::string default_node_id();
+
+}  // namespace evald

@@ -1,0 +1,281 @@
+// Cluster mode with real processes: a redis-server (AOF on) and evald nodes with
+// --threads 1, started and stopped by PID. A job launched on one node runs
+// somewhere and is read on every node; DELETE from another node stops it; kill -9
+// of the running node, SIGSTOP past the lease (the late owner's writes are refused),
+// and Redis down (503 on the job routes, everything else served) and back.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <cstdio>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "tests/cluster/redis_server.hpp"
+#include "tests/integration/harness.hpp"
+#include "tests/integration/http_client.hpp"
+#include "tests/integration/probes.hpp"
+
+using namespace evald::test;
+using json = nlohmann::json;
+
+namespace {
+
+// A prime whose trial division lasts a few seconds on one worker of this build: the
+// largest 64-bit prime where an 18-digit one is quick (release, dev), the 18-digit
+// one itself under a sanitizer (10-20x slower).
+std::string long_prime(std::uint16_t port) {
+  const auto t0 = std::chrono::steady_clock::now();
+  http_client c(port, std::chrono::seconds(120));
+  c.send("GET /prime?n=100109100129100151&method=trial HTTP/1.1\r\nHost: x\r\n\r\n");
+  (void)c.read_response();
+  return std::chrono::steady_clock::now() - t0 < std::chrono::milliseconds(500)
+             ? "18446744073709551557"
+             : "100109100129100151";
+}
+
+std::string coreutils_factor(const std::string& n) {
+  std::string out;
+  if (FILE* p = ::popen(("factor " + n).c_str(), "r")) {
+    char buf[256];
+    while (std::fgets(buf, sizeof buf, p) != nullptr) {
+      out += buf;
+    }
+    ::pclose(p);
+  }
+  while (!out.empty() && out.back() == '\n') {
+    out.pop_back();
+  }
+  return out;
+}
+
+http_response send(std::uint16_t port, const std::string& method, const std::string& target,
+                   const std::string& body = "") {
+  http_client c(port, std::chrono::seconds(10));
+  std::string req = method + " " + target + " HTTP/1.1\r\nHost: x\r\n";
+  if (!body.empty()) {
+    req +=
+        "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
+  }
+  c.send(req + "\r\n" + body);
+  auto r = c.read_response();
+  if (!r) {
+    throw std::runtime_error("no response from " + std::to_string(port));
+  }
+  return *r;
+}
+
+json job(std::uint16_t port, const std::string& id) {
+  const auto r = send(port, "GET", "/jobs/" + id);
+  return r.status == 200 ? json::parse(r.body) : json{{"http", r.status}};
+}
+
+// Polls (with a short pause between reads) until `pred` holds or `limit` passes.
+template <class Pred>
+bool eventually(Pred pred, std::chrono::milliseconds limit) {
+  const auto give_up = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < give_up) {
+    if (pred()) {
+      return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // polling, not timing
+  }
+  return pred();
+}
+
+class Cluster : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!redis_server::available()) {
+      GTEST_SKIP() << "redis-server is not installed (scripts/setup.sh installs it)";
+    }
+    redis_ = std::make_unique<redis_server>();
+  }
+
+  evald_process& add_node(const std::string& name) {
+    evald_process::options o;
+    o.threads = 1;
+    o.config_json = R"({"limits":{"max_eval_time":"5m"},"cluster":{"redis":")" + redis_->url() +
+                    R"(","lease":"1500ms","heartbeat":"200ms","command_timeout":"1s"}})";
+    o.args = {"--node-id", name};
+    nodes_.push_back(std::make_unique<evald_process>(o));
+    names_.push_back(name);
+    return *nodes_.back();
+  }
+
+  std::string launch(std::uint16_t port, const std::string& body) {
+    const auto r = send(port, "POST", "/eval-launch", body);
+    EXPECT_EQ(r.status, 202) << r.body;
+    return json::parse(r.body).value("id", "");
+  }
+
+  evald_process* node_named(const std::string& name) {
+    for (std::size_t i = 0; i < names_.size(); ++i) {
+      if (names_[i] == name) {
+        return nodes_[i].get();
+      }
+    }
+    return nullptr;
+  }
+
+  std::unique_ptr<redis_server> redis_;
+  std::vector<std::unique_ptr<evald_process>> nodes_;
+  std::vector<std::string> names_;
+};
+
+}  // namespace
+
+TEST_F(Cluster, LaunchOnOneNodeReadOnEveryNodeCancelFromAnother) {
+  auto& a = add_node("node-a");
+  auto& b = add_node("node-b");
+  auto& c = add_node("node-c");
+  for (auto* n : {&a, &b, &c}) {
+    EXPECT_EQ(send(n->port(), "GET", "/readyz").status, 200);
+  }
+  const std::string id = launch(
+      a.port(), json{{"workload", "prime"}, {"n", "1000000007"}, {"method", "trial"}}.dump());
+  json done;
+  ASSERT_TRUE(eventually(
+      [&] {
+        done = job(b.port(), id);
+        return done.value("status", "") == "done";
+      },
+      std::chrono::seconds(30)))
+      << done.dump();
+  EXPECT_EQ(job(c.port(), id), done) << "every node gives the same answer";
+  EXPECT_EQ(done["result"]["prime"], coreutils_factor("1000000007") == "1000000007: 1000000007");
+  EXPECT_NE(send(c.port(), "GET", "/jobs").body.find(id), std::string::npos);
+
+  // A long job, cancelled from a node that may not be running it.
+  const std::string slow =
+      launch(b.port(), json{{"workload", "script"},
+                            {"source", "local s = 0 while true do s = s + 1 end"},
+                            {"timeout_ms", 60000}}
+                           .dump());
+  ASSERT_TRUE(eventually([&] { return job(a.port(), slow).value("status", "") == "running"; },
+                         std::chrono::seconds(20)));
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(send(c.port(), "DELETE", "/jobs/" + slow).status, 200);
+  EXPECT_TRUE(eventually([&] { return job(a.port(), slow).value("status", "") == "cancelled"; },
+                         std::chrono::seconds(10)));
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));
+  EXPECT_EQ(redis_->cli({"LLEN", "evald:job:{" + slow + "}:finishes"}), "1");
+}
+
+TEST_F(Cluster, Kill9OfTheRunningNodeAnotherNodeFinishesItOnce) {
+  add_node("node-a");
+  add_node("node-b");
+  add_node("node-c");
+  const std::string big_prime = long_prime(nodes_[0]->port());
+  const std::string id = launch(
+      nodes_[0]->port(),
+      json{{"workload", "prime"}, {"n", big_prime}, {"method", "trial"}, {"timeout_ms", 300000}}
+          .dump());
+  std::string owner;
+  ASSERT_TRUE(eventually(
+      [&] {
+        const auto j = job(nodes_[0]->port(), id);
+        owner = j.value("node", json(nullptr)).is_string() ? j["node"].get<std::string>() : "";
+        return j.value("status", "") == "running" && !owner.empty();
+      },
+      std::chrono::seconds(20)));
+  auto* victim = node_named(owner);
+  ASSERT_NE(victim, nullptr);
+  victim->signal(SIGKILL);
+  victim->wait_exit(std::chrono::seconds(10));
+  std::uint16_t survivor = 0;
+  for (std::size_t i = 0; i < names_.size(); ++i) {
+    if (names_[i] != owner) {
+      survivor = nodes_[i]->port();
+    }
+  }
+  json done;
+  ASSERT_TRUE(eventually(
+      [&] {
+        done = job(survivor, id);
+        return done.value("status", "") == "done";
+      },
+      std::chrono::seconds(240)))
+      << done.dump();
+  EXPECT_NE(done["node"], owner) << "finished elsewhere";
+  EXPECT_EQ(done["result"]["prime"], true);
+  EXPECT_EQ(coreutils_factor(big_prime), big_prime + ": " + big_prime);
+  EXPECT_EQ(redis_->cli({"LLEN", "evald:job:{" + id + "}:finishes"}), "1") << "one final write";
+  EXPECT_EQ(redis_->cli({"HGET", "evald:job:{" + id + "}", "epoch"}), "2");
+}
+
+TEST_F(Cluster, AFrozenOwnerComesBackAndItsWritesAreRefused) {
+  add_node("node-a");
+  add_node("node-b");
+  const std::string big_prime = long_prime(nodes_[0]->port());
+  const std::string id = launch(
+      nodes_[0]->port(),
+      json{{"workload", "prime"}, {"n", big_prime}, {"method", "trial"}, {"timeout_ms", 300000}}
+          .dump());
+  std::string owner;
+  ASSERT_TRUE(eventually(
+      [&] {
+        const auto j = job(nodes_[0]->port(), id);
+        owner = j["node"].is_string() ? j["node"].get<std::string>() : "";
+        return j.value("status", "") == "running" && !owner.empty();
+      },
+      std::chrono::seconds(20)));
+  auto* frozen = node_named(owner);
+  const std::uint16_t other = names_[0] == owner ? nodes_[1]->port() : nodes_[0]->port();
+  frozen->signal(SIGSTOP);
+  // Past the lease the other node claims it (epoch 2).
+  const bool moved = eventually(
+      [&] {
+        return redis_->cli({"HGET", "evald:job:{" + id + "}", "epoch"}) == "2";
+      },
+      std::chrono::seconds(30));
+  frozen->signal(SIGCONT);
+  ASSERT_TRUE(moved);
+  // The late owner's next heartbeat (or result) is refused and counted.
+  EXPECT_TRUE(eventually(
+      [&] {
+        return metric_total(scrape_metrics(frozen->port()), "evald_cluster_stale_writes_total") >=
+               1;
+      },
+      std::chrono::seconds(20)));
+  json done;
+  ASSERT_TRUE(eventually(
+      [&] {
+        done = job(other, id);
+        return done.value("status", "") == "done";
+      },
+      std::chrono::seconds(240)))
+      << done.dump();
+  EXPECT_NE(done["node"], owner) << "the result is the new owner's";
+  EXPECT_EQ(redis_->cli({"LLEN", "evald:job:{" + id + "}:finishes"}), "1");
+}
+
+TEST_F(Cluster, RedisDownJobRoutesAre503EverythingElseServesAndNothingAcceptedIsLost) {
+  auto& a = add_node("node-a");
+  std::vector<std::string> ids;
+  for (int i = 0; i < 30; ++i) {
+    ids.push_back(launch(a.port(), R"({"workload":"prime","n":"97"})"));
+  }
+  redis_->kill9();
+  EXPECT_TRUE(eventually([&] { return send(a.port(), "GET", "/readyz").status == 503; },
+                         std::chrono::seconds(10)));
+  const auto refused = send(a.port(), "POST", "/eval-launch", R"({"workload":"prime","n":"7"})");
+  EXPECT_EQ(refused.status, 503);
+  EXPECT_EQ(refused.header("Retry-After"), "1");
+  EXPECT_NE(refused.body.find("cluster_unavailable"), std::string::npos);
+  EXPECT_EQ(send(a.port(), "GET", "/jobs").status, 503);
+  EXPECT_EQ(send(a.port(), "GET", "/healthz").status, 200);
+  EXPECT_EQ(send(a.port(), "GET", "/prime?n=97").status, 200);
+  EXPECT_EQ(send(a.port(), "POST", "/eval", R"({"workload":"factor","n":"12"})").status, 200);
+  redis_->restart();  // the same AOF
+  EXPECT_TRUE(eventually([&] { return send(a.port(), "GET", "/readyz").status == 200; },
+                         std::chrono::seconds(20)));
+  for (const auto& id : ids) {
+    EXPECT_EQ(redis_->cli({"EXISTS", "evald:job:{" + id + "}"}), "1") << "lost " << id;
+  }
+  for (const auto& id : ids) {
+    EXPECT_TRUE(eventually([&] { return job(a.port(), id).value("status", "") == "done"; },
+                           std::chrono::seconds(30)))
+        << id;
+  }
+}
