@@ -64,6 +64,7 @@ bench: build-release
 	bash bench/fairness.sh 5 1000 script
 	python3 bench/scripts_vs_redis.py 2
 	bash bench/detector_wrk.sh 10
+	bash scripts/setup.sh redis-server && /usr/bin/python3 bench/cluster_jobs.py 600
 
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.hpp')
