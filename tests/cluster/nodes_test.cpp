@@ -6,7 +6,11 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -278,4 +282,153 @@ TEST_F(Cluster, RedisDownJobRoutesAre503EverythingElseServesAndNothingAcceptedIs
                            std::chrono::seconds(30)))
         << id;
   }
+}
+
+namespace {
+
+// Sanitizer builds run trial division 10-20x slower: a smaller prime keeps the job a
+// few seconds long.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr bool sanitized_build = true;
+#else
+constexpr bool sanitized_build = false;
+#endif
+
+// A network namespace with a veth pair to the host, made for one test and deleted
+// after it: 10.251.<n>.1 on the host side, 10.251.<n>.2 inside.
+class network_namespace {
+ public:
+  network_namespace() {
+    const int n = 1 + ::getpid() % 250;
+    name_ = "evald-pt" + std::to_string(::getpid());
+    host_if_ = "evh" + std::to_string(::getpid() % 100000);
+    host_ip_ = "10.251." + std::to_string(n) + ".1";
+    inner_ip_ = "10.251." + std::to_string(n) + ".2";
+    ok_ = sh("ip netns add " + name_) &&
+          sh("ip link add " + host_if_ + " type veth peer name evn0 netns " + name_) &&
+          sh("ip addr add " + host_ip_ + "/30 dev " + host_if_) &&
+          sh("ip link set " + host_if_ + " up") &&
+          sh("ip -n " + name_ + " addr add " + inner_ip_ + "/30 dev evn0") &&
+          sh("ip -n " + name_ + " link set evn0 up") && sh("ip -n " + name_ + " link set lo up");
+    wrapper_ = write_temp_file("#!/bin/sh\nexec ip netns exec " + name_ + " \"$@\"\n", ".sh");
+    ::chmod(wrapper_.c_str(), 0755);
+  }
+  ~network_namespace() {
+    sh("ip link del " + host_if_);
+    sh("ip netns del " + name_);
+    ::unlink(wrapper_.c_str());
+  }
+  bool ok() const { return ok_; }
+  void link(bool up) { sh("ip -n " + name_ + " link set evn0 " + (up ? "up" : "down")); }
+  const std::string& host_ip() const { return host_ip_; }
+  const std::string& inner_ip() const { return inner_ip_; }
+  const std::string& wrapper() const { return wrapper_; }
+
+ private:
+  static bool sh(const std::string& cmd) {
+    return std::system((cmd + " 2>/dev/null").c_str()) == 0;
+  }
+  std::string name_, host_if_, host_ip_, inner_ip_, wrapper_;
+  bool ok_ = false;
+};
+
+}  // namespace
+
+// A real partition: a node in a network namespace runs a job, its link goes down,
+// a node on the host takes the job over after the lease and finishes it; when the
+// link comes back, the cut-off node's writes are refused.
+TEST_F(Cluster, APartitionedNodeLosesItsJobAndCannotWriteWhenItComesBack) {
+  if (::geteuid() != 0) {
+    GTEST_SKIP() << "network namespaces need root";
+  }
+  network_namespace ns;
+  if (!ns.ok()) {
+    GTEST_SKIP() << "cannot create a network namespace with a veth pair here";
+  }
+  // Redis listens on the host side of the veth too.
+  redis_ = std::make_unique<redis_server>(
+      std::vector<std::string>{"--bind", "127.0.0.1", ns.host_ip(), "--protected-mode", "no"});
+  const std::string url = "redis://" + ns.host_ip() + ":" + std::to_string(redis_->port());
+  const std::uint16_t inner_port = 20000 + ::getpid() % 20000;
+  evald_process::options o;
+  o.threads = 1;
+  o.config_json = R"({"limits":{"max_eval_time":"5m"},"cluster":{"redis":")" + url +
+                  R"(","lease":"1500ms","heartbeat":"200ms","command_timeout":"500ms"}})";
+  o.args = {"--node-id", "cut-off", "--listen", ns.inner_ip() + ":" + std::to_string(inner_port)};
+  ::setenv("EVALD_TEST_WRAPPER", ns.wrapper().c_str(), 1);
+  auto inner = std::make_unique<evald_process>(o);
+  ::unsetenv("EVALD_TEST_WRAPPER");
+  const auto inner_get = [&](const std::string& target) {
+    return std::system(("curl -s -m 2 -o /dev/null http://" + ns.inner_ip() + ":" +
+                        std::to_string(inner_port) + target)
+                           .c_str());
+  };
+  ASSERT_EQ(inner_get("/healthz"), 0) << "the node in the namespace is not reachable";
+  // The job starts on the only node there is: the one in the namespace.
+  const std::string body = json{
+      {"workload", "prime"},
+      {"n", "18446744073709551557"},
+      {"method", "trial"},
+      {"timeout_ms", 300000}}.dump();
+  const std::string launched = redis_->cli({"PING"});  // Redis is up
+  ASSERT_EQ(launched, "PONG");
+  std::string id;
+  {
+    const std::string cmd = "curl -s -m 5 -X POST -H 'Content-Type: application/json' -d '" + body +
+                            "' http://" + ns.inner_ip() + ":" + std::to_string(inner_port) +
+                            "/eval-launch";
+    std::string out;
+    if (FILE* p = ::popen(cmd.c_str(), "r")) {
+      char buf[512];
+      while (std::fgets(buf, sizeof buf, p) != nullptr) {
+        out += buf;
+      }
+      ::pclose(p);
+    }
+    id = json::parse(out, nullptr, false).value("id", "");
+  }
+  ASSERT_FALSE(id.empty());
+  const std::string key = "evald:job:{" + id + "}";
+  ASSERT_TRUE(eventually(
+      [&] {
+        return redis_->cli({"HGET", key, "owner"}) == "cut-off";
+      },
+      std::chrono::seconds(20)));
+  auto& host_node = add_node("on-host");
+  ns.link(false);  // the partition
+  EXPECT_TRUE(eventually(
+      [&] {
+        return redis_->cli({"HGET", key, "owner"}) == "on-host";
+      },
+      std::chrono::seconds(30)))
+      << "the host node took the job over";
+  ns.link(true);
+  json done;
+  ASSERT_TRUE(eventually(
+      [&] {
+        done = job(host_node.port(), id);
+        return done.value("status", "") == "done";
+      },
+      std::chrono::seconds(240)))
+      << done.dump();
+  EXPECT_EQ(done["node"], "on-host");
+  // Back on the network, the cut-off node's heartbeat or result is refused.
+  EXPECT_TRUE(eventually(
+      [&] {
+        std::string out;
+        const std::string cmd =
+            "curl -s -m 2 http://" + ns.inner_ip() + ":" + std::to_string(inner_port) + "/metrics";
+        if (FILE* p = ::popen(cmd.c_str(), "r")) {
+          char buf[4096];
+          while (std::fgets(buf, sizeof buf, p) != nullptr) {
+            out += buf;
+          }
+          ::pclose(p);
+        }
+        return out.find("evald_cluster_stale_writes_total 0") == std::string::npos &&
+               out.find("evald_cluster_stale_writes_total") != std::string::npos;
+      },
+      std::chrono::seconds(30)));
+  EXPECT_EQ(redis_->cli({"LLEN", key + ":finishes"}), "1");
+  inner.reset();
 }
