@@ -4,7 +4,6 @@
 #include <hiredis/hiredis.h>
 #include <spdlog/spdlog.h>
 
-#include <boost/asio/any_completion_handler.hpp>
 #include <charconv>
 
 namespace evald {
@@ -104,29 +103,21 @@ std::string redis_endpoint::describe() const {
                                              : host + ":" + std::to_string(port);
 }
 
-// One command in flight: shared by hiredis's callback (through a heap-held
-// shared_ptr passed as privdata) and the deadline timer; completed once.
+// One command in flight, shared by the waiting coroutine and hiredis's callback
+// (through a heap-held shared_ptr passed as privdata). The timer is both the
+// deadline and the wake-up: the reply cancels it, which resumes the waiter from the
+// event loop, never inside hiredis.
 struct redis_connection::pending {
-  net::any_completion_handler<void(std::exception_ptr, redis_reply)> handler;
-  net::any_io_executor executor;
-  std::optional<net::steady_timer> timer;
-  std::chrono::steady_clock::time_point sent;
-  std::weak_ptr<redis_connection> owner;
+  explicit pending(net::io_context& ctx) : wake(ctx) {}
+  net::steady_timer wake;
+  std::optional<redis_reply> reply;
+  bool lost = false;
   bool done = false;
+  std::chrono::steady_clock::time_point sent;
 
-  void complete(std::exception_ptr error, redis_reply reply) {
-    if (done) {
-      return;
-    }
+  void complete() {
     done = true;
-    if (timer) {
-      timer->cancel();
-    }
-    // Never resume the waiting coroutine inside hiredis (it could close the
-    // connection there): post it.
-    net::post(executor, [h = std::move(handler), error, r = std::move(reply)]() mutable {
-      std::move(h)(error, std::move(r));
-    });
+    wake.cancel();
   }
 };
 
@@ -250,66 +241,58 @@ void redis_connection::on_disconnect_cb(const redisAsyncContext* ac, int) {
   });
 }
 
-void redis_connection::on_reply_cb(redisAsyncContext*, void* reply, void* privdata) {
+void redis_connection::on_reply_cb(redisAsyncContext* ac, void* reply, void* privdata) {
   auto* ref = static_cast<std::shared_ptr<pending>*>(privdata);
   std::shared_ptr<pending> op = std::move(*ref);
   delete ref;
+  if (op->done) {
+    return;  // its waiter gave up already (deadline)
+  }
   if (reply == nullptr) {
-    // The context is going away (lost, timed out or closed).
-    op->complete(std::make_exception_ptr(redis_unavailable("the Redis connection was lost")), {});
-    return;
+    op->lost = true;  // the context is going away (lost, timed out or closed)
+  } else {
+    op->reply = convert(static_cast<const redisReply*>(reply));
+    if (ac != nullptr && ac->data != nullptr) {
+      auto* self = static_cast<redis_connection*>(ac->data);
+      self->last_rtt_ = std::chrono::duration_cast<std::chrono::microseconds>(
+          std::chrono::steady_clock::now() - op->sent);
+    }
   }
-  if (auto self = op->owner.lock()) {
-    self->last_rtt_ = std::chrono::duration_cast<std::chrono::microseconds>(
-        std::chrono::steady_clock::now() - op->sent);
-  }
-  op->complete(nullptr, convert(static_cast<const redisReply*>(reply)));
+  op->complete();
 }
 
 net::awaitable<redis_reply> redis_connection::exec(std::vector<std::string> argv) {
-  if (state_ != state::connected && state_ != state::connecting) {
+  if ((state_ != state::connected && state_ != state::connecting) || ac_ == nullptr) {
     throw redis_unavailable("Redis at " + endpoint_.describe() + " is unreachable");
   }
-  auto op = std::make_shared<pending>();
-  op->owner = weak_from_this();
-  co_return co_await net::async_initiate<const net::use_awaitable_t<>&,
-                                         void(std::exception_ptr, redis_reply)>(
-      [this, op, &argv](auto handler) {
-        op->executor = net::get_associated_executor(handler, ctx_.get_executor());
-        op->handler = std::move(handler);
-        std::vector<const char*> args;
-        std::vector<std::size_t> lens;
-        args.reserve(argv.size());
-        lens.reserve(argv.size());
-        for (const auto& a : argv) {
-          args.push_back(a.data());
-          lens.push_back(a.size());
-        }
-        op->sent = std::chrono::steady_clock::now();
-        auto* ref = new std::shared_ptr<pending>(op);
-        if (ac_ == nullptr ||
-            redisAsyncCommandArgv(ac_, on_reply_cb, ref, static_cast<int>(args.size()), args.data(),
-                                  lens.data()) != REDIS_OK) {
-          delete ref;
-          op->complete(std::make_exception_ptr(redis_unavailable(
-                           "Redis at " + endpoint_.describe() + " is unreachable")),
-                       {});
-          return;
-        }
-        op->timer.emplace(ctx_);
-        op->timer->expires_after(endpoint_.command_timeout);
-        op->timer->async_wait([weak = weak_from_this(), op](const boost::system::error_code& ec) {
-          if (ec || op->done) {
-            return;
-          }
-          if (auto self = weak.lock()) {
-            self->drop("a command got no answer within the command timeout");
-          }
-          op->complete(std::make_exception_ptr(redis_unavailable("Redis did not answer in time")),
-                       {});
-        });
-      },
-      net::use_awaitable);
+  auto op = std::make_shared<pending>(ctx_);
+  std::vector<const char*> args;
+  std::vector<std::size_t> lens;
+  args.reserve(argv.size());
+  lens.reserve(argv.size());
+  for (const auto& a : argv) {
+    args.push_back(a.data());
+    lens.push_back(a.size());
+  }
+  op->sent = std::chrono::steady_clock::now();
+  op->wake.expires_after(endpoint_.command_timeout);
+  auto* ref = new std::shared_ptr<pending>(op);
+  if (redisAsyncCommandArgv(ac_, on_reply_cb, ref, static_cast<int>(args.size()), args.data(),
+                            lens.data()) != REDIS_OK) {
+    delete ref;
+    throw redis_unavailable("Redis at " + endpoint_.describe() + " is unreachable");
+  }
+  auto self = shared_from_this();  // the connection outlives this wait
+  co_await op->wake.async_wait(use_tuple);
+  if (!op->done) {
+    op->done = true;  // the deadline passed first
+    drop("a command got no answer within the command timeout");
+    throw redis_unavailable("Redis at " + endpoint_.describe() + " did not answer in time");
+  }
+  if (op->lost || !op->reply) {
+    throw redis_unavailable("the connection to Redis at " + endpoint_.describe() + " was lost");
+  }
+  co_return std::move(*op->reply);
 }
 
 void redis_connection::drop(const char* why) {

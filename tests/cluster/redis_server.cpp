@@ -1,7 +1,9 @@
 #include "tests/cluster/redis_server.hpp"
 
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -94,6 +96,13 @@ void redis_server::start() {
   args.insert(args.end(), extra_.begin(), extra_.end());
   pid_ = ::fork();
   if (pid_ == 0) {
+    // Dies with the test (a crashed test must not leave a server behind), and
+    // holds none of the test's output pipes (ctest waits for them to close).
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    const int null = ::open("/dev/null", O_RDWR);
+    ::dup2(null, 0);
+    ::dup2(null, 1);
+    ::dup2(null, 2);
     std::vector<char*> argv;
     for (auto& a : args) {
       argv.push_back(a.data());
