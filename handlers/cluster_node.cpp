@@ -47,6 +47,9 @@ struct cluster_node::agent {
   std::unique_ptr<cluster_queue> queue;
   std::uint32_t running = 0;
   bool stopping = false;
+  // The fetch loop waits on this while the worker is full; a finishing job cancels
+  // it, so the next job is fetched at once (polling cost 50 ms a job).
+  std::unique_ptr<net::steady_timer> slot_free;
 };
 
 // Shared by a running job and its heartbeat.
@@ -75,7 +78,8 @@ cluster_node::cluster_node(const config::settings& settings, std::span<worker* c
     w->metrics().cluster_enabled.set(1);
     auto a = std::make_unique<agent>(
         agent{*w, redis_connection::create(w->context(), endpoint),
-              redis_connection::create(w->context(), blocking_endpoint), nullptr});
+              redis_connection::create(w->context(), blocking_endpoint), nullptr, 0, false,
+              std::make_unique<net::steady_timer>(w->context())});
     a->queue = std::make_unique<cluster_queue>(*a->commands, qs);
     agents_.push_back(std::move(a));
   }
@@ -96,7 +100,10 @@ void cluster_node::start() {
 void cluster_node::stop_fetching() {
   for (auto& a : agents_) {
     // Posted: each agent belongs to its worker's thread.
-    net::post(a->w.context(), [ag = a.get()] { ag->stopping = true; });
+    net::post(a->w.context(), [ag = a.get()] {
+      ag->stopping = true;
+      ag->slot_free->cancel();
+    });
   }
 }
 
@@ -124,7 +131,8 @@ net::awaitable<void> cluster_node::fetch_loop(agent& a) {
     m.cluster_connected.set(a.commands->connected() ? 1 : 0);
     m.cluster_rtt_us.set(static_cast<std::uint64_t>(a.commands->last_round_trip().count()));
     if (a.running >= settings_.cluster.jobs_per_worker) {
-      co_await pause(std::chrono::milliseconds(50));
+      a.slot_free->expires_after(std::chrono::seconds(1));
+      co_await a.slot_free->async_wait(use_tuple);
       continue;
     }
     try {
@@ -262,6 +270,7 @@ net::awaitable<void> cluster_node::run_job(agent& a, cluster_queue::delivery d,
     }
   }
   --a.running;
+  a.slot_free->cancel();
 }
 
 }  // namespace evald
