@@ -7,6 +7,7 @@
 
 #include "handlers/eval_request.hpp"
 #include "handlers/evaluation.hpp"
+#include "handlers/script_store.hpp"
 #include "server/http_error.hpp"
 
 namespace evald {
@@ -31,6 +32,22 @@ net::awaitable<void> pause(std::chrono::milliseconds d) {
 }
 
 }  // namespace
+
+net::awaitable<void> sync_cluster_scripts(cluster_node& node, const worker& w) {
+  bool unavailable = false;
+  try {
+    co_await node.sync_scripts(w);
+  } catch (const redis_unavailable&) {
+    unavailable = true;
+  }
+  if (unavailable) {
+    http_error e(http::status::service_unavailable, "cluster_unavailable",
+                 "the cluster store (Redis) is unreachable, and the request names a script; "
+                 "retry later");
+    e.retry_after = "1";
+    throw e;
+  }
+}
 
 std::string default_node_id() {
   char host[256] = {};
@@ -61,7 +78,7 @@ struct cluster_node::run_state {
 };
 
 cluster_node::cluster_node(const config::settings& settings, std::span<worker* const> workers,
-                           const script_store& scripts)
+                           memory_script_store& scripts)
     : settings_(settings),
       scripts_(scripts),
       node_id_(settings.cluster.node_id.empty() ? default_node_id() : settings.cluster.node_id) {
@@ -117,6 +134,15 @@ void cluster_node::close() {
 
 cluster_queue& cluster_node::queue(const worker& w) {
   return *agents_.at(w.index())->queue;
+}
+
+net::awaitable<void> cluster_node::sync_scripts(const worker& w) {
+  auto& q = *agents_.at(w.index())->queue;
+  if (co_await q.scripts_version() == scripts_.version()) {
+    co_return;
+  }
+  auto [version, sources] = co_await q.all_scripts();
+  scripts_.replace_all(version, sources);
 }
 
 bool cluster_node::connected(const worker& w) const {
@@ -233,6 +259,13 @@ net::awaitable<void> cluster_node::run_job(agent& a, cluster_queue::delivery d,
   std::string status = "done";
   std::string result;
   try {
+    if (s.params.find("\"script\"") != std::string::npos) {
+      try {
+        co_await sync_scripts(a.w);  // a named script runs as Redis has it now
+      } catch (const redis_unavailable&) {
+        // Redis went away since the fetch: the mirror as it is.
+      }
+    }
     const eval_request er = parse_eval_body(s.params, settings_, &scripts_);
     evaluation ev(a.w, settings_, er.timeout_ms);
     ev.on_job = [st](std::shared_ptr<parallel_job> job) {

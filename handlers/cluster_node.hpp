@@ -11,7 +11,7 @@
 
 namespace evald {
 
-class script_store;
+class memory_script_store;
 
 // This process as a node of a cluster (cluster.redis set): on every worker, its own
 // Redis connections (one for commands, one for the blocking fetch), a fetch loop
@@ -23,7 +23,7 @@ class cluster_node {
  public:
   // Throws std::invalid_argument for an unusable cluster.redis.
   cluster_node(const config::settings& settings, std::span<worker* const> workers,
-               const script_store& scripts);
+               memory_script_store& scripts);
   ~cluster_node();
   cluster_node(const cluster_node&) = delete;
   cluster_node& operator=(const cluster_node&) = delete;
@@ -38,6 +38,10 @@ class cluster_node {
 
   // For handlers on worker `w`'s thread.
   cluster_queue& queue(const worker& w);
+  // Brings this node's mirror of the named scripts up to Redis's version (one GET
+  // when nothing changed). Throws redis_unavailable.
+  net::awaitable<void> sync_scripts(const worker& w);
+  memory_script_store& scripts() noexcept { return scripts_; }
   bool connected(const worker& w) const;
   const std::string& node_id() const noexcept { return node_id_; }
 
@@ -51,10 +55,14 @@ class cluster_node {
                                  std::shared_ptr<run_state> st);
 
   const config::settings& settings_;
-  const script_store& scripts_;
+  memory_script_store& scripts_;
   std::string node_id_;
   std::vector<std::unique_ptr<agent>> agents_;
 };
+
+// For a request that names a script: the node's mirror brought up to date, or a
+// 503 cluster_unavailable when Redis cannot be asked.
+net::awaitable<void> sync_cluster_scripts(cluster_node& node, const worker& w);
 
 // "<host name>-<pid>".
 std::string default_node_id();

@@ -115,6 +115,34 @@ for _, id in ipairs(ids) do
 end
 return out)";
 
+// KEYS: scripts, version. ARGV: name, expected ("\0absent" or the source judged),
+// new source ("\0delete" to delete), max_named.
+constexpr const char* write_script_lua = R"(
+local current = redis.call('HGET', KEYS[1], ARGV[1])
+if ARGV[2] == '\0absent' then
+  if current then return 'conflict' end
+elseif current ~= ARGV[2] then
+  return 'conflict'
+end
+if ARGV[3] == '\0delete' then
+  if not current then return 'missing' end
+  redis.call('HDEL', KEYS[1], ARGV[1])
+  redis.call('INCR', KEYS[2])
+  return 'deleted'
+end
+if not current and redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[4]) then return 'full' end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+redis.call('INCR', KEYS[2])
+if current then return 'replaced' end
+return 'created')";
+
+// KEYS: scripts, version. Returns {version, name, source, name, source, ...}.
+constexpr const char* all_scripts_lua = R"(
+local out = {tonumber(redis.call('GET', KEYS[2]) or '0')}
+local all = redis.call('HGETALL', KEYS[1])
+for _, v in ipairs(all) do table.insert(out, v) end
+return out)";
+
 std::int64_t to_int(const std::string& s) {
   std::int64_t v = 0;
   std::from_chars(s.data(), s.data() + s.size(), v);
@@ -163,6 +191,45 @@ net::awaitable<redis_reply> cluster_queue::script(const std::string& body,
   auto reply = co_await redis_.exec(std::move(argv));
   throw_if_error(reply);
   co_return reply;
+}
+
+net::awaitable<std::int64_t> cluster_queue::scripts_version() {
+  const auto r = co_await redis_.exec(redis_args("GET", settings_.prefix + "scripts:version"));
+  throw_if_error(r);
+  co_return r.is_nil() ? 0 : to_int(r.str);
+}
+
+net::awaitable<std::pair<std::int64_t, std::map<std::string, std::string>>>
+cluster_queue::all_scripts() {
+  const auto r = co_await script(
+      all_scripts_lua,
+      redis_args(settings_.prefix + "scripts", settings_.prefix + "scripts:version"),
+      std::vector<std::string>{});
+  std::pair<std::int64_t, std::map<std::string, std::string>> out;
+  out.first = r.elements.empty() ? 0 : r.elements[0].integer;
+  for (std::size_t i = 1; i + 1 < r.elements.size(); i += 2) {
+    out.second.emplace(r.elements[i].str, r.elements[i + 1].str);
+  }
+  co_return out;
+}
+
+net::awaitable<cluster_queue::script_write> cluster_queue::write_script(
+    const std::string& name, const std::optional<std::string>& expected,
+    const std::optional<std::string>& source, std::uint32_t max_named) {
+  const std::string absent("\0absent", 7);
+  const std::string remove("\0delete", 7);
+  // Arguments built before the co_await (GCC 12 and conditional operators in one).
+  auto keys = redis_args(settings_.prefix + "scripts", settings_.prefix + "scripts:version");
+  auto args = redis_args(name, expected.value_or(absent), source.value_or(remove),
+                         std::to_string(max_named));
+  const auto r = co_await script(write_script_lua, std::move(keys), std::move(args));
+  const auto& t = r.str;
+  co_return t == "created" ? script_write::created
+  : t == "replaced"        ? script_write::replaced
+  : t == "deleted"         ? script_write::deleted
+  : t == "full"            ? script_write::full
+  : t == "missing"         ? script_write::missing
+                           : script_write::conflict;
 }
 
 net::awaitable<void> cluster_queue::ping() {

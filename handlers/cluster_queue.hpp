@@ -1,6 +1,7 @@
 #pragma once
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -95,6 +96,18 @@ class cluster_queue {
   net::awaitable<std::optional<cluster_job>> get(const std::string& id);
   // Newest first; ids whose job expired are dropped from the index on the way.
   net::awaitable<std::vector<cluster_job>> newest(std::size_t limit);
+
+  // Named scripts (P scripts: HASH name → source; P scripts:version: raised by every
+  // change). The version alone, and every script with the version they belong to.
+  net::awaitable<std::int64_t> scripts_version();
+  net::awaitable<std::pair<std::int64_t, std::map<std::string, std::string>>> all_scripts();
+  // Writes (or deletes, with `source` null) one script if it is still what the
+  // caller judged its preconditions against (`expected`: null = absent).
+  enum class script_write { created, replaced, deleted, conflict, full, missing };
+  net::awaitable<script_write> write_script(const std::string& name,
+                                            const std::optional<std::string>& expected,
+                                            const std::optional<std::string>& source,
+                                            std::uint32_t max_named);
 
   // Throws redis_unavailable unless Redis answers a PING now.
   net::awaitable<void> ping();

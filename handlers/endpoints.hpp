@@ -17,7 +17,7 @@ void healthz(request_context& ctx, response& res);
 net::awaitable<void> prime(request_context& ctx, response& res);
 void chargen(request_context& ctx, response& res);
 void factor(request_context& ctx, response& res);
-net::awaitable<void> eval(request_context& ctx, response& res);         // data: script_store
+net::awaitable<void> eval(request_context& ctx, response& res);         // data: route_stores
 net::awaitable<void> eval_launch(request_context& ctx, response& res);  // data: route_stores
 void job(request_context& ctx, response& res);                          // data: job_store
 void jobs(request_context& ctx, response& res);                         // data: job_store
@@ -26,6 +26,9 @@ net::awaitable<void> readyz(request_context& ctx, response& res);       // data:
 #if defined(EVALD_HAS_CLUSTER)
 net::awaitable<void> cluster_job(request_context& ctx, response& res);   // GET, DELETE
 net::awaitable<void> cluster_jobs(request_context& ctx, response& res);  // data: route_stores
+net::awaitable<void> cluster_script_put(request_context& ctx, response& res);
+net::awaitable<void> cluster_script_get(request_context& ctx, response& res);  // GET, DELETE
+net::awaitable<void> cluster_scripts_list(request_context& ctx, response& res);
 #endif
 void script_put(request_context& ctx, response& res);    // data: script_store
 void script_get(request_context& ctx, response& res);    // GET and DELETE; data: script_store

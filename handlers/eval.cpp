@@ -3,12 +3,16 @@
 #include <nlohmann/json.hpp>
 
 #include "handlers/detector_request.hpp"
+#if defined(EVALD_HAS_CLUSTER)
+#include "handlers/cluster_node.hpp"
+#endif
 #include "handlers/endpoints.hpp"
 #include "handlers/eval_item.hpp"
 #include "handlers/eval_request.hpp"
 #include "handlers/evaluation.hpp"
 #include "handlers/json_keys.hpp"
 #include "handlers/parallel_trial.hpp"
+#include "handlers/routes.hpp"
 #include "handlers/rule_runner.hpp"
 #include "handlers/script_request.hpp"
 #include "handlers/script_runner.hpp"
@@ -327,7 +331,13 @@ net::awaitable<std::string> run_eval_request(evaluation& ev, const config::setti
 namespace endpoints {
 
 net::awaitable<void> eval(request_context& ctx, response& res) {
-  const eval_request er = parse_eval_request(ctx, static_cast<const script_store*>(ctx.route_data));
+  auto& stores = *static_cast<route_stores*>(ctx.route_data);
+#if defined(EVALD_HAS_CLUSTER)
+  if (stores.cluster != nullptr && ctx.req.body().find("\"script\"") != std::string::npos) {
+    co_await sync_cluster_scripts(*stores.cluster, ctx.owner);
+  }
+#endif
+  const eval_request er = parse_eval_request(ctx, &stores.scripts);
   evaluation ev(ctx, er.timeout_ms);
   res.body = co_await run_eval_request(ev, ctx.settings, er);
   ev.finish(res);

@@ -118,6 +118,11 @@ namespace endpoints {
 net::awaitable<void> eval_launch(request_context& ctx, response& res) {
   auto& stores = *static_cast<route_stores*>(ctx.route_data);
   auto& store = stores.jobs;
+#if defined(EVALD_HAS_CLUSTER)
+  if (stores.cluster != nullptr && ctx.req.body().find("\"script\"") != std::string::npos) {
+    co_await sync_cluster_scripts(*stores.cluster, ctx.owner);
+  }
+#endif
   // Bad input is a 4xx now, not a failed job later.
   eval_request er = parse_eval_request(ctx, &stores.scripts, true);
   if (er.detector) {

@@ -54,6 +54,34 @@ bool memory_script_store::remove(std::string_view name) {
   return true;
 }
 
+bool memory_script_store::replace_all(std::int64_t version,
+                                      const std::map<std::string, std::string>& sources) {
+  std::map<std::string, entry, std::less<>> fresh;
+  for (const auto& [name, source] : sources) {
+    fresh.emplace(name, entry{name, std::make_shared<const std::string>(source),
+                              strong_etag("script " + name + '\n' + source),
+                              std::chrono::system_clock::now()});
+  }
+  const std::lock_guard lock(mutex_);
+  if (version <= version_) {
+    return false;  // another worker applied this version or a newer one
+  }
+  for (auto& [name, e] : fresh) {
+    if (const auto it = entries_.find(name);
+        it != entries_.end() && *it->second.source == *e.source) {
+      e.updated = it->second.updated;  // unchanged: keep its time
+    }
+  }
+  entries_ = std::move(fresh);
+  version_ = version;
+  return true;
+}
+
+std::int64_t memory_script_store::version() const {
+  const std::lock_guard lock(mutex_);
+  return version_;
+}
+
 std::vector<script_store::entry> memory_script_store::list() const {
   const std::lock_guard lock(mutex_);
   std::vector<entry> out;

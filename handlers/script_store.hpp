@@ -43,10 +43,16 @@ class memory_script_store final : public script_store {
   bool remove(std::string_view name) override;
   std::vector<entry> list() const override;
 
+  // Cluster mode: this store mirrors Redis. Replaces every entry with `sources`
+  // (name → source) if `version` is newer than the mirror's; returns whether it did.
+  bool replace_all(std::int64_t version, const std::map<std::string, std::string>& sources);
+  std::int64_t version() const;
+
  private:
   mutable std::mutex mutex_;
   std::map<std::string, entry, std::less<>> entries_;
   std::uint32_t max_;
+  std::int64_t version_ = -1;
 };
 
 }  // namespace evald

@@ -2,6 +2,10 @@
 // GET /scripts/<name> (the source), DELETE /scripts/<name>, GET /scripts.
 #include <nlohmann/json.hpp>
 
+#if defined(EVALD_HAS_CLUSTER)
+#include "handlers/cluster_node.hpp"
+#include "handlers/routes.hpp"
+#endif
 #include "handlers/endpoints.hpp"
 #include "handlers/params.hpp"
 #include "handlers/script_request.hpp"
@@ -111,5 +115,121 @@ void scripts_list(request_context& ctx, response& res) {
   }
   res.body = json{{"scripts", list}}.dump(-1, ' ', false, json::error_handler_t::replace);
 }
+
+#if defined(EVALD_HAS_CLUSTER)
+// Cluster mode: the scripts live in Redis; this node's store is a mirror, brought up
+// to date before every read, and written through Redis with a compare-and-set on
+// what the preconditions were judged against (a concurrent change → 412).
+namespace {
+
+http_error cluster_unavailable() {
+  http_error e(http::status::service_unavailable, "cluster_unavailable",
+               "the cluster store (Redis) is unreachable; retry later");
+  e.retry_after = "1";
+  return e;
+}
+
+cluster_node& node_of(const request_context& ctx) {
+  return *static_cast<route_stores*>(ctx.route_data)->cluster;
+}
+
+}  // namespace
+
+net::awaitable<void> cluster_script_put(request_context& ctx, response& res) {
+  auto& node = node_of(ctx);
+  check_query_params(ctx.query, {});
+  const std::string name = name_of(ctx);
+  std::string source = ctx.req.body();
+  if (source.size() > ctx.settings.scripts.max_source) {
+    throw http_error(http::status::payload_too_large, "source_too_large",
+                     "source is " + std::to_string(source.size()) +
+                         " bytes; scripts.max_source is " +
+                         std::to_string(ctx.settings.scripts.max_source));
+  }
+  {
+    const sandbox::script_vm vm(source, configured_script_limits(ctx.settings));
+    if (!vm.compiled()) {
+      throw script_http_error(*vm.failure());
+    }
+  }
+  cluster_queue::script_write outcome{};
+  try {
+    co_await node.sync_scripts(ctx.owner);
+    const auto current = node.scripts().get(name);
+    check_script_preconditions(ctx, current);
+    // (Built before the co_await: GCC 12 miscompiles a conditional operator's
+    // temporary inside a co_await expression.)
+    std::optional<std::string> expected;
+    if (current) {
+      expected = *current->source;
+    }
+    outcome = co_await node.queue(ctx.owner).write_script(name, expected, source,
+                                                          ctx.settings.scripts.max_named);
+    co_await node.sync_scripts(ctx.owner);
+  } catch (const redis_unavailable&) {
+    throw cluster_unavailable();
+  }
+  if (outcome == cluster_queue::script_write::full) {
+    throw http_error(http::status::insufficient_storage, "too_many_scripts",
+                     "scripts.max_named (" + std::to_string(ctx.settings.scripts.max_named) +
+                         ") scripts are stored; delete one first");
+  }
+  if (outcome == cluster_queue::script_write::conflict) {
+    throw http_error(http::status::precondition_failed, "precondition_failed",
+                     "the script \"" + name + "\" changed on another node meanwhile; retry");
+  }
+  const auto stored = node.scripts().get(name);
+  res.status =
+      outcome == cluster_queue::script_write::created ? http::status::created : http::status::ok;
+  res.etag = stored ? stored->etag : "";
+  res.add_header("Location", "/scripts/" + name);
+  res.body = json{{"name", name}, {"bytes", source.size()}, {"href", "/scripts/" + name}}.dump();
+}
+
+net::awaitable<void> cluster_script_get(request_context& ctx, response& res) {
+  auto& node = node_of(ctx);
+  check_query_params(ctx.query, {});
+  const std::string name = name_of(ctx);
+  try {
+    co_await node.sync_scripts(ctx.owner);
+    const auto entry = node.scripts().get(name);
+    if (!entry) {
+      throw http_error(http::status::not_found, "script_not_found",
+                       "no script named \"" + name + "\"");
+    }
+    if (ctx.req.method() == http::verb::delete_) {
+      check_script_preconditions(ctx, entry);
+      const auto outcome = co_await node.queue(ctx.owner).write_script(
+          name, *entry->source, std::nullopt, ctx.settings.scripts.max_named);
+      if (outcome == cluster_queue::script_write::conflict) {
+        throw http_error(http::status::precondition_failed, "precondition_failed",
+                         "the script \"" + name + "\" changed on another node meanwhile; retry");
+      }
+      co_await node.sync_scripts(ctx.owner);
+      res.body = json{{"name", name}, {"deleted", true}}.dump();
+      co_return;
+    }
+    res.content_type = "text/x-lua; charset=utf-8";
+    res.etag = entry->etag;
+    res.body = *entry->source;
+  } catch (const redis_unavailable&) {
+    throw cluster_unavailable();
+  }
+}
+
+net::awaitable<void> cluster_scripts_list(request_context& ctx, response& res) {
+  auto& node = node_of(ctx);
+  try {
+    co_await node.sync_scripts(ctx.owner);
+  } catch (const redis_unavailable&) {
+    throw cluster_unavailable();
+  }
+  // The mirror is current: list it as the in-memory route does.
+  void* data = ctx.route_data;
+  ctx.route_data = &node.scripts();
+  scripts_list(ctx, res);
+  ctx.route_data = data;
+}
+#endif
 
 }  // namespace evald::endpoints

@@ -170,6 +170,53 @@ TEST_F(Cluster, LaunchOnOneNodeReadOnEveryNodeCancelFromAnother) {
   }
 }
 
+TEST_F(Cluster, NamedScriptsLiveInRedisAndEveryNodeRunsTheSameOne) {
+  auto& a = add_node("node-a");
+  auto& b = add_node("node-b");
+  auto& c = add_node("node-c");
+  const auto put = [](std::uint16_t port, const std::string& name, const std::string& source,
+                      const std::string& condition = "") {
+    http_client cl(port, std::chrono::seconds(10));
+    cl.send("PUT /scripts/" + name + " HTTP/1.1\r\nHost: x\r\nContent-Length: " +
+            std::to_string(source.size()) + "\r\n" + condition + "\r\n" + source);
+    return *cl.read_response();
+  };
+  const auto run = [](std::uint16_t port, const std::string& name, int input) {
+    return send(port, "POST", "/eval",
+                json{{"workload", "script"}, {"script", name}, {"input", input}}.dump());
+  };
+  const auto first = put(a.port(), "scale", "return input * 2");
+  ASSERT_EQ(first.status, 201) << first.body;
+  const std::string etag = first.header("ETag");
+  auto r = run(b.port(), "scale", 21);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(json::parse(r.body)["result"], 42);
+  // Replaced on B only if still the version A stored.
+  EXPECT_EQ(put(b.port(), "scale", "return input * 3", "If-Match: " + etag + "\r\n").status, 200);
+  EXPECT_EQ(json::parse(run(a.port(), "scale", 21).body)["result"], 63);
+  EXPECT_EQ(put(c.port(), "scale", "return 0", "If-Match: " + etag + "\r\n").status, 412)
+      << "a stale version is refused on every node";
+  EXPECT_EQ(put(c.port(), "scale", "return 0", "If-None-Match: *\r\n").status, 412);
+  // A launched job by name runs the same source wherever it lands.
+  const std::string id =
+      launch(c.port(), json{{"workload", "script"}, {"script", "scale"}, {"input", 5}}.dump());
+  json done;
+  ASSERT_TRUE(eventually(
+      [&] {
+        done = job(a.port(), id);
+        return done.value("status", "") == "done";
+      },
+      std::chrono::seconds(30)))
+      << done.dump();
+  EXPECT_EQ(done["result"]["result"], 15);
+  EXPECT_NE(send(b.port(), "GET", "/scripts").body.find("\"scale\""), std::string::npos);
+  EXPECT_EQ(send(c.port(), "GET", "/scripts/scale").body, "return input * 3");
+  EXPECT_EQ(send(a.port(), "DELETE", "/scripts/scale").status, 200);
+  r = run(b.port(), "scale", 1);
+  EXPECT_EQ(r.status, 404) << r.body;
+  EXPECT_NE(r.body.find("script_not_found"), std::string::npos);
+}
+
 TEST_F(Cluster, Kill9OfTheRunningNodeAnotherNodeFinishesItOnce) {
   add_node("node-a");
   add_node("node-b");
