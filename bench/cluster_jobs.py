@@ -136,7 +136,7 @@ def main():
     for p in (n1, n2, n3):
         p.terminate()
     # 3. kill -9 of the runner.
-    extra = {"lease": "3s", "heartbeat": "500ms"}
+    extra = {"lease": "3s", "heartbeat": "500ms", "split_time": "0s"}
     nodes = {name: evald(cluster=url, node=name, extra=extra) for name in ("k-1", "k-2", "k-3")}
     c = client(nodes["k-1"][1])
     s, body = c.req("POST", "/eval-launch",
@@ -160,6 +160,33 @@ def main():
     print(f"\n3. kill -9 of the running node ({owner}): done on {j['node']} {took:.2f} s later "
           f"(lease 3 s + the job again from the start: "
           f"{(j['result'] or {}).get('divisors_checked')} divisors)")
+    for name, (p, _) in nodes.items():
+        if p.poll() is None:
+            p.terminate()
+            p.wait()
+    # 4. One big trial division: whole on one node of one worker, then split into
+    # parts over N such nodes (one per core).
+    big = '{"workload":"prime","n":"18446744073709551557","method":"trial","timeout_ms":300000}'
+
+    def big_job(ports):
+        c = client(ports[0])
+        t = time.perf_counter()
+        job = c.req("POST", "/eval-launch", big)[1]["id"]
+        while (j := c.req("GET", "/jobs/" + job)[1])["status"] not in ("done", "failed"):
+            time.sleep(0.01)
+        return time.perf_counter() - t, j
+
+    solo = evald(cluster=url, node="whole", extra={"split_time": "0s"})
+    whole_s, _ = big_job([solo[1]])
+    solo[0].terminate()
+    solo[0].wait()
+    width = os.cpu_count() or 2
+    split_nodes = [evald(cluster=url, node=f"part-{i}") for i in range(width)]
+    split_s, j = big_job([port for _, port in split_nodes])
+    print(f"\n4. one big trial division (2^64-59, prime), launch -> done:")
+    print(f"   whole, 1 node x 1 worker        {whole_s:6.2f} s")
+    print(f"   split, {width} nodes x 1 worker       {split_s:6.2f} s  "
+          f"({whole_s / split_s:.2f}x; {j['chunks']} parts on {len(j['nodes'])} nodes)")
 
 
 try:

@@ -405,8 +405,20 @@ settings from_json(const json& j, settings s) {
                 [&](const json& x, const std::string& q) {
                   c.jobs_per_worker = static_cast<std::uint32_t>(read_integer(x, q, 1, 1000));
                 }},
-               {"command_timeout", [&](const json& x, const std::string& q) {
+               {"command_timeout",
+                [&](const json& x, const std::string& q) {
                   c.command_timeout = read_millis(x, q, ms(50), ms(600'000));
+                }},
+               {"split_time",
+                [&](const json& x, const std::string& q) {
+                  c.split_time = read_millis(x, q, ms(0), ms(24LL * 3'600'000));
+                }},
+               {"part_time",
+                [&](const json& x, const std::string& q) {
+                  c.part_time = read_millis(x, q, ms(1), ms(3'600'000));
+                }},
+               {"map_part_inputs", [&](const json& x, const std::string& q) {
+                  c.map_part_inputs = static_cast<std::uint32_t>(read_integer(x, q, 1, 1'000'000));
                 }}});
         }},
        {"logging", [&](const json& v, const std::string& p) {

@@ -89,6 +89,12 @@ struct cluster_settings {
   std::uint32_t max_deliveries = 5;   // a job delivered more often ends failed
   std::uint32_t jobs_per_worker = 1;  // cluster jobs one worker runs at once
   duration command_timeout{2'000};    // a Redis command unanswered this long drops the link
+  // One big job across nodes: a launched trial division estimated above split_time on
+  // one core is queued as parts of about part_time each; a script map of more than
+  // map_part_inputs inputs as parts of that many. split_time 0 = never split.
+  duration split_time{2'000};
+  duration part_time{250};
+  std::uint32_t map_part_inputs = 64;
 };
 
 struct logging_settings {

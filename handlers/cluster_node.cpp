@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "handlers/cluster_split.hpp"
 #include "handlers/eval_request.hpp"
 #include "handlers/evaluation.hpp"
 #include "handlers/script_store.hpp"
@@ -75,6 +76,7 @@ struct cluster_node::run_state {
   bool finished = false;
   bool cancelled = false;
   bool stale = false;
+  bool superseded = false;  // a part no longer needed: stop, write nothing
 };
 
 cluster_node::cluster_node(const config::settings& settings, std::span<worker* const> workers,
@@ -171,7 +173,7 @@ net::awaitable<void> cluster_node::fetch_loop(agent& a) {
       if (!d || a.stopping) {
         continue;  // an unstarted delivery stays pending and is reclaimed after the lease
       }
-      const auto s = co_await a.queue->start(*d, now_ms());
+      const auto s = co_await a.queue->start(*d, now_ms(), std::to_string(a.w.index()));
       if (s.what == cluster_queue::start_result::kind::run) {
         m.cluster_claimed.add();
         ++a.running;
@@ -200,7 +202,7 @@ net::awaitable<void> cluster_node::reclaim_loop(agent& a) {
     try {
       // One at a time: this worker runs what it claims.
       for (auto& d : co_await a.queue->reclaim(settings_.cluster.lease, 1)) {
-        const auto s = co_await a.queue->start(d, now_ms());
+        const auto s = co_await a.queue->start(d, now_ms(), std::to_string(a.w.index()));
         if (s.what == cluster_queue::start_result::kind::dead) {
           spdlog::warn("cluster job {} failed after {} deliveries", d.id, s.deliveries);
         }
@@ -240,6 +242,14 @@ net::awaitable<void> cluster_node::heartbeat(agent& a, cluster_queue::delivery d
         }
         break;
       }
+      if (r == cluster_queue::beat_result::superseded) {
+        // A lower part found the factor: this part's answer is not needed.
+        st->superseded = true;
+        if (st->job) {
+          st->job->request_stop();
+        }
+        break;
+      }
       if (r == cluster_queue::beat_result::cancel && !st->cancelled) {
         st->cancelled = true;
         if (st->job) {
@@ -256,8 +266,10 @@ net::awaitable<void> cluster_node::run_job(agent& a, cluster_queue::delivery d,
                                            cluster_queue::start_result s) {
   auto st = std::make_shared<run_state>();
   net::co_spawn(a.w.context(), heartbeat(a, d, s.epoch, st), net::detached);
+  const bool part = d.part >= 0;
   std::string status = "done";
   std::string result;
+  bool hit = false;
   try {
     if (s.params.find("\"script\"") != std::string::npos) {
       try {
@@ -266,30 +278,65 @@ net::awaitable<void> cluster_node::run_job(agent& a, cluster_queue::delivery d,
         // Redis went away since the fetch: the mirror as it is.
       }
     }
-    const eval_request er = parse_eval_body(s.params, settings_, &scripts_);
-    evaluation ev(a.w, settings_, er.timeout_ms);
-    ev.on_job = [st](std::shared_ptr<parallel_job> job) {
-      st->job = std::move(job);
-      if (st->cancelled || st->stale) {
-        st->job->request_stop();
+    if (part) {
+      // A part of a split job, under the job's deadline.
+      std::optional<std::uint64_t> timeout;
+      if (s.deadline_ms > 0) {
+        timeout = static_cast<std::uint64_t>(std::max<std::int64_t>(1, s.deadline_ms - now_ms()));
       }
-    };
-    result = co_await run_eval_request(ev, settings_, er);
+      evaluation ev(a.w, settings_, timeout);
+      ev.on_job = [st](std::shared_ptr<parallel_job> job) {
+        st->job = std::move(job);
+        if (st->cancelled || st->stale || st->superseded) {
+          st->job->request_stop();
+        }
+      };
+      auto out = co_await run_split_part(ev, settings_, s.split, s.params, &scripts_);
+      result = std::move(out.result);
+      hit = out.hit;
+      if (st->cancelled) {
+        status = "cancelled";
+        result = error_json(409, "cancelled", "the job was cancelled");
+      } else if (st->superseded) {
+        status = "superseded";  // stopped early: its partial answer must not count
+      }
+    } else {
+      const eval_request er = parse_eval_body(s.params, settings_, &scripts_);
+      evaluation ev(a.w, settings_, er.timeout_ms);
+      ev.on_job = [st](std::shared_ptr<parallel_job> job) {
+        st->job = std::move(job);
+        if (st->cancelled || st->stale) {
+          st->job->request_stop();
+        }
+      };
+      result = co_await run_eval_request(ev, settings_, er);
+    }
   } catch (const http_error& e) {
     status = st->cancelled ? "cancelled" : (e.code == "deadline_exceeded" ? "expired" : "failed");
     result = st->cancelled ? error_json(409, "cancelled", "the job was cancelled")
                            : error_json(static_cast<unsigned>(e.status), e.code, e.what());
+    if (part && st->superseded) {
+      status = "superseded";
+    }
   } catch (const std::exception& e) {
     status = "failed";
     result = error_json(500, "internal_error", e.what());
   }
   st->finished = true;
   if (!st->stale) {
-    // The final write, fenced by the epoch; retried while Redis is unreachable.
+    // The final write (a part's result), fenced; retried while Redis is unreachable.
     for (int attempt = 0; !a.stopping || attempt < 3; ++attempt) {
       try {
-        if (co_await a.queue->finish(d, s.epoch, status, result, now_ms()) ==
-            cluster_queue::finish_result::stale) {
+        bool refused = false;
+        if (part) {
+          refused = co_await a.queue->finish_part(d, status, result, hit, now_ms()) ==
+                        cluster_queue::part_result::late &&
+                    status != "superseded";
+        } else {
+          refused = co_await a.queue->finish(d, s.epoch, status, result, now_ms()) ==
+                    cluster_queue::finish_result::stale;
+        }
+        if (refused) {
           a.w.metrics().cluster_stale_refused.add();
           spdlog::warn("cluster job {}: result refused, another node owns the job", d.id);
         }

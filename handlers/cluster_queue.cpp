@@ -1,5 +1,6 @@
 #include "handlers/cluster_queue.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cstdlib>
 #include <stdexcept>
@@ -28,12 +29,155 @@ local function final_write(job, finishes, status, result, now, ttl, mark)
   redis.call('RPUSH', finishes, mark)
   redis.call('PEXPIRE', job, ttl)
   redis.call('PEXPIRE', finishes, ttl)
+  -- A split job's own keys (named from the job's: one Redis, not a Redis Cluster).
+  for _, s in ipairs({':parts', ':results', ':epochs', ':nodes', ':workers'}) do
+    redis.call('PEXPIRE', job .. s, ttl)
+  end
 end
 local function drop_entry(stream, entry)
   redis.call('XACK', stream, 'workers', entry)
   redis.call('XDEL', stream, entry)
 end
 )";
+
+// KEYS: job, stream, index, parts. ARGV: id, params, submitted_ms, kind, head,
+// deadline_ms, then every part's body.
+constexpr const char* submit_split_lua = R"(
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+local count = #ARGV - 6
+redis.call('HSET', KEYS[1], 'id', ARGV[1], 'status', 'queued', 'params', ARGV[2],
+           'submitted', ARGV[3], 'epoch', 0, 'progress', 0, 'split', ARGV[4], 'head', ARGV[5],
+           'deadline', ARGV[6], 'parts', count, 'limit', count, 'done', 0)
+for k = 0, count - 1 do redis.call('HSET', KEYS[4], k, ARGV[7 + k]) end
+for k = 0, count - 1 do redis.call('XADD', KEYS[2], '*', 'id', ARGV[1], 'part', k) end
+redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
+return 1)";
+
+// KEYS: job, stream, finishes, parts, results, epochs, nodes, workers.
+// ARGV: entry, node, part, max_deliveries, now_ms, ttl_ms, worker label.
+constexpr const char* part_start_lua = R"(
+local status = redis.call('HGET', KEYS[1], 'status')
+if status ~= 'queued' and status ~= 'running' then
+  drop_entry(KEYS[2], ARGV[1]) return {'skip', 0, 0}
+end
+if redis.call('HGET', KEYS[1], 'cancel') == '1' then
+  final_write(KEYS[1], KEYS[3], 'cancelled',
+    '{"error":{"status":409,"code":"cancelled","message":"the job was cancelled"}}',
+    ARGV[5], ARGV[6], 'cancel')
+  drop_entry(KEYS[2], ARGV[1]) return {'skip', 0, 0}
+end
+local deadline = tonumber(redis.call('HGET', KEYS[1], 'deadline') or '0')
+if deadline > 0 and tonumber(ARGV[5]) >= deadline then
+  final_write(KEYS[1], KEYS[3], 'expired',
+    '{"error":{"status":504,"code":"deadline_exceeded","message":"the job ran past its ' ..
+    'deadline (timeout_ms, capped by limits.max_eval_time) before all its parts ran"}}',
+    ARGV[5], ARGV[6], 'deadline')
+  drop_entry(KEYS[2], ARGV[1]) return {'skip', 0, 0}
+end
+if tonumber(ARGV[3]) >= tonumber(redis.call('HGET', KEYS[1], 'limit')) or
+   redis.call('HEXISTS', KEYS[5], ARGV[3]) == 1 then
+  drop_entry(KEYS[2], ARGV[1]) return {'skip', 0, 0}
+end
+local pending = redis.call('XPENDING', KEYS[2], 'workers', ARGV[1], ARGV[1], 1)
+local deliveries = 1
+if pending[1] then deliveries = pending[1][4] end
+if deliveries > tonumber(ARGV[4]) then
+  final_write(KEYS[1], KEYS[3], 'failed',
+    '{"error":{"status":500,"code":"job_abandoned","message":"part ' .. ARGV[3] ..
+    ' of the job was delivered ' .. deliveries .. ' times (cluster.max_deliveries is ' ..
+    ARGV[4] .. '): every node running it stopped before it ended"}}', ARGV[5], ARGV[6], 'dead')
+  drop_entry(KEYS[2], ARGV[1]) return {'dead', 0, deliveries}
+end
+local epoch = redis.call('HINCRBY', KEYS[6], ARGV[3], 1)
+redis.call('HSET', KEYS[1], 'status', 'running', 'owner', ARGV[2])
+redis.call('HSETNX', KEYS[1], 'started', ARGV[5])
+redis.call('SADD', KEYS[7], ARGV[2])
+redis.call('SADD', KEYS[8], ARGV[7])
+return {'run', epoch, deliveries, redis.call('HGET', KEYS[4], ARGV[3]),
+        redis.call('HGET', KEYS[1], 'split'), tostring(deadline)})";
+
+// KEYS: job, stream, epochs. ARGV: entry, node, part, epoch.
+constexpr const char* part_beat_lua = R"(
+if tonumber(ARGV[3]) >= tonumber(redis.call('HGET', KEYS[1], 'limit') or '0') then
+  return 'superseded'
+end
+if redis.call('HGET', KEYS[1], 'status') ~= 'running' or
+   redis.call('HGET', KEYS[3], ARGV[3]) ~= ARGV[4] then return 'stale' end
+redis.call('XCLAIM', KEYS[2], 'workers', ARGV[2], 0, ARGV[1], 'JUSTID')
+if redis.call('HGET', KEYS[1], 'cancel') == '1' then return 'cancel' end
+return 'ok')";
+
+// KEYS: job, stream, finishes, results, nodes, workers. ARGV: entry, part, status,
+// result, hit, now_ms, ttl_ms. The part that completes the job (every part below the
+// limit has a result) assembles the job's result from the parts'.
+constexpr const char* part_done_lua = R"(
+drop_entry(KEYS[2], ARGV[1])
+local status = redis.call('HGET', KEYS[1], 'status')
+if status ~= 'running' and status ~= 'queued' then return 'late' end
+if ARGV[3] == 'superseded' then return 'late' end
+if ARGV[3] ~= 'done' then
+  final_write(KEYS[1], KEYS[3], ARGV[3], ARGV[4], ARGV[6], ARGV[7], 'part ' .. ARGV[2])
+  return 'written'
+end
+if redis.call('HSETNX', KEYS[4], ARGV[2], ARGV[4]) == 0 then return 'late' end
+local part = tonumber(ARGV[2])
+local parts = tonumber(redis.call('HGET', KEYS[1], 'parts'))
+local limit = tonumber(redis.call('HGET', KEYS[1], 'limit'))
+local done = redis.call('HINCRBY', KEYS[1], 'done', 1)
+if ARGV[5] == '1' and part + 1 < limit then
+  limit = part + 1
+  redis.call('HSET', KEYS[1], 'limit', limit)
+end
+redis.call('HSET', KEYS[1], 'progress', string.format('%.4f', math.min(done / parts, 1)))
+if done < limit then return 'recorded' end
+local all = {}
+for k = 0, limit - 1 do
+  local v = redis.call('HGET', KEYS[4], k)
+  if not v then return 'recorded' end
+  all[k + 1] = v
+end
+local names = redis.call('SMEMBERS', KEYS[5])
+table.sort(names)
+for i, n in ipairs(names) do names[i] = cjson.encode(n) end
+local nodes = '"nodes":[' .. table.concat(names, ',') .. ']'
+local workers = redis.call('SCARD', KEYS[6])
+local result
+if redis.call('HGET', KEYS[1], 'split') == 'trial' then
+  -- Every recorded part counts its work; the factor is the smallest found.
+  local factor, checked = 0, 3
+  for _, v in ipairs(redis.call('HVALS', KEYS[4])) do
+    local f, c = string.match(v, '^(%d+),(%d+)$')
+    f = tonumber(f)
+    checked = checked + tonumber(c)
+    if f > 0 and (factor == 0 or f < factor) then factor = f end
+  end
+  local f = 'null'
+  if factor > 0 then f = string.format('%.0f', factor) end
+  local prime = 'true'
+  if factor > 0 then prime = 'false' end
+  result = redis.call('HGET', KEYS[1], 'head') .. ',"prime":' .. prime ..
+    ',"method":"trial","factor":' .. f .. ',"divisors_checked":' ..
+    string.format('%.0f', checked) .. ',"workers":' .. workers .. ',"chunks":' .. parts ..
+    ',"chunks_run":' .. redis.call('HLEN', KEYS[4]) .. ',' .. nodes .. '}'
+else
+  local ok, failed, cpu, lists = 0, 0, 0, {}
+  for i, v in ipairs(all) do
+    local a, b, c, rest = string.match(v, '^(%d+),(%d+),([%d.]+)|(.*)$')
+    ok = ok + tonumber(a)
+    failed = failed + tonumber(b)
+    cpu = cpu + tonumber(c)
+    lists[i] = rest
+  end
+  local started = tonumber(redis.call('HGET', KEYS[1], 'started') or ARGV[6])
+  result = '{"results":[' .. table.concat(lists, ',') .. '],"summary":{"items":' ..
+    string.format('%.0f', ok + failed) .. ',"ok":' .. string.format('%.0f', ok) ..
+    ',"failed":' .. string.format('%.0f', failed) .. ',"chunks":' .. parts ..
+    ',"workers":' .. workers .. ',' .. nodes .. ',"wall_ms":' ..
+    string.format('%.0f', tonumber(ARGV[6]) - started) .. ',"cpu_ms":' ..
+    string.format('%.3f', cpu) .. '}}'
+end
+final_write(KEYS[1], KEYS[3], 'done', result, ARGV[6], ARGV[7], 'parts')
+return 'written')";
 
 // KEYS: job, stream, finishes. ARGV: entry, node, max_deliveries, now_ms, ttl_ms.
 constexpr const char* start_lua = R"(
@@ -255,6 +399,20 @@ net::awaitable<bool> cluster_queue::submit(const std::string& id, const std::str
   co_return r.integer == 1;
 }
 
+net::awaitable<bool> cluster_queue::submit_split(const std::string& id, const std::string& params,
+                                                 std::int64_t now_ms, const std::string& kind,
+                                                 const std::string& head, std::int64_t deadline_ms,
+                                                 const std::vector<std::string>& parts) {
+  auto args =
+      redis_args(id, params, std::to_string(now_ms), kind, head, std::to_string(deadline_ms));
+  args.insert(args.end(), parts.begin(), parts.end());
+  const auto r = co_await script(submit_split_lua,
+                                 redis_args(job_key(id), settings_.prefix + "jobs",
+                                            settings_.prefix + "index", job_key(id) + ":parts"),
+                                 std::move(args));
+  co_return r.integer == 1;
+}
+
 net::awaitable<std::optional<cluster_queue::delivery>> cluster_queue::fetch(
     redis_connection& blocking, const settings& s, std::chrono::milliseconds block) {
   const auto r =
@@ -276,6 +434,8 @@ net::awaitable<std::optional<cluster_queue::delivery>> cluster_queue::fetch(
   for (std::size_t i = 0; i + 1 < fields.size(); i += 2) {
     if (fields[i].str == "id") {
       d.id = fields[i + 1].str;
+    } else if (fields[i].str == "part") {
+      d.part = to_int(fields[i + 1].str);
     }
   }
   co_return d;
@@ -302,6 +462,8 @@ net::awaitable<std::vector<cluster_queue::delivery>> cluster_queue::reclaim(
     for (std::size_t i = 0; i + 1 < fields.size(); i += 2) {
       if (fields[i].str == "id") {
         d.id = fields[i + 1].str;
+      } else if (fields[i].str == "part") {
+        d.part = to_int(fields[i + 1].str);
       }
     }
     out.push_back(std::move(d));
@@ -310,7 +472,31 @@ net::awaitable<std::vector<cluster_queue::delivery>> cluster_queue::reclaim(
 }
 
 net::awaitable<cluster_queue::start_result> cluster_queue::start(const delivery& d,
-                                                                 std::int64_t now_ms) {
+                                                                 std::int64_t now_ms,
+                                                                 const std::string& worker) {
+  if (d.part >= 0) {
+    const std::string job = job_key(d.id);
+    auto keys = redis_args(job, settings_.prefix + "jobs", job + ":finishes", job + ":parts",
+                           job + ":results", job + ":epochs", job + ":nodes", job + ":workers");
+    auto args = redis_args(d.entry, settings_.node_id, std::to_string(d.part),
+                           std::to_string(settings_.max_deliveries), std::to_string(now_ms),
+                           ms(settings_.job_ttl), settings_.node_id + "#" + worker);
+    const auto r = co_await script(std::string(final_write_lua) + part_start_lua, std::move(keys),
+                                   std::move(args));
+    start_result out;
+    const auto& kind = r.elements.at(0).str;
+    out.epoch = r.elements.at(1).integer;
+    out.deliveries = r.elements.at(2).integer;
+    if (kind == "run") {
+      out.what = start_result::kind::run;
+      out.params = text_of(r.elements.at(3));
+      out.split = text_of(r.elements.at(4));
+      out.deadline_ms = to_int(text_of(r.elements.at(5)));
+    } else if (kind == "dead") {
+      out.what = start_result::kind::dead;
+    }
+    co_return out;
+  }
   const auto r = co_await script(
       std::string(final_write_lua) + start_lua,
       redis_args(job_key(d.id), settings_.prefix + "jobs", job_key(d.id) + ":finishes"),
@@ -332,6 +518,17 @@ net::awaitable<cluster_queue::start_result> cluster_queue::start(const delivery&
 net::awaitable<cluster_queue::beat_result> cluster_queue::beat(const delivery& d,
                                                                std::int64_t epoch,
                                                                double progress) {
+  if (d.part >= 0) {
+    const std::string job = job_key(d.id);
+    auto keys = redis_args(job, settings_.prefix + "jobs", job + ":epochs");
+    auto args =
+        redis_args(d.entry, settings_.node_id, std::to_string(d.part), std::to_string(epoch));
+    const auto r = co_await script(part_beat_lua, std::move(keys), std::move(args));
+    co_return r.str == "ok" ? beat_result::ok
+    : r.str == "cancel"     ? beat_result::cancel
+    : r.str == "superseded" ? beat_result::superseded
+                            : beat_result::stale;
+  }
   const auto r = co_await script(
       beat_lua, redis_args(job_key(d.id), settings_.prefix + "jobs"),
       redis_args(d.entry, settings_.node_id, std::to_string(epoch), std::to_string(progress)));
@@ -350,6 +547,23 @@ net::awaitable<cluster_queue::finish_result> cluster_queue::finish(const deliver
       redis_args(d.entry, std::to_string(epoch), status, result, std::to_string(now_ms),
                  ms(settings_.job_ttl)));
   co_return r.str == "written" ? finish_result::written : finish_result::stale;
+}
+
+net::awaitable<cluster_queue::part_result> cluster_queue::finish_part(const delivery& d,
+                                                                      const std::string& status,
+                                                                      const std::string& result,
+                                                                      bool hit,
+                                                                      std::int64_t now_ms) {
+  const std::string job = job_key(d.id);
+  auto keys = redis_args(job, settings_.prefix + "jobs", job + ":finishes", job + ":results",
+                         job + ":nodes", job + ":workers");
+  auto args = redis_args(d.entry, std::to_string(d.part), status, result, hit ? "1" : "0",
+                         std::to_string(now_ms), ms(settings_.job_ttl));
+  const auto r = co_await script(std::string(final_write_lua) + part_done_lua, std::move(keys),
+                                 std::move(args));
+  co_return r.str == "recorded" ? part_result::recorded
+  : r.str == "written"          ? part_result::written
+                                : part_result::late;
 }
 
 net::awaitable<cluster_queue::cancel_result> cluster_queue::cancel(const std::string& id,
@@ -394,7 +608,19 @@ net::awaitable<std::optional<cluster_job>> cluster_queue::get(const std::string&
       j.owner = v;
     } else if (k == "epoch") {
       j.epoch = to_int(v);
+    } else if (k == "parts") {
+      j.parts = to_int(v);
+    } else if (k == "done") {
+      j.parts_done = to_int(v);
     }
+  }
+  if (j.parts > 0) {
+    const auto nodes = co_await redis_.exec(redis_args("SMEMBERS", job_key(id) + ":nodes"));
+    throw_if_error(nodes);
+    for (const auto& n : nodes.elements) {
+      j.nodes.push_back(n.str);
+    }
+    std::sort(j.nodes.begin(), j.nodes.end());
   }
   co_return j;
 }

@@ -21,6 +21,14 @@
 //                                 result owner epoch cancel deliveries
 //   P job:{id}:finishes   LIST    one element per accepted final write (an audit)
 //   P index               ZSET    ids by submission time (GET /jobs, newest first)
+// A job split into parts (one big job across nodes, cluster_split.hpp) also has
+//   P job:{id}            + split head deadline parts limit done (limit: the parts
+//                           still needed; a trial part that finds a factor lowers it)
+//   P job:{id}:parts      HASH    part number → the part's body
+//   P job:{id}:results    HASH    part number → its result (written once)
+//   P job:{id}:epochs     HASH    part number → its epoch (fences a part's lease)
+//   P job:{id}:nodes      SET     nodes that ran parts;  :workers  SET  node#worker
+// and one stream entry {id, part} per part.
 namespace evald {
 
 struct cluster_job {
@@ -33,6 +41,9 @@ struct cluster_job {
   std::string result;  // JSON, when finished
   std::string owner;   // the node running it (or that ran it last)
   std::int64_t epoch = 0;
+  std::int64_t parts = 0;  // a split job: its part count (0: run whole)
+  std::int64_t parts_done = 0;
+  std::vector<std::string> nodes;  // a split job: the nodes that ran its parts
 };
 
 class cluster_queue {
@@ -48,16 +59,23 @@ class cluster_queue {
   // node whose lease ran out.
   struct delivery {
     std::string id;
-    std::string entry;  // the stream entry id
+    std::string entry;       // the stream entry id
+    std::int64_t part = -1;  // a part of a split job (-1: the whole job)
   };
 
   struct start_result {
     enum class kind { run, skip, dead } what = kind::skip;
     std::int64_t epoch = 0;
     std::int64_t deliveries = 0;
-    std::string params;  // the launch body, when `run`
+    std::string params;            // the launch body (a part's body), when `run`
+    std::string split;             // a part: "trial" or "map"
+    std::int64_t deadline_ms = 0;  // a part: the job's deadline (unix ms), 0 = none
   };
-  enum class beat_result { ok, cancel, stale };
+  // superseded: a part no longer needed (a lower part found the factor).
+  enum class beat_result { ok, cancel, stale, superseded };
+  // A part's result: recorded, or the job's final write done by it, or refused
+  // (the part was done elsewhere already, or the job ended).
+  enum class part_result { recorded, written, late };
   enum class finish_result { written, stale };
   enum class cancel_result { missing, cancelled, flagged, finished };
 
@@ -69,6 +87,11 @@ class cluster_queue {
   // appendfsync always). False if the id exists.
   net::awaitable<bool> submit(const std::string& id, const std::string& params,
                               std::int64_t now_ms);
+  // Queues a job split into parts (every part an entry any node may take).
+  net::awaitable<bool> submit_split(const std::string& id, const std::string& params,
+                                    std::int64_t now_ms, const std::string& kind,
+                                    const std::string& head, std::int64_t deadline_ms,
+                                    const std::vector<std::string>& parts);
   // A new entry for this node, waiting up to `block` (use a connection of its own:
   // the wait holds it). Nothing within the wait: nullopt.
   static net::awaitable<std::optional<delivery>> fetch(redis_connection& blocking,
@@ -80,7 +103,10 @@ class cluster_queue {
   // Takes a delivered job: raises its epoch and marks it running for this node, or
   // says to skip it (finished, cancelled, gone) or that it is dead (delivered more
   // than max_deliveries times: it is marked failed instead of crashing another node).
-  net::awaitable<start_result> start(const delivery& d, std::int64_t now_ms);
+  // A part is skipped when done already or no longer needed; `worker` labels where
+  // it runs.
+  net::awaitable<start_result> start(const delivery& d, std::int64_t now_ms,
+                                     const std::string& worker = {});
   // The owner's heartbeat: progress, lease renewal; `cancel` when DELETE asked for it,
   // `stale` when another node owns the job now (stop at once).
   net::awaitable<beat_result> beat(const delivery& d, std::int64_t epoch, double progress);
@@ -89,6 +115,11 @@ class cluster_queue {
   net::awaitable<finish_result> finish(const delivery& d, std::int64_t epoch,
                                        const std::string& status, const std::string& result,
                                        std::int64_t now_ms);
+  // A part's end: status "done" with its result, or "failed", "expired" or
+  // "cancelled" with the error (the job ends so), or "superseded" (nothing written).
+  // The part completing the job assembles and writes the job's result.
+  net::awaitable<part_result> finish_part(const delivery& d, const std::string& status,
+                                          const std::string& result, bool hit, std::int64_t now_ms);
   // DELETE /jobs/<id>: a queued job ends cancelled at once; a running one gets the
   // durable cancel flag its runner reads at its next heartbeat.
   net::awaitable<cancel_result> cancel(const std::string& id, std::int64_t now_ms);

@@ -5,6 +5,7 @@
 
 #if defined(EVALD_HAS_CLUSTER)
 #include "handlers/cluster_node.hpp"
+#include "handlers/cluster_split.hpp"
 #endif
 #include "handlers/endpoints.hpp"
 #include "handlers/eval_request.hpp"
@@ -104,6 +105,12 @@ json cluster_job_json(const cluster_job& j, bool with_result) {
               {"started", when(j.started_ms)},
               {"finished", when(j.finished_ms)},
               {"node", j.owner.empty() ? json(nullptr) : json(j.owner)}};
+  if (j.parts > 0) {
+    // One big job split across nodes: parts done cluster-wide and who ran them.
+    out["chunks"] = j.parts;
+    out["chunks_done"] = j.parts_done;
+    out["nodes"] = j.nodes;
+  }
   if (with_result) {
     out["result"] = j.result.empty() ? json(nullptr) : json::parse(j.result, nullptr, false);
   }
@@ -136,8 +143,19 @@ net::awaitable<void> eval_launch(request_context& ctx, response& res) {
   if (stores.cluster != nullptr) {
     // 202 only once Redis has acknowledged the job; any node may run it.
     const std::string id = random_job_id();
+    const auto plan = plan_split(er, ctx.req.body(), ctx.settings);
+    // A split job's deadline is the job's, over all its parts.
+    const auto cap = static_cast<std::uint64_t>(ctx.settings.limits.max_eval_time.count());
+    const auto deadline =
+        unix_ms() + static_cast<std::int64_t>(std::min(er.timeout_ms.value_or(cap), cap));
     try {
-      co_await stores.cluster->queue(ctx.owner).submit(id, ctx.req.body(), unix_ms());
+      auto& queue = stores.cluster->queue(ctx.owner);
+      if (plan) {
+        co_await queue.submit_split(id, ctx.req.body(), unix_ms(), plan->kind, plan->head, deadline,
+                                    plan->parts);
+      } else {
+        co_await queue.submit(id, ctx.req.body(), unix_ms());
+      }
     } catch (const redis_unavailable&) {
       throw cluster_unavailable();
     }

@@ -61,6 +61,23 @@ net::awaitable<trial_outcome> parallel_trial_division(evaluation& ev,
     co_return out;
   }
 
+  const trial_outcome range = co_await parallel_trial_range(ev, settings, n, pre_hi, end);
+  out.workers = range.workers;
+  out.chunks = range.chunks;
+  out.divisors_checked += range.divisors_checked;
+  out.factor = range.factor;
+  out.prime = out.factor == 0;
+  co_return out;
+}
+
+net::awaitable<trial_outcome> parallel_trial_range(evaluation& ev, const config::settings& settings,
+                                                   std::uint64_t n, std::uint64_t pre_hi,
+                                                   std::uint64_t end) {
+  trial_outcome out;
+  out.workers = 1;
+  if (pre_hi >= end) {
+    co_return out;
+  }
   // Chunk span from a time budget: candidates per chunk ≈ chunk_time / cost, 8 per 30.
   const double per_chunk =
       static_cast<double>(settings.eval.chunk_time.count()) * 1000.0 / trial_ns_per_candidate();

@@ -22,6 +22,13 @@ net::awaitable<trial_outcome> parallel_trial_division(evaluation& ev,
                                                       const config::settings& settings,
                                                       std::uint64_t n);
 
+// The chunked stage alone: wheel candidates in [lo, hi) (lo ≥ 7) over all workers,
+// with the same early exit; `factor` is the smallest one in the range (0: none). A
+// part of a trial division split across cluster nodes runs this.
+net::awaitable<trial_outcome> parallel_trial_range(evaluation& ev, const config::settings& settings,
+                                                   std::uint64_t n, std::uint64_t lo,
+                                                   std::uint64_t hi);
+
 // Nanoseconds per wheel candidate on this machine, measured once on first use.
 double trial_ns_per_candidate();
 

@@ -256,3 +256,116 @@ TEST_F(ClusterQueue, NoAcceptedJobIsLostToKill9OfRedis) {
   EXPECT_EQ(redis_->cli({"ZCARD", "evald:index"}), "100");
   EXPECT_EQ(redis_->cli({"HGET", "evald:job:{k99}", "status"}), "queued");
 }
+
+TEST_F(ClusterQueue, ASplitJobsPartsRunAnywhereAndTheLowestHitWins) {
+  // Four trial-division parts over two nodes: part 1 finds a factor, which makes
+  // parts 2 and 3 unneeded (a running one hears "superseded", a queued one is
+  // skipped); a part done twice counts once; the job completes when parts 0 and 1
+  // are in, with the smallest factor and the nodes that ran parts.
+  node a(ctx_, redis_->url(), "node-a");
+  node b(ctx_, redis_->url(), "node-b");
+  using part_result = cluster_queue::part_result;
+  run(ctx_, [&]() -> net::awaitable<void> {
+    co_await a.ready();
+    co_await b.ready();
+    const std::vector<std::string> parts{"p0", "p1", "p2", "p3"};
+    EXPECT_TRUE(
+        co_await a.queue.submit_split("s1", "{}", now_ms(), "trial", R"({"n":77)", 0, parts));
+    auto job = co_await a.queue.get("s1");
+    EXPECT_EQ(job->parts, 4);
+    EXPECT_EQ(job->status, "queued");
+    std::vector<cluster_queue::delivery> got;
+    for (int i = 0; i < 4; ++i) {
+      node& taker = i % 2 == 0 ? a : b;
+      auto d = co_await taker.fetch();
+      EXPECT_TRUE(d && d->id == "s1" && d->part == i);
+      if (!d) {
+        co_return;
+      }
+      got.push_back(*d);
+    }
+    const auto s0 = co_await a.queue.start(got[0], now_ms(), "0");
+    const auto s1 = co_await b.queue.start(got[1], now_ms(), "0");
+    const auto s2 = co_await a.queue.start(got[2], now_ms(), "1");
+    EXPECT_EQ(s0.what, cluster_queue::start_result::kind::run);
+    EXPECT_EQ(s0.params, "p0");
+    EXPECT_EQ(s1.params, "p1");
+    EXPECT_EQ(s1.split, "trial");
+    EXPECT_EQ(co_await a.queue.beat(got[2], s2.epoch, 0), cluster_queue::beat_result::ok);
+    // Part 1 finds 11 (a factor, made up for the protocol: 7 is in part 0).
+    EXPECT_EQ(co_await b.queue.finish_part(got[1], "done", "11,5", true, now_ms()),
+              part_result::recorded);
+    EXPECT_EQ(co_await b.queue.finish_part(got[1], "done", "11,5", true, now_ms()),
+              part_result::late)
+        << "a part's result is written once";
+    EXPECT_EQ(co_await a.queue.beat(got[2], s2.epoch, 0), cluster_queue::beat_result::superseded);
+    EXPECT_EQ((co_await a.queue.start(got[3], now_ms(), "1")).what,
+              cluster_queue::start_result::kind::skip)
+        << "a queued part above the hit is skipped";
+    job = co_await a.queue.get("s1");
+    EXPECT_EQ(job->status, "running");
+    EXPECT_EQ(job->parts_done, 1);
+    EXPECT_EQ(co_await a.queue.finish_part(got[0], "done", "7,4", true, now_ms()),
+              part_result::written);
+    EXPECT_EQ(co_await a.queue.finish_part(got[2], "superseded", "", false, now_ms()),
+              part_result::late);
+    job = co_await a.queue.get("s1");
+    EXPECT_EQ(job->status, "done");
+    EXPECT_EQ(job->result,
+              R"({"n":77,"prime":false,"method":"trial","factor":7,"divisors_checked":12,)"
+              R"("workers":3,"chunks":4,"chunks_run":2,"nodes":["node-a","node-b"]})");
+    EXPECT_EQ(job->nodes, (std::vector<std::string>{"node-a", "node-b"}));
+    EXPECT_DOUBLE_EQ(job->progress, 1.0);
+  });
+  EXPECT_EQ(redis_->cli({"XLEN", "evald:jobs"}), "0") << "every part entry is gone";
+  EXPECT_GT(std::stoll(redis_->cli({"PTTL", "evald:job:{s1}:results"})), 0);
+  EXPECT_EQ(redis_->cli({"LLEN", "evald:job:{s1}:finishes"}), "1");
+}
+
+TEST_F(ClusterQueue, AMapsPartsAssembleInOrderAndAFailedPartEndsTheJob) {
+  node a(ctx_, redis_->url(), "node-a");
+  run(ctx_, [&]() -> net::awaitable<void> {
+    co_await a.ready();
+    const std::vector<std::string> two{"x", "y"};
+    EXPECT_TRUE(co_await a.queue.submit_split("m1", "{}", now_ms(), "map", "", 0, two));
+    auto d0 = co_await a.fetch();
+    auto d1 = co_await a.fetch();
+    if (!d0 || !d1) {
+      ADD_FAILURE() << "no part fetched";
+      co_return;
+    }
+    (void)co_await a.queue.start(*d1, now_ms(), "0");
+    (void)co_await a.queue.start(*d0, now_ms(), "0");
+    // Out of order: part 1 ends first.
+    EXPECT_EQ(co_await a.queue.finish_part(*d1, "done", R"(1,1,0.5|{"r":3},{"error":{}})", false,
+                                           now_ms()),
+              cluster_queue::part_result::recorded);
+    EXPECT_EQ(
+        co_await a.queue.finish_part(*d0, "done", R"(2,0,1.25|{"r":1},{"r":2})", false, now_ms()),
+        cluster_queue::part_result::written);
+    const auto job = co_await a.queue.get("m1");
+    EXPECT_EQ(job->status, "done");
+    EXPECT_TRUE(job->result.starts_with(
+        R"({"results":[{"r":1},{"r":2},{"r":3},{"error":{}}],"summary":{"items":4,"ok":3,)"
+        R"("failed":1,"chunks":2,"workers":1,"nodes":["node-a"],"wall_ms":)"))
+        << job->result;
+    EXPECT_TRUE(job->result.ends_with(R"(,"cpu_ms":1.750}})")) << job->result;
+
+    EXPECT_TRUE(co_await a.queue.submit_split("m2", "{}", now_ms(), "map", "", 0, two));
+    auto e0 = co_await a.fetch();
+    if (!e0) {
+      co_return;
+    }
+    (void)co_await a.queue.start(*e0, now_ms(), "0");
+    EXPECT_EQ(co_await a.queue.finish_part(*e0, "expired", R"({"error":{"status":504}})", false,
+                                           now_ms()),
+              cluster_queue::part_result::written);
+    const auto failed = co_await a.queue.get("m2");
+    EXPECT_EQ(failed->status, "expired");
+    EXPECT_EQ(failed->result, R"({"error":{"status":504}})");
+    auto e1 = co_await a.fetch();
+    EXPECT_TRUE(e1 && (co_await a.queue.start(*e1, now_ms(), "0")).what ==
+                          cluster_queue::start_result::kind::skip)
+        << "the other part of an ended job is dropped";
+  });
+}

@@ -96,11 +96,16 @@ class Cluster : public ::testing::Test {
     redis_ = std::make_unique<redis_server>();
   }
 
-  evald_process& add_node(const std::string& name) {
+  // `cluster_extra`: more members of the "cluster" object, each with a leading comma.
+  // By default a job runs whole (the fence tests follow one owner); the split tests
+  // set their own thresholds.
+  evald_process& add_node(const std::string& name,
+                          const std::string& cluster_extra = R"(,"split_time":"0s")") {
     evald_process::options o;
     o.threads = 1;
     o.config_json = R"({"limits":{"max_eval_time":"5m"},"cluster":{"redis":")" + redis_->url() +
-                    R"(","lease":"1500ms","heartbeat":"200ms","command_timeout":"1s"}})";
+                    R"(","lease":"1500ms","heartbeat":"200ms","command_timeout":"1s")" +
+                    cluster_extra + "}}";
     o.args = {"--node-id", name};
     nodes_.push_back(std::make_unique<evald_process>(o));
     names_.push_back(name);
@@ -168,6 +173,117 @@ TEST_F(Cluster, LaunchOnOneNodeReadOnEveryNodeCancelFromAnother) {
   for (auto* n : {&a, &b, &c}) {
     EXPECT_EQ(n->stop(), 0) << n->stderr_text();
   }
+}
+
+// One big job across machines: a trial division split into parts that every node
+// takes, for a prime (every part runs) and a semiprime (the smallest factor wins and
+// the parts above it are skipped or stopped), then DELETE of a split job.
+TEST_F(Cluster, OneBigTrialDivisionRunsOnEveryNodeAndStopsAtTheSmallestFactor) {
+  const std::string split = R"(,"split_time":"100ms","part_time":"20ms")";
+  auto& a = add_node("node-a", split);
+  auto& b = add_node("node-b", split);
+  auto& c = add_node("node-c", split);
+  const std::string prime = long_prime(a.port());
+  const bool fast = prime == "18446744073709551557";
+  // p·q with p about half-way (fast builds) or a third of the way (sanitizers) to √n.
+  const std::string p = fast ? "1000000007" : "100000007";
+  const std::string semiprime = fast ? "4294967341064771177" : "100000007700000049";
+
+  const auto run_to_end = [&](const std::string& n) {
+    const std::string id =
+        launch(b.port(), json{{"workload", "prime"}, {"n", n}, {"method", "trial"}}.dump());
+    json seen;
+    EXPECT_TRUE(eventually(
+        [&] {
+          seen = job(c.port(), id);
+          return seen.value("status", "") != "queued" && seen.value("status", "") != "running";
+        },
+        std::chrono::seconds(120)))
+        << seen.dump();
+    return seen;
+  };
+
+  const json whole = run_to_end(prime);
+  ASSERT_EQ(whole.value("status", ""), "done") << whole.dump();
+  const json& r = whole["result"];
+  EXPECT_EQ(r["prime"], coreutils_factor(prime) == prime + ": " + prime);
+  EXPECT_TRUE(r["factor"].is_null());
+  EXPECT_GT(r["chunks"].get<int>(), 3) << r.dump();
+  EXPECT_EQ(r["chunks_run"], r["chunks"]) << "no factor: every part ran";
+  EXPECT_GE(r["nodes"].size(), 2u) << "the parts ran on more than one node: " << r.dump();
+  EXPECT_EQ(whole["chunks_done"], whole["chunks"]);
+  EXPECT_DOUBLE_EQ(whole["progress"].get<double>(), 1.0);
+  EXPECT_EQ(job(a.port(), whole["id"]), whole) << "every node gives the same answer";
+
+  const json hit = run_to_end(semiprime);
+  ASSERT_EQ(hit.value("status", ""), "done") << hit.dump();
+  const std::string factored = coreutils_factor(semiprime);  // "n: p q"
+  EXPECT_EQ(factored.substr(factored.find(": ") + 2, p.size()), p);
+  EXPECT_EQ(hit["result"]["factor"].dump(), p) << hit.dump();
+  EXPECT_FALSE(hit["result"]["prime"].get<bool>());
+  EXPECT_LT(hit["result"]["chunks_run"].get<int>(), hit["result"]["chunks"].get<int>())
+      << "the early exit stopped the parts above the factor: " << hit.dump();
+  EXPECT_GE(hit["result"]["nodes"].size(), 2u) << hit.dump();
+  EXPECT_EQ(redis_->cli({"LLEN", "evald:job:{" + hit["id"].get<std::string>() + "}:finishes"}),
+            "1");
+
+  // DELETE from a node reaches every node's running parts.
+  const std::string id =
+      launch(a.port(), json{{"workload", "prime"}, {"n", prime}, {"method", "trial"}}.dump());
+  ASSERT_TRUE(eventually([&] { return job(b.port(), id).value("chunks_done", 0) >= 1; },
+                         std::chrono::seconds(30)));
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(send(c.port(), "DELETE", "/jobs/" + id).status, 200);
+  EXPECT_TRUE(eventually([&] { return job(a.port(), id).value("status", "") == "cancelled"; },
+                         std::chrono::seconds(10)));
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));
+  // Every node is idle again: a small job runs at once.
+  const json small = run_to_end("1000000007");
+  EXPECT_EQ(small.value("status", ""), "done");
+  for (auto* n : {&a, &b, &c}) {
+    EXPECT_EQ(n->stop(), 0) << n->stderr_text();
+  }
+}
+
+TEST_F(Cluster, AScriptMapIsSplitAcrossNodesAndAnsweredInInputOrder) {
+  const std::string split = R"(,"split_time":"100ms","map_part_inputs":8)";
+  auto& a = add_node("node-a", split);
+  auto& b = add_node("node-b", split);
+  add_node("node-c", split);
+  json inputs = json::array();
+  for (int i = 0; i < 60; ++i) {
+    inputs.push_back(i);
+  }
+  // Each input costs a few milliseconds, so parts overlap across nodes.
+  const std::string id =
+      launch(a.port(), json{{"workload", "script"},
+                            {"source",
+                             "local s = 0 for i = 1, 200000 do s = s + i % 7 end "
+                             "if input == 13 then error('unlucky') end return input * input"},
+                            {"inputs", inputs}}
+                           .dump());
+  json seen;
+  ASSERT_TRUE(eventually(
+      [&] {
+        seen = job(b.port(), id);
+        return seen.value("status", "") == "done";
+      },
+      std::chrono::seconds(120)))
+      << seen.dump();
+  const json& r = seen["result"];
+  ASSERT_EQ(r["results"].size(), 60u) << r.dump();
+  for (int i = 0; i < 60; ++i) {
+    if (i == 13) {
+      EXPECT_TRUE(r["results"][i].contains("error")) << r["results"][i];
+    } else {
+      EXPECT_EQ(r["results"][i]["result"], i * i) << r["results"][i];
+    }
+  }
+  EXPECT_EQ(r["summary"]["items"], 60);
+  EXPECT_EQ(r["summary"]["failed"], 1);
+  EXPECT_EQ(r["summary"]["chunks"], 8);
+  EXPECT_EQ(seen["chunks"], 8);
+  EXPECT_GE(r["summary"]["nodes"].size(), 2u) << r.dump();
 }
 
 TEST_F(Cluster, NamedScriptsLiveInRedisAndEveryNodeRunsTheSameOne) {
@@ -404,7 +520,8 @@ TEST_F(Cluster, APartitionedNodeLosesItsJobAndCannotWriteWhenItComesBack) {
   evald_process::options o;
   o.threads = 1;
   o.config_json = R"({"limits":{"max_eval_time":"5m"},"cluster":{"redis":")" + url +
-                  R"(","lease":"1500ms","heartbeat":"200ms","command_timeout":"500ms"}})";
+                  R"(","lease":"1500ms","heartbeat":"200ms","command_timeout":"500ms",)"
+                  R"("split_time":"0s"}})";
   o.args = {"--node-id", "cut-off", "--listen", ns.inner_ip() + ":" + std::to_string(inner_port)};
   ::setenv("EVALD_TEST_WRAPPER", ns.wrapper().c_str(), 1);
   auto inner = std::make_unique<evald_process>(o);

@@ -130,6 +130,9 @@ TEST(Config, ExampleFileStatesExactlyTheDefaults) {
   EXPECT_EQ(s.cluster.max_deliveries, defaults.cluster.max_deliveries);
   EXPECT_EQ(s.cluster.jobs_per_worker, defaults.cluster.jobs_per_worker);
   EXPECT_EQ(s.cluster.command_timeout, defaults.cluster.command_timeout);
+  EXPECT_EQ(s.cluster.split_time, defaults.cluster.split_time);
+  EXPECT_EQ(s.cluster.part_time, defaults.cluster.part_time);
+  EXPECT_EQ(s.cluster.map_part_inputs, defaults.cluster.map_part_inputs);
 }
 
 TEST(Config, ErrorsNameTheJsonPath) {
