@@ -9,69 +9,16 @@
 # Usage: tests/container/podman_test.sh SOURCE_DIR
 set -uo pipefail
 src=$(cd "${1:-$(dirname "$0")/../..}" && pwd)
-skip() { echo "SKIPPED: $*"; exit 77; }
-fail=0
-check() {
-  local name=$1
-  shift
-  if "$@"; then echo "PASS: $name"; else echo "FAIL: $name"; fail=1; fi
-}
-[[ $(id -u) -eq 0 ]] || skip "needs root (podman with runc, debootstrap)"
-need=()
-for p in podman runc debootstrap curl; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need+=("$p")
-done
-if ((${#need[@]})); then
-  echo "installing ${need[*]}"
-  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}") \
-    >/tmp/evald-podman-apt.log 2>&1 || skip "apt-get could not install ${need[*]}"
-fi
-work=$(mktemp -d /tmp/evald-podman.XXXXXX)
-# crun refuses this host's hybrid cgroups; ulimits must not exceed the host's.
-nofile=$(ulimit -Hn)
-[[ $nofile == unlimited ]] && nofile=65536
-cat >"$work/containers.conf" <<CONF
-[containers]
-default_ulimits = ["nofile=$nofile:$nofile", "nproc=4096:4096"]
-[engine]
-runtime = "runc"
-cgroup_manager = "cgroupfs"
-events_logger = "file"
-CONF
-export CONTAINERS_CONF=$work/containers.conf
-base=localhost/evald-debian-bookworm:latest
-image=localhost/evald:test
+# shellcheck source=tests/container/podman_env.sh
+source "$src/tests/container/podman_env.sh"
 name=evald-test-$$
 cleanup() {
   podman rm -f -t 0 "$name" "$name-noring" >/dev/null 2>&1
   rm -rf "$work"
 }
 trap cleanup EXIT
-podman info >/dev/null 2>&1 || skip "podman cannot run here: $(podman info 2>&1 | tail -1)"
 
-if ! podman image exists "$base"; then
-  mirror=$(awk '/^URIs:/{print $2; exit}' /etc/apt/sources.list.d/*.sources 2>/dev/null)
-  [[ -n $mirror ]] || mirror=$(awk '$1=="deb"{print $2; exit}' /etc/apt/sources.list 2>/dev/null)
-  [[ -n $mirror ]] || skip "no Debian mirror for debootstrap"
-  echo "importing a debootstrapped Debian 12 as $base (once)"
-  debootstrap --variant=minbase bookworm "$work/rootfs" "$mirror" >"$work/debootstrap.log" 2>&1 ||
-    { tail -20 "$work/debootstrap.log"; skip "debootstrap failed"; }
-  rm -rf "$work"/rootfs/var/cache/apt/archives/*.deb "$work"/rootfs/var/lib/apt/lists/*
-  tar -C "$work/rootfs" -c . | podman import --change 'CMD ["/bin/bash"]' - "$base" >/dev/null ||
-    skip "podman import failed"
-  rm -rf "$work/rootfs"
-fi
-
-t0=$(date +%s)
-echo "podman build (docker/Dockerfile; set-up script, compile, .deb; a few minutes)"
-# --format docker keeps HEALTHCHECK and STOPSIGNAL (OCI images drop HEALTHCHECK).
-if ! podman build --format docker --network=host --build-arg BASE="$base" -t "$image" \
-  -f "$src/docker/Dockerfile" "$src" >"$work/build.log" 2>&1; then
-  tail -40 "$work/build.log"
-  exit 1
-fi
-podman image prune -f >/dev/null
-echo "built in $(($(date +%s) - t0)) s: $(podman images --format '{{.Repository}}:{{.Tag}} {{.Size}}' "$image")"
+image=$(evald_image) || { echo "FAIL: podman build"; exit 1; }
 check "image has a HEALTHCHECK" grep -q 'GET /healthz' <<<"$(podman image inspect "$image")"
 check "image stops with SIGTERM" test "$(podman inspect --format '{{.Config.StopSignal}}' "$image")" = SIGTERM
 

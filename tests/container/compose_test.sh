@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# ctest "container": docker/compose.yaml for real, with Debian's podman-compose: a
+# Redis service (AOF in a volume, a unix socket in another), three evald replicas in
+# cluster mode and nginx in front with no sticky routing. A big trial division is
+# launched through nginx and read back through nginx many times (different replicas
+# answer, all the same job); the replica running it is stopped mid-job; the job
+# still finishes with the right answer and exactly one final write; everything is
+# brought down (volumes too). Reuses the evald image the podman test built from the
+# same sources. Exit 77 (skipped) with the reason when podman cannot run here.
+# Usage: tests/container/compose_test.sh SOURCE_DIR
+set -uo pipefail
+src=$(cd "${1:-$(dirname "$0")/../..}" && pwd)
+extra_packages="podman-compose"
+# shellcheck source=tests/container/podman_env.sh
+source "$src/tests/container/podman_env.sh"
+project=evaldct$$
+port=$((20000 + RANDOM % 20000))
+export EVALD_IMAGE EVALD_REDIS_IMAGE=localhost/evald-redis:test
+export EVALD_NGINX_IMAGE=localhost/evald-nginx:test EVALD_PORT=$port EVALD_REPLICAS=3
+compose() { podman-compose -p "$project" -f "$src/docker/compose.yaml" "$@"; }
+cleanup() {
+  compose down -v -t 2 >"$work/down.log" 2>&1
+  # Whatever compose left (a failed start), by the project's label.
+  podman ps -aq --filter "label=io.podman.compose.project=$project" | xargs -r podman rm -f -t 0 >/dev/null 2>&1
+  podman volume ls -q --filter "label=io.podman.compose.project=$project" | xargs -r podman volume rm -f >/dev/null 2>&1
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+EVALD_IMAGE=$(evald_image) || { echo "FAIL: podman build"; exit 1; }
+for svc in redis nginx; do
+  tag=localhost/evald-$svc:test
+  if ! podman build --network=host --build-arg BASE="$base" -t "$tag" \
+    -f "$src/docker/$svc.Dockerfile" "$src/docker" >"$work/build-$svc.log" 2>&1; then
+    tail -20 "$work/build-$svc.log"
+    echo "FAIL: podman build $svc"
+    exit 1
+  fi
+done
+
+t0=$SECONDS
+compose up -d >"$work/up.log" 2>&1 || { tail -30 "$work/up.log"; echo "FAIL: podman-compose up"; exit 1; }
+lb=http://127.0.0.1:$port
+ready=""
+for _ in $(seq 300); do
+  ready=$(curl -s -m 2 "$lb/readyz") && grep -q '"cluster":"connected"' <<<"$ready" && break
+  sleep 0.1
+done
+check "up in $((SECONDS - t0)) s, /readyz through nginx: $ready" grep -q '"cluster":"connected"' <<<"$ready"
+mapfile -t replicas < <(podman ps -q --filter "label=io.podman.compose.project=$project" \
+  --filter "label=com.docker.compose.service=evald")
+check "three evald replicas run" test "${#replicas[@]}" = 3
+
+# A trial division of 2^64-59 (prime): a few seconds of CPU, split into parts.
+launch=$(curl -s -m 10 -D "$work/launch.h" -H 'Content-Type: application/json' \
+  -d '{"workload":"prime","n":"18446744073709551557","method":"trial","timeout_ms":300000}' \
+  "$lb/eval-launch")
+id=$(sed -n 's/.*"id":"\([0-9a-f]*\)".*/\1/p' <<<"$launch")
+check "launch through nginx: 202 ($launch)" grep -q '^HTTP/1.1 202' "$work/launch.h"
+
+# Read it back many times: every read is the same job, and more than one replica answers.
+declare -A upstreams=()
+ok=0
+for _ in $(seq 30); do
+  code=$(curl -s -m 5 -D "$work/read.h" -o "$work/read.json" -w '%{http_code}' "$lb/jobs/$id")
+  [[ $code == 200 ]] && grep -q "\"id\":\"$id\"" "$work/read.json" && ok=$((ok + 1))
+  u=$(sed -n 's/^X-Evald-Upstream: *\([^[:space:]]*\).*/\1/ip' "$work/read.h")
+  [[ -n $u ]] && upstreams[$u]=1
+done
+check "30 reads through nginx, $ok answered the job" test "$ok" = 30
+check "reads answered by ${#upstreams[@]} replicas (${!upstreams[*]})" test "${#upstreams[@]}" -ge 2
+
+# Stop the replica running (a part of) it, mid-job.
+owner=""
+for _ in $(seq 200); do
+  owner=$(curl -s -m 5 "$lb/jobs/$id" | sed -n 's/.*"status":"running".*"node":"\([^"]*\)".*/\1/p')
+  [[ -n $owner ]] && break
+  sleep 0.05
+done
+victim=""
+for c in "${replicas[@]}"; do
+  [[ $owner == "$(podman inspect --format '{{.Config.Hostname}}' "$c")-"* ]] && victim=$c
+done
+check "the job runs on a replica ($owner)" test -n "$victim"
+[[ -n $victim ]] && podman stop -t 10 "$victim" >/dev/null 2>"$work/stop.log"
+stopped=$SECONDS
+status=""
+for _ in $(seq 900); do
+  body=$(curl -s -m 5 "$lb/jobs/$id")
+  status=$(sed -n 's/.*"status":"\([a-z]*\)".*/\1/p' <<<"$body" | head -1)
+  [[ $status == done || $status == failed || $status == expired ]] && break
+  sleep 0.1
+done
+check "the job finished $((SECONDS - stopped)) s after its replica stopped: $status" test "$status" = done
+echo "the job: $body"
+check "the answer: prime, no factor" grep -q '"prime":true,"method":"trial","factor":null' <<<"$body"
+redis=$(podman ps -q --filter "label=io.podman.compose.project=$project" \
+  --filter "label=com.docker.compose.service=redis")
+finishes=$(podman exec "$redis" redis-cli -s /run/redis/redis.sock LLEN "evald:job:{$id}:finishes")
+check "exactly one final write in Redis ($finishes)" test "$finishes" = 1
+check "Redis keeps an AOF in its volume" podman exec "$redis" sh -c 'ls /data/appendonlydir/*.aof >/dev/null'
+check "nginx still answers with a replica gone" test "$(curl -s -m 5 -o /dev/null -w '%{http_code}' "$lb/healthz")" = 200
+
+compose down -v -t 10 >"$work/down.log" 2>&1
+left=$(podman ps -aq --filter "label=io.podman.compose.project=$project" | wc -l)
+check "podman-compose down removed every container ($left left)" test "$left" = 0
+
+if ((fail == 0)); then echo "1 passed, 0 failed"; else echo "0 passed, 1 failed"; fi
+exit "$fail"
