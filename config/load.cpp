@@ -421,6 +421,21 @@ settings from_json(const json& j, settings s) {
                   c.map_part_inputs = static_cast<std::uint32_t>(read_integer(x, q, 1, 1'000'000));
                 }}});
         }},
+       {"dashboard",
+        [&](const json& v, const std::string& p) {
+          read_object(v, p,
+                      {{"enabled",
+                        [&](const json& x, const std::string& q) {
+                          if (!x.is_boolean()) {
+                            fail(q, "expected true or false, got " + describe(x));
+                          }
+                          s.dashboard.enabled = x.get<bool>();
+                        }},
+                       {"max_streams", [&](const json& x, const std::string& q) {
+                          s.dashboard.max_streams =
+                              static_cast<std::uint32_t>(read_integer(x, q, 0, 100'000));
+                        }}});
+        }},
        {"logging", [&](const json& v, const std::string& p) {
           read_object(
               v, p,

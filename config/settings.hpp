@@ -97,6 +97,12 @@ struct cluster_settings {
   std::uint32_t map_part_inputs = 64;
 };
 
+// The live dashboard at / with /stats and /stats/stream (README "Dashboard").
+struct dashboard_settings {
+  bool enabled = true;             // off: /, /stats and /stats/stream answer 404
+  std::uint32_t max_streams = 32;  // /stats/stream subscribers at once → 503 past it
+};
+
 struct logging_settings {
   std::string level = "info";  // trace, debug, info, warn, error, critical, off
   std::string file;            // server log file; empty = stderr (the journal under systemd)
@@ -115,6 +121,7 @@ struct settings {
   chargen_settings chargen;
   jobs_settings jobs;
   cluster_settings cluster;
+  dashboard_settings dashboard;
   logging_settings logging;
 };
 

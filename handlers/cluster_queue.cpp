@@ -152,12 +152,12 @@ if redis.call('HGET', KEYS[1], 'split') == 'trial' then
     if f > 0 and (factor == 0 or f < factor) then factor = f end
   end
   local f = 'null'
-  if factor > 0 then f = string.format('%.0f', factor) end
+  if factor > 0 then f = '"' .. string.format('%.0f', factor) .. '"' end
   local prime = 'true'
   if factor > 0 then prime = 'false' end
   result = redis.call('HGET', KEYS[1], 'head') .. ',"prime":' .. prime ..
-    ',"method":"trial","factor":' .. f .. ',"divisors_checked":' ..
-    string.format('%.0f', checked) .. ',"workers":' .. workers .. ',"chunks":' .. parts ..
+    ',"method":"trial","factor":' .. f .. ',"divisors_checked":"' ..
+    string.format('%.0f', checked) .. '","workers":' .. workers .. ',"chunks":' .. parts ..
     ',"chunks_run":' .. redis.call('HLEN', KEYS[4]) .. ',' .. nodes .. '}'
 else
   local ok, failed, cpu, lists = 0, 0, 0, {}
@@ -255,6 +255,29 @@ for _, id in ipairs(ids) do
     n = n + 1
     table.insert(out, id)
     for i = 1, 7 do table.insert(out, f[i] or '') end
+  end
+end
+return out)";
+
+// KEYS: index, stream. ARGV: prefix, limit, live_ms. Returns {statuses..., '', nodes...}.
+constexpr const char* survey_lua = R"(
+local out = {}
+for _, id in ipairs(redis.call('ZREVRANGE', KEYS[1], 0, tonumber(ARGV[2]) - 1)) do
+  local st = redis.call('HGET', ARGV[1] .. 'job:{' .. id .. '}', 'status')
+  if st then table.insert(out, st) end
+end
+table.insert(out, '')
+if redis.call('EXISTS', KEYS[2]) == 1 then
+  local ok, consumers = pcall(redis.call, 'XINFO', 'CONSUMERS', KEYS[2], 'workers')
+  if ok then
+    for _, c in ipairs(consumers) do
+      local name, idle
+      for i = 1, #c, 2 do
+        if c[i] == 'name' then name = c[i + 1] end
+        if c[i] == 'idle' then idle = c[i + 1] end
+      end
+      if name and idle and idle <= tonumber(ARGV[3]) then table.insert(out, name) end
+    end
   end
 end
 return out)";
@@ -374,6 +397,26 @@ net::awaitable<cluster_queue::script_write> cluster_queue::write_script(
   : t == "full"            ? script_write::full
   : t == "missing"         ? script_write::missing
                            : script_write::conflict;
+}
+
+net::awaitable<cluster_queue::overview> cluster_queue::survey(std::size_t limit,
+                                                              std::chrono::milliseconds live) {
+  const auto r =
+      co_await script(survey_lua, redis_args(settings_.prefix + "index", settings_.prefix + "jobs"),
+                      redis_args(settings_.prefix, std::to_string(limit), ms(live)));
+  overview out;
+  bool nodes = false;
+  for (const auto& e : r.elements) {
+    if (!nodes && e.str.empty()) {
+      nodes = true;
+    } else if (nodes) {
+      out.nodes.push_back(e.str);
+    } else {
+      ++out.by_status[e.str];
+    }
+  }
+  std::sort(out.nodes.begin(), out.nodes.end());
+  co_return out;
 }
 
 net::awaitable<void> cluster_queue::ping() {

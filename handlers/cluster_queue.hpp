@@ -140,6 +140,14 @@ class cluster_queue {
                                             const std::optional<std::string>& source,
                                             std::uint32_t max_named);
 
+  // For the dashboard: jobs by status among the newest `limit` (cluster-wide), and
+  // the nodes that asked the queue for work within `live` (the group's consumers).
+  struct overview {
+    std::map<std::string, std::uint64_t> by_status;
+    std::vector<std::string> nodes;
+  };
+  net::awaitable<overview> survey(std::size_t limit, std::chrono::milliseconds live);
+
   // Throws redis_unavailable unless Redis answers a PING now.
   net::awaitable<void> ping();
 

@@ -34,8 +34,7 @@ std::optional<split_plan> plan_trial(std::uint64_t n, const config::settings& se
   if (settings.cluster.split_time.count() == 0 || candidates * ns < split_ns) {
     return std::nullopt;
   }
-  const double part_candidates =
-      static_cast<double>(settings.cluster.part_time.count()) * 1e6 / ns;
+  const double part_candidates = static_cast<double>(settings.cluster.part_time.count()) * 1e6 / ns;
   std::uint64_t span =
       std::max<std::uint64_t>(1, static_cast<std::uint64_t>(part_candidates / wheel_kept)) *
       wheel_span;
@@ -59,9 +58,9 @@ std::optional<split_plan> plan_map(std::string_view body, const config::settings
   json j = json::parse(body);  // already validated by parse_eval_body
   const auto& inputs = j.at("inputs");
   const std::size_t per_part = std::max<std::size_t>(
-      settings.cluster.map_part_inputs,
-      (inputs.size() + max_split_parts - 1) / max_split_parts);
-  if (inputs.size() <= settings.cluster.map_part_inputs || settings.cluster.split_time.count() == 0) {
+      settings.cluster.map_part_inputs, (inputs.size() + max_split_parts - 1) / max_split_parts);
+  if (inputs.size() <= settings.cluster.map_part_inputs ||
+      settings.cluster.split_time.count() == 0) {
     return std::nullopt;
   }
   json all = std::move(j["inputs"]);

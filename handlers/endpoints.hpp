@@ -21,8 +21,13 @@ net::awaitable<void> eval(request_context& ctx, response& res);         // data:
 net::awaitable<void> eval_launch(request_context& ctx, response& res);  // data: route_stores
 void job(request_context& ctx, response& res);                          // data: job_store
 void jobs(request_context& ctx, response& res);                         // data: job_store
-void metrics(request_context& ctx, response& res);                      // data: metrics_source
-net::awaitable<void> readyz(request_context& ctx, response& res);       // data: route_stores
+void metrics(request_context& ctx, response& res);
+// The dashboard (data: route_stores, with stats set).
+void dashboard_page(request_context& ctx, response& res);
+void stats(request_context& ctx, response& res);
+void openapi(request_context& ctx, response& res);                 // GET /openapi.json
+void stats_stream(request_context& ctx, response& res);            // data: metrics_source
+net::awaitable<void> readyz(request_context& ctx, response& res);  // data: route_stores
 #if defined(EVALD_HAS_CLUSTER)
 net::awaitable<void> cluster_job(request_context& ctx, response& res);   // GET, DELETE
 net::awaitable<void> cluster_jobs(request_context& ctx, response& res);  // data: route_stores

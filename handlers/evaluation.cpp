@@ -42,6 +42,7 @@ evaluation::evaluation(worker& owner, const config::settings& settings,
     throw e;
   }
   ++in_flight;
+  owner.metrics().evaluations_in_flight.add();
   const auto cap = settings.limits.max_eval_time;
   const auto wanted = timeout_ms ? std::chrono::milliseconds(std::min<std::uint64_t>(
                                        *timeout_ms, static_cast<std::uint64_t>(cap.count())))
@@ -52,6 +53,7 @@ evaluation::evaluation(worker& owner, const config::settings& settings,
 evaluation::~evaluation() {
   --owner_.evaluations_in_flight();
   worker_metrics& m = owner_.metrics();
+  m.evaluations_in_flight.sub();
   m.evaluations.add();
   m.evaluation_wall_ns.add(static_cast<std::uint64_t>(wall().count()));
   m.evaluation_cpu_ns.add(static_cast<std::uint64_t>(cpu_.count()));

@@ -2,6 +2,7 @@
 #include "handlers/job_store.hpp"
 #include "handlers/params.hpp"
 #include "handlers/routes.hpp"
+#include "handlers/stats_hub.hpp"
 #include "server/metrics_text.hpp"
 #include "server/worker.hpp"
 
@@ -23,6 +24,23 @@ void metrics(request_context& ctx, response& res) {
              exposition_writer::label("status", job_store::name(static_cast<job_store::state>(s))),
              jobs[s]);
   }
+  if (source.stats == nullptr) {
+    return;
+  }
+  if (const auto cluster = source.stats->cluster()) {
+    w.family("evald_cluster_jobs", "gauge",
+             "Cluster-wide jobs by status among the newest 1000 (surveyed once a second).");
+    for (const auto& [status, n] : cluster->by_status) {
+      w.sample("evald_cluster_jobs", exposition_writer::label("status", status), n);
+    }
+    w.family("evald_cluster_node_up", "gauge",
+             "Nodes that asked the cluster queue for work in the last 10 s.");
+    for (const auto& node : cluster->nodes) {
+      w.sample("evald_cluster_node_up", exposition_writer::label("node", node), std::uint64_t{1});
+    }
+  }
+  w.family("evald_dashboard_streams", "gauge", "Open /stats/stream subscriptions.");
+  w.sample("evald_dashboard_streams", "", std::uint64_t{source.stats->subscribers()});
 }
 
 }  // namespace evald::endpoints

@@ -6,7 +6,7 @@
 namespace evald {
 
 void register_routes(router& routes, route_stores& stores, metrics_source& metrics,
-                     bool cluster_mode) {
+                     bool cluster_mode, bool dashboard) {
   job_store& jobs = stores.jobs;
   script_store& scripts = stores.scripts;
   routes.add(http::verb::get, "/healthz", {.sync = endpoints::healthz});
@@ -58,6 +58,13 @@ void register_routes(router& routes, route_stores& stores, metrics_source& metri
                       {.sync = endpoints::script_get, .data = &scripts, .own_preconditions = true});
   }
   routes.add(http::verb::get, "/metrics", {.sync = endpoints::metrics, .data = &metrics});
+  routes.add(http::verb::get, "/openapi.json", {.sync = endpoints::openapi});
+  if (dashboard) {
+    routes.add(http::verb::get, "/", {.sync = endpoints::dashboard_page, .data = &stores});
+    routes.add(http::verb::get, "/stats", {.sync = endpoints::stats, .data = &stores});
+    routes.add(http::verb::get, "/stats/stream",
+               {.sync = endpoints::stats_stream, .data = &stores});
+  }
   metrics.route_labels = routes.labels();
   trial_ns_per_candidate();  // calibrate chunk sizes now, not during the first request
 }

@@ -1,5 +1,7 @@
 #pragma once
+#include <chrono>
 #include <cstddef>
+#include <optional>
 #include <string_view>
 
 namespace evald {
@@ -12,6 +14,11 @@ class body_stream {
   virtual ~body_stream() = default;
   // The next bytes (at most max_bytes), valid until the next call; empty = end.
   virtual std::string_view next(std::size_t max_bytes) = 0;
+  // A stream whose bytes come over time (server-sent events): the time to wait
+  // until before asking next() again, or nullopt when bytes are ready now. The
+  // session waits without holding anything else up; a drain ends the wait (and
+  // the stream, at a chunk boundary).
+  virtual std::optional<std::chrono::steady_clock::time_point> wait_until() { return std::nullopt; }
 };
 
 }  // namespace evald

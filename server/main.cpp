@@ -9,6 +9,7 @@
 #endif
 #include "handlers/routes.hpp"
 #include "handlers/script_store.hpp"
+#include "handlers/stats_hub.hpp"
 #include "server/logging.hpp"
 #include "server/net.hpp"
 #include "server/platform.hpp"
@@ -70,8 +71,15 @@ int main(int argc, char** argv) {
       return 2;
     }
 #endif
-    register_routes(routes, stores, metrics, cluster_mode);
+    register_routes(routes, stores, metrics, cluster_mode, settings.dashboard.enabled);
     server srv(settings, routes);
+    // The dashboard's sampler (once a second on worker 0), when the dashboard is on.
+    std::unique_ptr<stats_hub> stats;
+    if (settings.dashboard.enabled) {
+      stats = std::make_unique<stats_hub>(settings, srv.workers(), jobs);
+      stores.stats = stats.get();
+      metrics.stats = stats.get();
+    }
 #if defined(EVALD_HAS_CLUSTER)
     // After the server (its workers' io_contexts) and closed before it goes.
     std::unique_ptr<cluster_node> cluster;
@@ -84,9 +92,18 @@ int main(int argc, char** argv) {
       }
       stores.cluster = cluster.get();
       cluster->start();
+      if (stats) {
+        stats->set_cluster(cluster.get());
+      }
     }
 #endif
+    if (stats) {
+      stats->start();
+    }
     srv.on_drain([&] {
+      if (stats) {
+        stats->stop();
+      }
 #if defined(EVALD_HAS_CLUSTER)
       if (cluster) {
         // Running cluster jobs are not cancelled: another node reclaims them after the lease.

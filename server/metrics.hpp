@@ -62,6 +62,7 @@ struct alignas(64) worker_metrics {
   metric_cell compute_ns;  // thread CPU spent in compute slices
   metric_cell chunks_run;
   metric_cell evaluations;
+  metric_cell evaluations_in_flight;  // admitted on this worker, not yet answered
   metric_cell evaluation_wall_ns;
   metric_cell evaluation_cpu_ns;
   metric_cell admission_rejected;

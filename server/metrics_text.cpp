@@ -141,6 +141,13 @@ void write_workers(exposition_writer& w, std::span<worker* const> workers) {
              exposition_writer::label("worker", std::to_string(wk->index())),
              seconds(wk->metrics().compute_ns.get()));
   }
+  w.family("evald_worker_evaluations_in_flight", "gauge",
+           "Evaluations admitted on each worker and not yet answered.");
+  for (const worker* wk : workers) {
+    w.sample("evald_worker_evaluations_in_flight",
+             exposition_writer::label("worker", std::to_string(wk->index())),
+             wk->metrics().evaluations_in_flight.get());
+  }
   w.family("evald_worker_queued_tasks", "gauge",
            "Compute tasks queued on each worker behind its I/O.");
   for (const worker* wk : workers) {

@@ -77,6 +77,19 @@ std::vector<std::string> router::labels() const {
   return out;
 }
 
+std::vector<std::pair<std::string, std::string>> router::operations() const {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& r : routes_) {
+    for (const auto& [method, h] : r.methods) {
+      std::string name(http::to_string(method));
+      std::transform(name.begin(), name.end(), name.begin(),
+                     [](char c) { return static_cast<char>(c - 'A' + 'a'); });
+      out.emplace_back(std::move(name), r.label);
+    }
+  }
+  return out;
+}
+
 const handler* router::find(http::verb method, std::string_view path, response& res,
                             std::size_t& route_index) const {
   auto it = std::find_if(routes_.begin(), routes_.end(),

@@ -27,6 +27,10 @@ class router {
   // Every method some route answers, for OPTIONS * ("GET, HEAD, POST, DELETE, OPTIONS").
   const std::string& server_allow() const noexcept { return server_allow_; }
 
+  // Every (method, path) pair registered, as an OpenAPI document names them:
+  // ("get", "/jobs/{id}"). HEAD and OPTIONS are implied, not listed.
+  std::vector<std::pair<std::string, std::string>> operations() const;
+
   // Metric labels by route index; index 0 is "none" (no route: 404, bad requests).
   std::vector<std::string> labels() const;
 

@@ -55,6 +55,11 @@ class http_connection final : public connection, public client_watch {
     if (on_gone_) {
       on_gone_();
     }
+    stop_stream_wait();
+  }
+  void on_drain() noexcept override {
+    connection::on_drain();
+    stop_stream_wait();  // an event stream ends at the drain instead of delaying it
   }
   bool client_gone() const noexcept override { return client_gone_; }
 
@@ -64,6 +69,11 @@ class http_connection final : public connection, public client_watch {
   net::awaitable<read_result> read_more(wait_phase phase, steady_clock::time_point deadline);
   net::awaitable<bool> flush();
   net::awaitable<bool> write_stream(bool& close);
+  void stop_stream_wait() noexcept {
+    if (stream_wait_) {
+      stream_wait_->cancel();
+    }
+  }
   // Queues a final JSON error response (Connection: close).
   void queue_error(http::status status, std::string_view code, std::string_view message);
   // Sends what is queued, then FIN and a bounded linger, then close.
@@ -87,11 +97,12 @@ class http_connection final : public connection, public client_watch {
   std::string out_;
   std::optional<request_parser> parser_;
   response res_;
-  query_params query_;                        // of the request being handled
-  steady_clock::time_point request_start_{};  // its first byte
-  std::size_t route_index_ = 0;               // its route, for metrics
-  std::uint64_t streamed_ = 0;                // body bytes of a streamed response sent
-  std::string remote_;                        // "address:port", once the access log needs it
+  query_params query_;                            // of the request being handled
+  steady_clock::time_point request_start_{};      // its first byte
+  std::size_t route_index_ = 0;                   // its route, for metrics
+  std::uint64_t streamed_ = 0;                    // body bytes of a streamed response sent
+  std::optional<net::steady_timer> stream_wait_;  // a stream waiting for its next bytes
+  std::string remote_;                            // "address:port", once the access log needs it
   std::string log_line_;
   // Disconnect watch while an async handler runs.
   net::steady_timer watch_done_;
@@ -195,6 +206,15 @@ net::awaitable<bool> http_connection::write_stream(bool& close) {
       out_.append(last_chunk);
       const bool sent = co_await flush();
       co_return sent;
+    }
+    if (const auto when = res_.stream->wait_until()) {
+      stream_wait_.emplace(socket_.get_executor(), *when);
+      co_await stream_wait_->async_wait(use_tuple);
+      stream_wait_.reset();
+      if (forced()) {
+        co_return false;
+      }
+      continue;  // draining? ready now?
     }
     const std::string_view data = res_.stream->next(stream_chunk);
     if (data.empty()) {

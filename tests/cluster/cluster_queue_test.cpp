@@ -270,7 +270,7 @@ TEST_F(ClusterQueue, ASplitJobsPartsRunAnywhereAndTheLowestHitWins) {
     co_await b.ready();
     const std::vector<std::string> parts{"p0", "p1", "p2", "p3"};
     EXPECT_TRUE(
-        co_await a.queue.submit_split("s1", "{}", now_ms(), "trial", R"({"n":77)", 0, parts));
+        co_await a.queue.submit_split("s1", "{}", now_ms(), "trial", R"({"n":"77")", 0, parts));
     auto job = co_await a.queue.get("s1");
     EXPECT_EQ(job->parts, 4);
     EXPECT_EQ(job->status, "queued");
@@ -312,7 +312,7 @@ TEST_F(ClusterQueue, ASplitJobsPartsRunAnywhereAndTheLowestHitWins) {
     job = co_await a.queue.get("s1");
     EXPECT_EQ(job->status, "done");
     EXPECT_EQ(job->result,
-              R"({"n":77,"prime":false,"method":"trial","factor":7,"divisors_checked":12,)"
+              R"({"n":"77","prime":false,"method":"trial","factor":"7","divisors_checked":"12",)"
               R"("workers":3,"chunks":4,"chunks_run":2,"nodes":["node-a","node-b"]})");
     EXPECT_EQ(job->nodes, (std::vector<std::string>{"node-a", "node-b"}));
     EXPECT_DOUBLE_EQ(job->progress, 1.0);

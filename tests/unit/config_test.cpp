@@ -133,6 +133,8 @@ TEST(Config, ExampleFileStatesExactlyTheDefaults) {
   EXPECT_EQ(s.cluster.split_time, defaults.cluster.split_time);
   EXPECT_EQ(s.cluster.part_time, defaults.cluster.part_time);
   EXPECT_EQ(s.cluster.map_part_inputs, defaults.cluster.map_part_inputs);
+  EXPECT_EQ(s.dashboard.enabled, defaults.dashboard.enabled);
+  EXPECT_EQ(s.dashboard.max_streams, defaults.dashboard.max_streams);
 }
 
 TEST(Config, ErrorsNameTheJsonPath) {
