@@ -6,8 +6,8 @@
 # Parts: make test-dev (the inner loop), make sanitizers, make fuzz.
 .PHONY: run test test-dev build-release build-server build-dev sanitizers fuzz bench format format-check clean deps package
 FUZZ_SECONDS ?= 60
-# Clients the integration tests drive the server with (Debian packages).
-TEST_TOOLS := wrk slowhttptest redis-server
+# Clients the integration, OpenAPI and browser tests drive the server with (Debian packages).
+TEST_TOOLS := wrk slowhttptest redis-server chromium chromium-driver python3-selenium python3-jsonschema
 
 deps:
 	bash scripts/setup.sh

@@ -12,6 +12,7 @@
 #include "handlers/evaluation.hpp"
 #include "handlers/json_keys.hpp"
 #include "handlers/parallel_trial.hpp"
+#include "handlers/params.hpp"
 #include "handlers/routes.hpp"
 #include "handlers/rule_runner.hpp"
 #include "handlers/script_request.hpp"
@@ -44,7 +45,15 @@ eval_request parse_eval_request(request_context& ctx, const script_store* script
     throw http_error(http::status::unsupported_media_type, "unsupported_media_type",
                      "Content-Type must be application/json");
   }
-  return parse_eval_body(ctx.req.body(), ctx.settings, scripts, launch_route);
+  // ?timeout_ms= works as on the GET endpoints (the smaller one wins when the body
+  // has one too); any other query parameter is a 400, not silently ignored.
+  check_query_params(ctx.query, {"timeout_ms"});
+  const auto query_timeout = timeout_param(ctx.query);
+  eval_request er = parse_eval_body(ctx.req.body(), ctx.settings, scripts, launch_route);
+  if (query_timeout) {
+    er.timeout_ms = std::min(er.timeout_ms.value_or(*query_timeout), *query_timeout);
+  }
+  return er;
 }
 
 eval_request parse_eval_body(std::string_view body, const config::settings& settings,

@@ -150,11 +150,18 @@ net::awaitable<void> eval_launch(request_context& ctx, response& res) {
         unix_ms() + static_cast<std::int64_t>(std::min(er.timeout_ms.value_or(cap), cap));
     try {
       auto& queue = stores.cluster->queue(ctx.owner);
+      // The node that runs it parses the body again: a ?timeout_ms= goes into it.
+      std::string params = ctx.req.body();
+      if (ctx.query.find("timeout_ms") != nullptr && er.timeout_ms) {
+        auto j = json::parse(params);
+        j["timeout_ms"] = *er.timeout_ms;
+        params = dump(j);
+      }
       if (plan) {
-        co_await queue.submit_split(id, ctx.req.body(), unix_ms(), plan->kind, plan->head, deadline,
+        co_await queue.submit_split(id, params, unix_ms(), plan->kind, plan->head, deadline,
                                     plan->parts);
       } else {
-        co_await queue.submit(id, ctx.req.body(), unix_ms());
+        co_await queue.submit(id, params, unix_ms());
       }
     } catch (const redis_unavailable&) {
       throw cluster_unavailable();

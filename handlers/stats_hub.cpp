@@ -92,9 +92,9 @@ std::string stats_hub::snapshot_json(const raw& now, const raw& before) const {
   j["time"] = std::chrono::duration_cast<std::chrono::milliseconds>(
                   std::chrono::system_clock::now().time_since_epoch())
                   .count();
-  j["uptime_s"] = std::chrono::duration_cast<std::chrono::seconds>(
-                      std::chrono::system_clock::now() - started_)
-                      .count();
+  j["uptime_s"] =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now() - started_)
+          .count();
   json workers = json::array();
   for (std::size_t i = 0; i < now.workers.size(); ++i) {
     const auto& a = now.workers[i];
@@ -105,15 +105,14 @@ std::string stats_hub::snapshot_json(const raw& now, const raw& before) const {
     const double busy = ratio(a.busy_ns - std::min(a.busy_ns, b.busy_ns), span);
     const double compute =
         std::min(busy, ratio(a.compute_ns - std::min(a.compute_ns, b.compute_ns), span));
-    workers.push_back({{"worker", i},
-                       {"io", rounded(busy - compute, 0.001)},
-                       {"compute", rounded(compute, 0.001)},
-                       {"requests_per_s", rounded(static_cast<double>(a.requests - b.requests) /
-                                                      seconds,
-                                                  0.1)},
-                       {"connections", m.connections_open.get()},
-                       {"queued_slices", m.compute_queued.get()},
-                       {"evaluations", m.evaluations_in_flight.get()}});
+    workers.push_back(
+        {{"worker", i},
+         {"io", rounded(busy - compute, 0.001)},
+         {"compute", rounded(compute, 0.001)},
+         {"requests_per_s", rounded(static_cast<double>(a.requests - b.requests) / seconds, 0.1)},
+         {"connections", m.connections_open.get()},
+         {"queued_slices", m.compute_queued.get()},
+         {"evaluations", m.evaluations_in_flight.get()}});
   }
   j["workers"] = std::move(workers);
   const auto p = platform::read_process_stats();
@@ -122,7 +121,8 @@ std::string stats_hub::snapshot_json(const raw& now, const raw& before) const {
       {"chargen_bytes_per_s",
        rounded(static_cast<double>(now.chargen_bytes - before.chargen_bytes) / seconds, 1)},
       {"rejected_total", now.rejected},
-      {"rejected_per_s", rounded(static_cast<double>(now.rejected - before.rejected) / seconds, 0.1)},
+      {"rejected_per_s",
+       rounded(static_cast<double>(now.rejected - before.rejected) / seconds, 0.1)},
       {"stream_subscribers", subscribers_.load()}};
   json jobs;
   if (cluster_ == nullptr) {
