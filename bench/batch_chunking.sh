@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Chunk size on a skewed batch (CONTEXT.md §4): 27,000 trial-division items, mostly
+# Chunk size on a skewed batch : 27,000 trial-division items, mostly
 # small primes and 27 eighteen-digit primes placed at the end (as in sorted input).
 # Makespan with automatic chunking vs chunk = items / W vs chunk = 1, against the
 # ideal (total CPU / W). Target: automatic within 1.10x of ideal.

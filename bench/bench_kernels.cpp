@@ -1,5 +1,5 @@
 // Kernel benchmarks, alone (no server): Miller–Rabin ns per call, serial trial
-// division on the five numbers of CONTEXT.md, chargen pattern throughput.
+// division on five reference numbers, chargen pattern throughput.
 // Run: ./build/release/bench/bench_kernels
 #include <algorithm>
 #include <chrono>

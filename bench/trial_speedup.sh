@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Cooperative parallel trial division through the running server vs the serial
-# kernel, on the five numbers of CONTEXT.md (median of 5 runs each).
+# kernel, on five reference numbers (below; median of 5 runs each).
 # Targets: parallel <= serial for all; primes: speed-up >= 0.9 x W; large non-primes:
 # parallel <= serial-to-factor / W x 1.2.
 # Usage: bash bench/trial_speedup.sh   (needs the release build)

@@ -8,7 +8,7 @@
 
 #include "server/redis_connection.hpp"
 
-// The cluster job protocol on Redis 7 (docs: ../shared/CLUSTER.md §6, README "Cluster"):
+// The cluster job protocol on Redis 7 (docs/cluster.md):
 // a stream with a consumer group is the queue, one hash per job holds its state, and
 // every state change that must be atomic is one server-side Lua script. Execution is
 // at least once; the visible result is written once: an epoch, raised by every

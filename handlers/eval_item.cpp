@@ -157,7 +157,7 @@ double estimate_eval_item_ns(const eval_item& item, double trial_ns_per_candidat
       return static_cast<double>(kernels::isqrt_u64(item.n)) * 8.0 / 30.0 * trial_ns_per_candidate;
     case eval_item::kind::script:
       // Unknown in advance; a small guess keeps chunks short (a slow input then
-      // strands little behind it, CONTEXT.md §4) and a state is reused per worker.
+      // strands little behind it) and a state is reused per worker.
       return 20'000;
     case eval_item::kind::record:
       // A cached condition over a small record runs in a few microseconds.

@@ -13,7 +13,7 @@ struct trial_outcome {
   std::uint64_t chunks = 0;
 };
 
-// Cooperative parallel trial division (CONTEXT.md §2): a serial pre-check of the
+// Cooperative parallel trial division (docs/architecture.md): a serial pre-check of the
 // divisors below eval.trial_precheck on the request's worker, then the rest of the
 // wheel candidates up to ⌊√n⌋ in chunks over all workers, with early exit. Chunks
 // are handed out in increasing order and a hit in chunk k only stops chunks above

@@ -141,6 +141,23 @@ void write_workers(exposition_writer& w, std::span<worker* const> workers) {
              exposition_writer::label("worker", std::to_string(wk->index())),
              seconds(wk->metrics().compute_ns.get()));
   }
+  w.family("evald_worker_requests_total", "counter", "Requests answered by each worker.");
+  for (const worker* wk : workers) {
+    std::uint64_t n = 0;
+    for (const auto& r : wk->metrics().routes) {
+      for (const auto& c : r.by_status_class) {
+        n += c.get();
+      }
+    }
+    w.sample("evald_worker_requests_total",
+             exposition_writer::label("worker", std::to_string(wk->index())), n);
+  }
+  w.family("evald_worker_connections_open", "gauge", "Open client connections on each worker.");
+  for (const worker* wk : workers) {
+    w.sample("evald_worker_connections_open",
+             exposition_writer::label("worker", std::to_string(wk->index())),
+             wk->metrics().connections_open.get());
+  }
   w.family("evald_worker_evaluations_in_flight", "gauge",
            "Evaluations admitted on each worker and not yet answered.");
   for (const worker* wk : workers) {

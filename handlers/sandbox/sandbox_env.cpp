@@ -18,7 +18,7 @@ constexpr std::array<const char*, 4> library_names = {"string", "table", "math",
 
 // Trusted helper chunks, compiled in text mode like scripts. The handler of this
 // xpcall runs after pcall returned, so a looping handler is sliced and killed like
-// any other code (the stock one runs the handler with hooks off: SCRIPTS.md §1.3).
+// any other code (the stock one runs the handler with hooks off).
 constexpr std::string_view xpcall_source = R"(
 local pcall, pack, unpack = ...
 return function(f, handler, ...)

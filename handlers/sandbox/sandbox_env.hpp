@@ -3,7 +3,7 @@
 
 #include "handlers/sandbox/lua_api.hpp"
 
-// What a script sees (SCRIPTS.md §1.7): the safe base functions, copies of string
+// What a script sees (docs/scripts.md): the safe base functions, copies of string
 // (budgeted matcher, no dump), table (table.sort size-capped), math and utf8, and an
 // xpcall whose handler runs after the error unwound (hooked and yieldable, unlike the
 // stock one), and the plain-text tests contains(s, x), startswith(s, x) and

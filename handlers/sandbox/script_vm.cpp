@@ -21,7 +21,7 @@ const char marks_key = 0;     // the current run's array marks
 const char env_key = 0;       // the current run's environment
 
 // The hook runs every this many VM instructions: about 3 µs apart on this machine,
-// and the hook's cost does not depend on it (SCRIPTS.md §1.5).
+// and the hook's cost does not depend on it.
 constexpr int hook_period = 1000;
 
 // Closing a state that grew past this returns its pages to the system.
@@ -310,7 +310,7 @@ void script_vm::create_state(host_api api, const std::string_view* source) {
            "the memory limit of " + std::to_string(alloc_.cap) + " bytes was reached compiling");
     } else {
       // Any other load failure is the source's fault, including the parser's "C stack
-      // overflow" on deeply nested expressions (SCRIPTS.md §4.3 #14).
+      // overflow" on deeply nested expressions.
       std::size_t len = 0;
       const char* text = lua_type(L_, -1) == LUA_TSTRING ? lua_tolstring(L_, -1, &len) : nullptr;
       auto [line, message] = split_lua_message(text ? std::string_view(text, len) : "");

@@ -1,5 +1,5 @@
 // User scripts over HTTP: the API (single, map, batch items, named scripts, launched
-// jobs), the error mapping, and the hostile-script table of SCRIPTS.md §4.3 plus our
+// jobs), the error mapping, and a table of known hostile scripts plus our
 // own cases. After every hostile case the process is up and the same connection (so
 // the same worker) serves the next request; descriptors do not leak and RSS returns
 // to its baseline after the memory bombs.
@@ -291,7 +291,7 @@ TEST_F(Scripts, LaunchedScriptJobsReportProgressAndStopOnDelete) {
   EXPECT_EQ(job["result"]["results"][2]["result"], 4);
 }
 
-// SCRIPTS.md §4.3, each under the production limits (16 MiB, 1 s deadline here),
+// Known hostile scripts, each under the production limits (16 MiB, 1 s deadline here),
 // plus our own cases. Every one gets its safe outcome, and the same connection is
 // then served normally.
 TEST_F(Scripts, HostileScriptsGetTheirSafeOutcome) {
