@@ -109,9 +109,10 @@ TEST(Dashboard, EveryWorkersComputeShareRisesUnderATrialDivision) {
     http_client c(server.port());
     const std::string body =
         R"({"workload":"prime","n":"18446744073709551557","method":"trial","timeout_ms":300000})";
-    c.send("POST /eval-launch HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-           "Content-Length: " +
-           std::to_string(body.size()) + "\r\n\r\n" + body);
+    c.send(
+        "POST /eval-launch HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        "Content-Length: " +
+        std::to_string(body.size()) + "\r\n\r\n" + body);
     return c.read_response();
   }();
   ASSERT_TRUE(launched && launched->status == 202);
