@@ -3,6 +3,8 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 #include "handlers/cluster_split.hpp"
@@ -65,6 +67,7 @@ struct cluster_node::agent {
   std::unique_ptr<cluster_queue> queue;
   std::uint32_t running = 0;
   bool stopping = false;
+  std::vector<std::shared_ptr<run_state>> runs;  // the jobs running on this worker
   // The fetch loop waits on this while the worker is full; a finishing job cancels
   // it, so the next job is fetched at once (polling cost 50 ms a job).
   std::unique_ptr<net::steady_timer> slot_free;
@@ -77,6 +80,7 @@ struct cluster_node::run_state {
   bool cancelled = false;
   bool stale = false;
   bool superseded = false;  // a part no longer needed: stop, write nothing
+  bool released = false;    // the node drains: stop, hand the job back
 };
 
 cluster_node::cluster_node(const config::settings& settings, std::span<worker* const> workers,
@@ -95,10 +99,15 @@ cluster_node::cluster_node(const config::settings& settings, std::span<worker* c
                              settings.jobs.ttl};
   for (worker* w : workers) {
     w->metrics().cluster_enabled.set(1);
-    auto a = std::make_unique<agent>(
-        agent{*w, redis_connection::create(w->context(), endpoint),
-              redis_connection::create(w->context(), blocking_endpoint), nullptr, 0, false,
-              std::make_unique<net::steady_timer>(w->context())});
+    auto a =
+        std::make_unique<agent>(agent{*w,
+                                      redis_connection::create(w->context(), endpoint),
+                                      redis_connection::create(w->context(), blocking_endpoint),
+                                      nullptr,
+                                      0,
+                                      false,
+                                      {},
+                                      std::make_unique<net::steady_timer>(w->context())});
     a->queue = std::make_unique<cluster_queue>(*a->commands, qs);
     agents_.push_back(std::move(a));
   }
@@ -122,6 +131,12 @@ void cluster_node::stop_fetching() {
     net::post(a->w.context(), [ag = a.get()] {
       ag->stopping = true;
       ag->slot_free->cancel();
+      for (auto& st : ag->runs) {
+        st->released = true;
+        if (st->job) {
+          st->job->request_stop();
+        }
+      }
     });
   }
 }
@@ -170,8 +185,14 @@ net::awaitable<void> cluster_node::fetch_loop(agent& a) {
       }
       auto d = co_await cluster_queue::fetch(*a.blocking, a.queue->config(),
                                              std::chrono::milliseconds(1000));
-      if (!d || a.stopping) {
-        continue;  // an unstarted delivery stays pending and is reclaimed after the lease
+      if (d && a.stopping) {
+        // Fetched as the drain began: hand it back unstarted.
+        const auto idle = settings_.cluster.lease + std::chrono::seconds(1);
+        co_await a.queue->release(*d, -1, idle);
+        continue;
+      }
+      if (!d) {
+        continue;
       }
       const auto s = co_await a.queue->start(*d, now_ms(), std::to_string(a.w.index()));
       if (s.what == cluster_queue::start_result::kind::run) {
@@ -193,9 +214,15 @@ net::awaitable<void> cluster_node::fetch_loop(agent& a) {
 }
 
 net::awaitable<void> cluster_node::reclaim_loop(agent& a) {
-  const auto period = std::max(settings_.cluster.lease / 3, std::chrono::milliseconds(100));
+  // At least once a second: a job a draining node handed back waits no longer.
+  const auto period = std::clamp(settings_.cluster.lease / 3, std::chrono::milliseconds(100),
+                                 std::chrono::milliseconds(1000));
   while (!a.stopping) {
     co_await pause(period);
+    try {
+      co_await a.queue->announce(now_ms());  // for the dashboard's list of live nodes
+    } catch (const std::exception&) {
+    }
     if (a.stopping || a.running >= settings_.cluster.jobs_per_worker) {
       continue;
     }
@@ -265,6 +292,10 @@ net::awaitable<void> cluster_node::heartbeat(agent& a, cluster_queue::delivery d
 net::awaitable<void> cluster_node::run_job(agent& a, cluster_queue::delivery d,
                                            cluster_queue::start_result s) {
   auto st = std::make_shared<run_state>();
+  a.runs.push_back(st);
+  if (hold_drain_) {
+    hold_drain_();  // a drain waits until this job is written or handed back
+  }
   net::co_spawn(a.w.context(), heartbeat(a, d, s.epoch, st), net::detached);
   const bool part = d.part >= 0;
   std::string status = "done";
@@ -287,7 +318,7 @@ net::awaitable<void> cluster_node::run_job(agent& a, cluster_queue::delivery d,
       evaluation ev(a.w, settings_, timeout);
       ev.on_job = [st](std::shared_ptr<parallel_job> job) {
         st->job = std::move(job);
-        if (st->cancelled || st->stale || st->superseded) {
+        if (st->cancelled || st->stale || st->superseded || st->released) {
           st->job->request_stop();
         }
       };
@@ -305,7 +336,7 @@ net::awaitable<void> cluster_node::run_job(agent& a, cluster_queue::delivery d,
       evaluation ev(a.w, settings_, er.timeout_ms);
       ev.on_job = [st](std::shared_ptr<parallel_job> job) {
         st->job = std::move(job);
-        if (st->cancelled || st->stale) {
+        if (st->cancelled || st->stale || st->released) {
           st->job->request_stop();
         }
       };
@@ -323,7 +354,26 @@ net::awaitable<void> cluster_node::run_job(agent& a, cluster_queue::delivery d,
     result = error_json(500, "internal_error", e.what());
   }
   st->finished = true;
-  if (!st->stale) {
+  if (st->released && !st->stale) {
+    // The node drains: the job (whatever it computed so far) goes back to the queue.
+    for (int attempt = 0; attempt < 3; ++attempt) {
+      bool retry = false;
+      const auto idle = settings_.cluster.lease + std::chrono::seconds(1);
+      try {
+        if (co_await a.queue->release(d, s.epoch, idle)) {
+          spdlog::info("cluster job {}: handed back to the queue by the drain", d.id);
+        }
+      } catch (const redis_unavailable&) {
+        retry = true;  // reclaimed after the lease otherwise
+      } catch (const std::exception& e) {
+        spdlog::error("cluster job {}: hand-back failed: {}", d.id, e.what());
+      }
+      if (!retry) {
+        break;
+      }
+      co_await pause(std::chrono::milliseconds(250));
+    }
+  } else if (!st->stale) {
     // The final write (a part's result), fenced; retried while Redis is unreachable.
     for (int attempt = 0; !a.stopping || attempt < 3; ++attempt) {
       try {
@@ -350,7 +400,11 @@ net::awaitable<void> cluster_node::run_job(agent& a, cluster_queue::delivery d,
     }
   }
   --a.running;
+  a.runs.erase(std::find(a.runs.begin(), a.runs.end(), st));
   a.slot_free->cancel();
+  if (release_drain_) {
+    release_drain_();
+  }
 }
 
 }  // namespace evald

@@ -1,5 +1,6 @@
 #pragma once
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -30,8 +31,15 @@ class cluster_node {
 
   // Spawns the loops on every worker (before the workers run).
   void start();
-  // At the drain: no new fetches. Running jobs keep their lease until the process
-  // exits; another node reclaims them after cluster.lease.
+  // How the node keeps the drain waiting while it hands its running jobs back
+  // (server::hold_drain / release_drain). Set before start().
+  void set_drain_hooks(std::function<void()> hold, std::function<void()> release) {
+    hold_drain_ = std::move(hold);
+    release_drain_ = std::move(release);
+  }
+  // At the drain: no new fetches; every running job (or part) stops at its next
+  // slice and is handed back to the queue, claimable by another node at once
+  // instead of after cluster.lease. Redis unreachable: it is reclaimed after the lease.
   void stop_fetching();
   // Before the workers are destroyed: closes every connection.
   void close();
@@ -55,6 +63,8 @@ class cluster_node {
                                  std::shared_ptr<run_state> st);
 
   const config::settings& settings_;
+  std::function<void()> hold_drain_;
+  std::function<void()> release_drain_;
   memory_script_store& scripts_;
   std::string node_id_;
   std::vector<std::unique_ptr<agent>> agents_;

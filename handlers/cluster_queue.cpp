@@ -225,6 +225,24 @@ final_write(KEYS[1], KEYS[3], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[2])
 drop_entry(KEYS[2], ARGV[1])
 return 'written')";
 
+// KEYS: job, stream, epochs. ARGV: entry, node, epoch (-1: never started), idle_ms, part.
+constexpr const char* release_lua = R"(
+local part = tonumber(ARGV[5])
+if ARGV[3] ~= '-1' then
+  if part < 0 then
+    if redis.call('HGET', KEYS[1], 'epoch') ~= ARGV[3] or
+       redis.call('HGET', KEYS[1], 'status') ~= 'running' then return 'stale' end
+    redis.call('HSET', KEYS[1], 'status', 'queued')
+  elseif redis.call('HGET', KEYS[3], ARGV[5]) ~= ARGV[3] then
+    return 'stale'
+  end
+end
+local pending = redis.call('XPENDING', KEYS[2], 'workers', ARGV[1], ARGV[1], 1)
+if not pending[1] then return 'gone' end
+redis.call('XCLAIM', KEYS[2], 'workers', ARGV[2], 0, ARGV[1], 'IDLE', ARGV[4],
+           'RETRYCOUNT', math.max(pending[1][4] - 1, 0), 'JUSTID')
+return 'released')";
+
 // KEYS: job, finishes. ARGV: now_ms, ttl_ms.
 constexpr const char* cancel_lua = R"(
 local status = redis.call('HGET', KEYS[1], 'status')
@@ -259,7 +277,8 @@ for _, id in ipairs(ids) do
 end
 return out)";
 
-// KEYS: index, stream. ARGV: prefix, limit, live_ms. Returns {statuses..., '', nodes...}.
+// KEYS: index, nodes. ARGV: prefix, limit, now_ms, live_ms. Returns {statuses..., '',
+// nodes...}; nodes silent for an hour are forgotten on the way.
 constexpr const char* survey_lua = R"(
 local out = {}
 for _, id in ipairs(redis.call('ZREVRANGE', KEYS[1], 0, tonumber(ARGV[2]) - 1)) do
@@ -267,18 +286,10 @@ for _, id in ipairs(redis.call('ZREVRANGE', KEYS[1], 0, tonumber(ARGV[2]) - 1)) 
   if st then table.insert(out, st) end
 end
 table.insert(out, '')
-if redis.call('EXISTS', KEYS[2]) == 1 then
-  local ok, consumers = pcall(redis.call, 'XINFO', 'CONSUMERS', KEYS[2], 'workers')
-  if ok then
-    for _, c in ipairs(consumers) do
-      local name, idle
-      for i = 1, #c, 2 do
-        if c[i] == 'name' then name = c[i + 1] end
-        if c[i] == 'idle' then idle = c[i + 1] end
-      end
-      if name and idle and idle <= tonumber(ARGV[3]) then table.insert(out, name) end
-    end
-  end
+local since = tonumber(ARGV[3]) - tonumber(ARGV[4])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', since - 3600000)
+for _, n in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], since, '+inf')) do
+  table.insert(out, n)
 end
 return out)";
 
@@ -399,11 +410,18 @@ net::awaitable<cluster_queue::script_write> cluster_queue::write_script(
                            : script_write::conflict;
 }
 
+net::awaitable<void> cluster_queue::announce(std::int64_t now_ms) {
+  const auto r = co_await redis_.exec(
+      redis_args("ZADD", settings_.prefix + "nodes", std::to_string(now_ms), settings_.node_id));
+  throw_if_error(r);
+}
+
 net::awaitable<cluster_queue::overview> cluster_queue::survey(std::size_t limit,
+                                                              std::int64_t now_ms,
                                                               std::chrono::milliseconds live) {
-  const auto r =
-      co_await script(survey_lua, redis_args(settings_.prefix + "index", settings_.prefix + "jobs"),
-                      redis_args(settings_.prefix, std::to_string(limit), ms(live)));
+  auto keys = redis_args(settings_.prefix + "index", settings_.prefix + "nodes");
+  auto args = redis_args(settings_.prefix, std::to_string(limit), std::to_string(now_ms), ms(live));
+  const auto r = co_await script(survey_lua, std::move(keys), std::move(args));
   overview out;
   bool nodes = false;
   for (const auto& e : r.elements) {
@@ -607,6 +625,16 @@ net::awaitable<cluster_queue::part_result> cluster_queue::finish_part(const deli
   co_return r.str == "recorded" ? part_result::recorded
   : r.str == "written"          ? part_result::written
                                 : part_result::late;
+}
+
+net::awaitable<bool> cluster_queue::release(const delivery& d, std::int64_t epoch,
+                                            std::chrono::milliseconds idle) {
+  const std::string job = job_key(d.id);
+  auto keys = redis_args(job, settings_.prefix + "jobs", job + ":epochs");
+  auto args = redis_args(d.entry, settings_.node_id, std::to_string(epoch), ms(idle),
+                         std::to_string(d.part));
+  const auto r = co_await script(release_lua, std::move(keys), std::move(args));
+  co_return r.str == "released";
 }
 
 net::awaitable<cluster_queue::cancel_result> cluster_queue::cancel(const std::string& id,

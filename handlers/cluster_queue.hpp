@@ -21,6 +21,7 @@
 //                                 result owner epoch cancel deliveries
 //   P job:{id}:finishes   LIST    one element per accepted final write (an audit)
 //   P index               ZSET    ids by submission time (GET /jobs, newest first)
+//   P nodes               ZSET    node ids by their last announcement (once a second)
 // A job split into parts (one big job across nodes, cluster_split.hpp) also has
 //   P job:{id}            + split head deadline parts limit done (limit: the parts
 //                           still needed; a trial part that finds a factor lowers it)
@@ -120,6 +121,11 @@ class cluster_queue {
   // The part completing the job assembles and writes the job's result.
   net::awaitable<part_result> finish_part(const delivery& d, const std::string& status,
                                           const std::string& result, bool hit, std::int64_t now_ms);
+  // A draining node hands a job (or part) back: its entry is made claimable at once
+  // (idle `idle`, its delivery count restored) and a whole job is queued again.
+  // `epoch` -1: a delivery it never started. False when it was not this node's any more.
+  net::awaitable<bool> release(const delivery& d, std::int64_t epoch,
+                               std::chrono::milliseconds idle);
   // DELETE /jobs/<id>: a queued job ends cancelled at once; a running one gets the
   // durable cancel flag its runner reads at its next heartbeat.
   net::awaitable<cancel_result> cancel(const std::string& id, std::int64_t now_ms);
@@ -140,13 +146,16 @@ class cluster_queue {
                                             const std::optional<std::string>& source,
                                             std::uint32_t max_named);
 
+  // This node is alive (P nodes: ZSET node id → last announcement, unix ms).
+  net::awaitable<void> announce(std::int64_t now_ms);
   // For the dashboard: jobs by status among the newest `limit` (cluster-wide), and
-  // the nodes that asked the queue for work within `live` (the group's consumers).
+  // the nodes that announced themselves within `live`.
   struct overview {
     std::map<std::string, std::uint64_t> by_status;
     std::vector<std::string> nodes;
   };
-  net::awaitable<overview> survey(std::size_t limit, std::chrono::milliseconds live);
+  net::awaitable<overview> survey(std::size_t limit, std::int64_t now_ms,
+                                  std::chrono::milliseconds live);
 
   // Throws redis_unavailable unless Redis answers a PING now.
   net::awaitable<void> ping();

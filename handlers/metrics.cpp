@@ -34,7 +34,7 @@ void metrics(request_context& ctx, response& res) {
       w.sample("evald_cluster_jobs", exposition_writer::label("status", status), n);
     }
     w.family("evald_cluster_node_up", "gauge",
-             "Nodes that asked the cluster queue for work in the last 10 s.");
+             "Nodes that announced themselves to the cluster in the last 10 s.");
     for (const auto& node : cluster->nodes) {
       w.sample("evald_cluster_node_up", exposition_writer::label("node", node), std::uint64_t{1});
     }

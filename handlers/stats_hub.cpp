@@ -170,8 +170,11 @@ net::awaitable<void> stats_hub::run() {
     if (cluster_ != nullptr) {
       cluster_view view;
       try {
-        auto o = co_await cluster_->queue(*workers_.front())
-                     .survey(1000, std::chrono::milliseconds(10'000));
+        const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                std::chrono::system_clock::now().time_since_epoch())
+                                .count();
+        const auto live = std::chrono::milliseconds(10'000);
+        auto o = co_await cluster_->queue(*workers_.front()).survey(1000, now_ms, live);
         view.reachable = true;
         view.by_status.assign(o.by_status.begin(), o.by_status.end());
         view.nodes = std::move(o.nodes);

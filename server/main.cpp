@@ -91,6 +91,7 @@ int main(int argc, char** argv) {
         return 2;
       }
       stores.cluster = cluster.get();
+      cluster->set_drain_hooks([&srv] { srv.hold_drain(); }, [&srv] { srv.release_drain(); });
       cluster->start();
       if (stats) {
         stats->set_cluster(cluster.get());
@@ -106,7 +107,7 @@ int main(int argc, char** argv) {
       }
 #if defined(EVALD_HAS_CLUSTER)
       if (cluster) {
-        // Running cluster jobs are not cancelled: another node reclaims them after the lease.
+        // Running cluster jobs stop and go back to the queue; the drain waits for that.
         cluster->stop_fetching();
       }
 #endif

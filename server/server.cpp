@@ -297,9 +297,20 @@ void server::begin_drain() {
 }
 
 void server::on_worker_drained() {
-  if (++drained_workers_ == workers_.size()) {
+  ++drained_workers_;
+  stop_when_drained();
+}
+
+void server::stop_when_drained() {
+  if (drained_workers_ == workers_.size() && drain_holds_.load() == 0 && !stopped_) {
     spdlog::info("drained");
     stop_all();
+  }
+}
+
+void server::release_drain() {
+  if (drain_holds_.fetch_sub(1) == 1 && draining_.load()) {
+    net::post(workers_.front()->context(), [this] { stop_when_drained(); });
   }
 }
 

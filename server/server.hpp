@@ -39,6 +39,11 @@ class server {
   void on_reload(std::function<void()> reload) { reload_ = std::move(reload); }
   // Runs when the drain begins (on worker 0): stop work no connection waits for.
   void on_drain(std::function<void()> drain) { drain_ = std::move(drain); }
+  // Work without a connection that the drain must wait for (a cluster job handing
+  // itself back to the queue): the process stops only once every hold is released,
+  // or at timeouts.shutdown. Any thread.
+  void hold_drain() noexcept { drain_holds_.fetch_add(1); }
+  void release_drain();
 
  private:
   void bind_listeners();
@@ -63,7 +68,9 @@ class server {
   std::function<void()> drain_;
   std::unique_ptr<net::steady_timer> shutdown_timer_;
   std::size_t drained_workers_ = 0;
-  bool draining_ = false;
+  std::atomic<std::uint32_t> drain_holds_{0};
+  void stop_when_drained();            // on worker 0
+  std::atomic<bool> draining_{false};  // set on worker 0, read by release_drain() anywhere
   bool stopped_ = false;
 };
 

@@ -154,6 +154,20 @@ TEST_F(Cluster, LaunchOnOneNodeReadOnEveryNodeCancelFromAnother) {
   EXPECT_EQ(job(c.port(), id), done) << "every node gives the same answer";
   EXPECT_EQ(done["result"]["prime"], coreutils_factor("1000000007") == "1000000007: 1000000007");
   EXPECT_NE(send(c.port(), "GET", "/jobs").body.find(id), std::string::npos);
+  // The dashboard's figures on any node: jobs counted cluster-wide, the live nodes listed
+  // (a new snapshot every second: polled, not timed).
+  json snapshot;
+  EXPECT_TRUE(eventually(
+      [&] {
+        snapshot = json::parse(send(b.port(), "GET", "/stats").body)["current"];
+        return snapshot.is_object() && snapshot["jobs"]["scope"] == "cluster" &&
+               snapshot["jobs"]["by_status"].value("done", 0) >= 1 &&
+               snapshot["jobs"]["nodes"] == json::array({"node-a", "node-b", "node-c"});
+      },
+      std::chrono::seconds(10)))
+      << snapshot.dump();
+  EXPECT_NE(send(a.port(), "GET", "/metrics").body.find("evald_cluster_node_up{node=\"node-c\"} 1"),
+            std::string::npos);
 
   // A long job, cancelled from a node that may not be running it.
   const std::string slow =
@@ -373,6 +387,56 @@ TEST_F(Cluster, Kill9OfTheRunningNodeAnotherNodeFinishesItOnce) {
   EXPECT_EQ(coreutils_factor(big_prime), big_prime + ": " + big_prime);
   EXPECT_EQ(redis_->cli({"LLEN", "evald:job:{" + id + "}:finishes"}), "1") << "one final write";
   EXPECT_EQ(redis_->cli({"HGET", "evald:job:{" + id + "}", "epoch"}), "2");
+}
+
+// A rolling restart: SIGTERM of the node running a job stops it at its next slice
+// and hands it back to the queue, so another node takes it at once instead of after
+// the lease (30 s here), and the drain waits for the hand-back.
+TEST_F(Cluster, ADrainingNodeHandsItsJobBackAtOnce) {
+  std::vector<std::unique_ptr<evald_process>> nodes;
+  for (const char* name : {"drain-a", "drain-b"}) {
+    evald_process::options o;
+    o.threads = 1;
+    o.config_json = R"({"limits":{"max_eval_time":"5m"},"cluster":{"redis":")" + redis_->url() +
+                    R"(","lease":"30s","heartbeat":"1s","split_time":"0s"}})";
+    o.args = {"--node-id", name};
+    nodes.push_back(std::make_unique<evald_process>(o));
+  }
+  const std::string prime = long_prime(nodes[0]->port());
+  const std::string id =
+      launch(nodes[0]->port(),
+             json{{"workload", "prime"}, {"n", prime}, {"method", "trial"}, {"timeout_ms", 300000}}
+                 .dump());
+  const std::string key = "evald:job:{" + id + "}";
+  std::string owner;
+  ASSERT_TRUE(eventually(
+      [&] {
+        owner = redis_->cli({"HGET", key, "owner"});
+        return !owner.empty() && redis_->cli({"HGET", key, "status"}) == "running";
+      },
+      std::chrono::seconds(20)));
+  const std::size_t runner = owner == "drain-a" ? 0 : 1;
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(nodes[runner]->stop(SIGTERM), 0) << nodes[runner]->stderr_text();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5))
+      << "the drain waits for the hand-back, not for the job";
+  EXPECT_NE(nodes[runner]->stderr_text().find("handed back to the queue by the drain"),
+            std::string::npos)
+      << nodes[runner]->stderr_text();
+  json done;
+  ASSERT_TRUE(eventually(
+      [&] {
+        done = job(nodes[1 - runner]->port(), id);
+        return done.value("status", "") == "done";
+      },
+      std::chrono::seconds(120)))
+      << done.dump();
+  // Taken over at once, not after the 30 s lease (the job itself runs a few seconds).
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(25));
+  EXPECT_EQ(done["node"], owner == "drain-a" ? "drain-b" : "drain-a");
+  EXPECT_EQ(done["result"]["prime"], true);
+  EXPECT_EQ(redis_->cli({"HGET", key, "epoch"}), "2");
+  EXPECT_EQ(redis_->cli({"LLEN", key + ":finishes"}), "1");
 }
 
 TEST_F(Cluster, AFrozenOwnerComesBackAndItsWritesAreRefused) {
