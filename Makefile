@@ -58,6 +58,7 @@ bench: build-release
 	./build/release/bench/bench_kernels
 	./build/release/bench/bench_eval_parse
 	bash bench/healthz_wrk.sh 10
+	bash bench/dashboard_cost.sh 10
 	bash bench/chargen_throughput.sh 5
 	./build/release/bench/bench_script
 	bash bench/scripts_wrk.sh 10
