@@ -292,6 +292,8 @@ net::awaitable<void> cluster_node::heartbeat(agent& a, cluster_queue::delivery d
 net::awaitable<void> cluster_node::run_job(agent& a, cluster_queue::delivery d,
                                            cluster_queue::start_result s) {
   auto st = std::make_shared<run_state>();
+  // The drain may have begun between the fetch and now: such a job goes straight back.
+  st->released = a.stopping;
   a.runs.push_back(st);
   if (hold_drain_) {
     hold_drain_();  // a drain waits until this job is written or handed back
