@@ -1,11 +1,14 @@
 #pragma once
 #include <cstdint>
+#include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "handlers/eval_item.hpp"
 #include "handlers/evaluation.hpp"
+#include "handlers/json_keys.hpp"
 
 namespace evald {
 
@@ -22,12 +25,48 @@ struct eval_request {
 // batch size (413). Bad items of a batch stay in their slots as errors.
 // `scripts` resolves named scripts (null: none available).
 // `launch_route`: the body came to /eval-launch (a payload then has a launchCondition).
-eval_request parse_eval_request(request_context& ctx, const script_store* scripts,
-                                bool launch_route = false);
+// A body bigger than a few KiB is decoded in compute slices on the request's worker.
+net::awaitable<eval_request> parse_eval_request(request_context& ctx, const script_store* scripts,
+                                                bool launch_route = false);
 
-// The body part of parse_eval_request (throws http_error); also the fuzz target's entry.
+// The body part of parse_eval_request (throws http_error), in one piece; also the fuzz
+// target's entry. The same as an eval_body_decoder run to the end, then
+// interpret_eval_body.
 eval_request parse_eval_body(std::string_view body, const config::settings& settings,
                              const script_store* scripts = nullptr, bool launch_route = false);
+
+// A body's JSON in steps (so a big batch is read in compute slices, not in one stretch
+// that holds the worker's other connections): strict RFC 8259, no duplicate keys, at
+// most `max_depth` levels; a Log Detector body whose strings hold bytes that are not
+// UTF-8 is repaired (U+FFFD) and read again. advance() throws bad_request naming the
+// problem and its byte. The body must outlive the decoder.
+class eval_body_decoder {
+ public:
+  static constexpr std::size_t max_depth = 32;
+
+  explicit eval_body_decoder(std::string_view body);
+  ~eval_body_decoder();
+  eval_body_decoder(const eval_body_decoder&) = delete;
+  eval_body_decoder& operator=(const eval_body_decoder&) = delete;
+
+  // Reads about `bytes` more; true once the whole body is decoded.
+  bool advance(std::size_t bytes);
+  nlohmann::json take();  // once advance() has returned true
+
+ private:
+  bool repairing() const noexcept { return repaired_.has_value(); }
+
+  std::string_view body_;
+  std::unique_ptr<json_incremental_parser> parser_;
+  std::optional<std::string> repaired_;
+  std::string first_error_;
+  nlohmann::json value_;
+  bool done_ = false;
+};
+
+// A decoded body's meaning: the workload, items or Log Detector payloads, validated.
+eval_request interpret_eval_body(nlohmann::json body, const config::settings& settings,
+                                 const script_store* scripts = nullptr, bool launch_route = false);
 
 // Computes every item over all workers; returns the response body.
 net::awaitable<std::string> run_eval_request(evaluation& ev, const config::settings& settings,

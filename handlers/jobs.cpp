@@ -131,7 +131,7 @@ net::awaitable<void> eval_launch(request_context& ctx, response& res) {
   }
 #endif
   // Bad input is a 4xx now, not a failed job later.
-  eval_request er = parse_eval_request(ctx, &stores.scripts, true);
+  eval_request er = co_await parse_eval_request(ctx, &stores.scripts, true);
   if (er.detector) {
     // The Log Detector's launch question is answered at once, as /eval answers.
     evaluation ev(ctx, er.timeout_ms);

@@ -26,10 +26,26 @@ class parser {
         end_(text.data() + text.size()),
         max_depth_(max_depth) {}
 
-  json parse() {
-    json root;
-    json* target = &root;  // where the next value goes
+  // Between two calls of advance() the state is p_, target_ and open_: each pointer
+  // stays valid, because a container only grows while none of its children is open.
+  bool advance(std::size_t bytes) {
+    if (done_) {
+      return true;
+    }
+    const auto left = static_cast<std::size_t>(end_ - p_);
+    return advance(bytes >= left ? end_ : p_ + bytes);
+  }
+  bool done() const noexcept { return done_; }
+  json take() { return std::move(root_); }
+
+  // Parses on until the value is complete (true) or, between two values, p_ has
+  // passed `stop` (false: call again to go on). Throws on the first error.
+  bool advance(const char* stop) {
+    json*& target = target_;  // where the next value goes
     for (;;) {
+      if (p_ >= stop && stop != end_) {
+        return false;
+      }
       skip_ws();
       if (p_ == end_) {
         fail("unexpected end of input; expected a value");
@@ -92,7 +108,8 @@ class parser {
           if (p_ != end_) {
             fail("unexpected character after the JSON value");
           }
-          return root;
+          done_ = true;
+          return true;
         }
         json& top = *open_.back();
         if (p_ == end_) {
@@ -400,12 +417,35 @@ class parser {
   const char* end_;
   std::size_t max_depth_;
   std::vector<json*> open_;  // containers not closed yet; only the innermost grows
+  json root_;
+  json* target_ = &root_;
+  bool done_ = false;
 };
 
 }  // namespace
 
 json parse_json_rejecting_duplicate_keys(std::string_view text, std::size_t max_depth) {
-  return parser(text, max_depth).parse();
+  parser p(text, max_depth);
+  p.advance(text.size());
+  return p.take();
+}
+
+class json_incremental_parser::state : public parser {
+ public:
+  using parser::parser;
+};
+
+json_incremental_parser::json_incremental_parser(std::string_view text, std::size_t max_depth)
+    : state_(std::make_unique<state>(text, max_depth)) {}
+
+json_incremental_parser::~json_incremental_parser() = default;
+
+bool json_incremental_parser::advance(std::size_t bytes) {
+  return state_->advance(bytes);
+}
+
+json json_incremental_parser::take() {
+  return state_->take();
 }
 
 }  // namespace evald

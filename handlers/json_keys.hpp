@@ -1,6 +1,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <nlohmann/json_fwd.hpp>
 #include <stdexcept>
 #include <string>
@@ -33,5 +34,25 @@ class json_too_deep : public std::runtime_error {
 // Containers nested deeper than `max_depth` throw json_too_deep.
 nlohmann::json parse_json_rejecting_duplicate_keys(std::string_view text,
                                                    std::size_t max_depth = SIZE_MAX);
+
+// The same parse in steps, so a big body can be read in compute slices: advance()
+// reads on until about `bytes` more of the text are consumed (it stops only between
+// two values, so a long string is read whole) and says whether the value is
+// complete; it throws what parse_json_rejecting_duplicate_keys throws. The text must
+// outlive the parser.
+class json_incremental_parser {
+ public:
+  json_incremental_parser(std::string_view text, std::size_t max_depth = SIZE_MAX);
+  ~json_incremental_parser();
+  json_incremental_parser(const json_incremental_parser&) = delete;
+  json_incremental_parser& operator=(const json_incremental_parser&) = delete;
+
+  bool advance(std::size_t bytes);
+  nlohmann::json take();  // once advance() has returned true
+
+ private:
+  class state;
+  std::unique_ptr<state> state_;
+};
 
 }  // namespace evald

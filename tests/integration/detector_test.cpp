@@ -472,3 +472,31 @@ TEST_F(Detector, ServerTimingIsSet) {
   EXPECT_EQ(r.status, 200);
   EXPECT_NE(r.header("Server-Timing").find("cpu"), std::string::npos) << r.header("Server-Timing");
 }
+
+// A big batch is decoded in steps (compute slices); a byte that is not UTF-8 near its
+// end still makes the repair pass, from the start, in steps too.
+TEST_F(Detector, ABigBatchWithABadByteAtTheEndIsRepairedToo) {
+  json payloads = json::array();
+  for (int i = 0; i < 400; ++i) {
+    payloads.push_back(record("line " + std::to_string(i) + (i == 399 ? " @BAD@" : ""),
+                              {standard(1, "return text:find('line') ~= nil")}));
+  }
+  std::string body = json{{"payloads", payloads}}.dump();
+  ASSERT_GT(body.size(), 32U * 1024);
+  body.replace(body.find("@BAD@"), 5, "\xff\xfe");
+  const auto r = send(port(), "/eval", body);
+  const auto j = ok_body(r);
+  ASSERT_EQ(j["results"].size(), 400U);
+  EXPECT_EQ(j["results"][399]["trueConditions"], json::parse("[1]")) << j["results"][399].dump();
+  // The same bad byte outside a Log Detector body stays an error, naming its byte.
+  std::string other = R"({"items":[)";
+  while (other.size() < 40 * 1024) {
+    other += R"({"workload":"prime","n":"7"},)";
+  }
+  const auto at = other.size() + 26;  // 1-based byte of the bad one
+  other += "{\"workload\":\"prime\",\"n\":\"\xff\"}]}";
+  const auto e = send(port(), "/eval", other);
+  EXPECT_EQ(e.status, 400) << e.body;
+  EXPECT_NE(e.body.find("malformed JSON at byte " + std::to_string(at)), std::string::npos)
+      << e.body;
+}

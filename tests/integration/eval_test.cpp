@@ -6,6 +6,7 @@
 
 #include "tests/integration/harness.hpp"
 #include "tests/integration/http_client.hpp"
+#include "tests/integration/probes.hpp"
 
 using namespace evald::test;
 using json = nlohmann::json;
@@ -158,4 +159,41 @@ TEST_F(Eval, BatchDeadline) {
   const json j = json::parse(res.body);
   EXPECT_EQ(j["error"]["code"], "deadline_exceeded");
   EXPECT_LT(j["progress"].get<double>(), 1.0);
+}
+
+// A body bigger than a few KiB is decoded as compute slices of the worker (so its other
+// connections are served in between), with the same answers and errors as a small one.
+TEST_F(Eval, ABigBodyIsDecodedInComputeSlices) {
+  std::string body = R"({"items":[)";
+  for (int i = 0; i < 1000; ++i) {
+    body += (i ? "," : "") + std::string(R"({"workload":"factor","n":")") +
+            std::to_string(1000 + i) + R"("})";
+  }
+  body += "]}";
+  ASSERT_GT(body.size(), 16U * 1024);
+  auto res = post(port(), body);
+  ASSERT_EQ(res.status, 200) << res.body.substr(0, 300);
+  const auto results = json::parse(res.body)["results"];
+  ASSERT_EQ(results.size(), 1000U);
+  EXPECT_EQ(results[0]["n"], "1000");
+  EXPECT_EQ(results[999]["n"], "1999");
+  EXPECT_EQ(results[999]["factors"], json::parse(R"(["1999"])"));
+
+  // A 600 KB body with its error at the end: no evaluation runs, so the compute time
+  // the workers report is the decode's (it took more than one slice).
+  std::string bad = R"({"items":[)";
+  while (bad.size() < 600 * 1024) {
+    bad += R"({"workload":"factor","n":"18446744073709551557","tag":"abcdefghij"},)";
+  }
+  const auto at = bad.size() + 1;
+  bad += "x]}";
+  const double compute_before =
+      metric_total(scrape_metrics(port()), "evald_worker_compute_seconds_total");
+  res = post(port(), bad);
+  EXPECT_EQ(res.status, 400);
+  EXPECT_NE(res.body.find("malformed JSON at byte " + std::to_string(at)), std::string::npos)
+      << res.body;
+  const double compute_after =
+      metric_total(scrape_metrics(port()), "evald_worker_compute_seconds_total");
+  EXPECT_GT(compute_after, compute_before);
 }

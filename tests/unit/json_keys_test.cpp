@@ -119,3 +119,70 @@ TEST(JsonParse, StrictRfc8259) {
     EXPECT_EQ(e.byte, 12U);
   }
 }
+
+namespace {
+
+// The value (or the error's what() and byte) of a parse in steps of `step` bytes, and
+// how many calls of advance() it took.
+struct stepped_outcome {
+  nlohmann::json value;
+  std::string error;
+  std::size_t calls = 0;
+};
+
+stepped_outcome parse_in_steps(std::string_view text, std::size_t step, std::size_t depth = 32) {
+  stepped_outcome o;
+  try {
+    evald::json_incremental_parser p(text, depth);
+    do {
+      ++o.calls;
+    } while (!p.advance(step));
+    o.value = p.take();
+  } catch (const std::exception& e) {
+    o.error = e.what();
+  }
+  return o;
+}
+
+stepped_outcome parse_at_once(std::string_view text, std::size_t depth = 32) {
+  stepped_outcome o;
+  try {
+    o.value = evald::parse_json_rejecting_duplicate_keys(text, depth);
+  } catch (const std::exception& e) {
+    o.error = e.what();
+  }
+  return o;
+}
+
+}  // namespace
+
+TEST(JsonParse, InStepsGivesTheSameValueOrErrorForEveryStepSize) {
+  std::string big = R"({"items":[)";
+  for (int i = 0; i < 500; ++i) {
+    big += (i ? "," : "") + std::string(R"({"workload":"factor","n":")") + std::to_string(i) +
+           R"(","tags":[1,2.5,true,null,{"k":"v\u00e9"}]})";
+  }
+  big += R"(],"chunk":3})";
+  const std::string texts[] = {big,
+                               big.substr(0, big.size() - 1),                 // truncated
+                               big.substr(0, 4000) + "x" + big.substr(4001),  // a bad byte
+                               R"({"a":1,"b":[{"c":2},{"c":3}],"a":4})",      // duplicate
+                               std::string(40, '[') + std::string(40, ']'),   // too deep
+                               R"([1e999])",
+                               R"("a long string of one value")",
+                               "[]",
+                               "7"};
+  for (const auto& text : texts) {
+    const auto once = parse_at_once(text);
+    for (const std::size_t step : {1UL, 2UL, 3UL, 7UL, 64UL, 1000UL, 8192UL}) {
+      const auto stepped = parse_in_steps(text, step);
+      EXPECT_EQ(stepped.error, once.error) << "step " << step << ": " << text.substr(0, 60);
+      EXPECT_EQ(stepped.value, once.value) << "step " << step << ": " << text.substr(0, 60);
+    }
+  }
+  // It really stops between values: about one call per `step` bytes.
+  const auto calls = parse_in_steps(big, 1000).calls;
+  EXPECT_GE(calls, big.size() / 1000 - 1);
+  EXPECT_LE(calls, big.size() / 900 + 2);
+  EXPECT_EQ(parse_in_steps(big, big.size()).calls, 1U);
+}
