@@ -30,8 +30,7 @@ net::awaitable<eval_request> parse_eval_request(request_context& ctx, const scri
                                                 bool launch_route = false);
 
 // The body part of parse_eval_request (throws http_error), in one piece; also the fuzz
-// target's entry. The same as an eval_body_decoder run to the end, then
-// interpret_eval_body.
+// target's entry. The same as an eval_body_reader run to the end.
 eval_request parse_eval_body(std::string_view body, const config::settings& settings,
                              const script_store* scripts = nullptr, bool launch_route = false);
 
@@ -65,8 +64,34 @@ class eval_body_decoder {
 };
 
 // A decoded body's meaning: the workload, items or Log Detector payloads, validated.
-eval_request interpret_eval_body(nlohmann::json body, const config::settings& settings,
-                                 const script_store* scripts = nullptr, bool launch_route = false);
+// With `deferred_items`, a batch's items are left for the caller (who reads them in
+// steps): it points at them, and the result has none yet; otherwise it is null.
+eval_request interpret_eval_body(nlohmann::json& body, const config::settings& settings,
+                                 const script_store* scripts = nullptr, bool launch_route = false,
+                                 nlohmann::json** deferred_items = nullptr);
+
+// The whole body in steps: decoded, then a batch's items checked about `bytes`' worth
+// at a time (each item's tree freed as it is read). advance() throws http_error.
+class eval_body_reader {
+ public:
+  eval_body_reader(std::string_view body, const config::settings& settings,
+                   const script_store* scripts, bool launch_route);
+
+  bool advance(std::size_t bytes);  // true once the request is read
+  eval_request take();
+
+ private:
+  eval_body_decoder decoder_;
+  const config::settings& settings_;
+  const script_store* scripts_;
+  bool launch_route_;
+  nlohmann::json body_;
+  nlohmann::json* items_ = nullptr;  // a batch's items still to read
+  std::size_t next_ = 0;
+  bool decoded_ = false;
+  bool done_ = false;
+  eval_request out_;
+};
 
 // Computes every item over all workers; returns the response body.
 net::awaitable<std::string> run_eval_request(evaluation& ev, const config::settings& settings,

@@ -1,5 +1,6 @@
 // POST /eval bodies: JSON decoding (our parser checked against nlohmann's on every
 // input), depth and duplicate-key checks, item and Log Detector payload validation.
+// The decoder in small steps must agree with itself in one piece.
 // Only http_error may escape parse_eval_body (a 4xx for the client); anything else,
 // or a disagreement between the two parsers, is a finding.
 #include <cstdint>
@@ -61,12 +62,42 @@ void compare_parsers(std::string_view text) {
   }
 }
 
+// The body decoder in steps of 1..16 bytes (as a big body is decoded in compute
+// slices) must give what it gives in one piece: the same value or the same error.
+void compare_steps(std::string_view text) {
+  const std::size_t step = text.empty() ? 1 : 1 + static_cast<unsigned char>(text.back()) % 16;
+  std::string once_error;
+  std::string stepped_error;
+  nlohmann::json once;
+  nlohmann::json stepped;
+  try {
+    evald::eval_body_decoder d(text);
+    while (!d.advance(SIZE_MAX)) {
+    }
+    once = d.take();
+  } catch (const evald::http_error& e) {
+    once_error = e.what();
+  }
+  try {
+    evald::eval_body_decoder d(text);
+    while (!d.advance(step)) {
+    }
+    stepped = d.take();
+  } catch (const evald::http_error& e) {
+    stepped_error = e.what();
+  }
+  if (once_error != stepped_error || once != stepped) {
+    std::abort();
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   static const evald::config::settings settings;
   const std::string_view text(reinterpret_cast<const char*>(data), size);
   compare_parsers(text);
+  compare_steps(text);
   for (const bool launch_route : {false, true}) {
     try {
       const auto er = evald::parse_eval_body(text, settings, nullptr, launch_route);
