@@ -89,6 +89,37 @@ void compare_steps(std::string_view text) {
   if (once_error != stepped_error || once != stepped) {
     std::abort();
   }
+  // And the whole reading (a batch's items checked in steps) against parse_eval_body.
+  static const evald::config::settings settings;
+  std::string whole_error;
+  std::string steps_error;
+  evald::eval_request whole;
+  evald::eval_request steps;
+  try {
+    whole = evald::parse_eval_body(text, settings);
+  } catch (const evald::http_error& e) {
+    whole_error = e.what();
+  }
+  try {
+    evald::eval_body_reader reader(text, settings, nullptr, false);
+    while (!reader.advance(step)) {
+    }
+    steps = reader.take();
+  } catch (const evald::http_error& e) {
+    steps_error = e.what();
+  }
+  if (whole_error != steps_error || whole.items.size() != steps.items.size() ||
+      whole.batch != steps.batch || whole.chunk != steps.chunk ||
+      whole.timeout_ms != steps.timeout_ms) {
+    std::abort();
+  }
+  for (std::size_t i = 0; i < whole.items.size(); ++i) {
+    const auto& a = whole.items[i];
+    const auto& b = steps.items[i];
+    if (a.what != b.what || a.n != b.n || a.error != b.error || a.input != b.input) {
+      std::abort();
+    }
+  }
 }
 
 }  // namespace
