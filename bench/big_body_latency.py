@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
 """What a big POST /eval body costs the other connections of its worker.
 
-One evald with --threads 1 (so every connection shares the worker that decodes). A
-probe sends GET /healthz on one keep-alive connection, one after another, and records
-each latency: first alone, then while a second client posts batch bodies of about
-1 MiB back to back. The bodies end in a syntax error, so the server decodes the whole
-megabyte and answers 400 with no evaluation: what the probe sees is the decode.
+One evald with --threads 1 (so every connection shares the worker that reads the
+body). A probe sends GET /healthz on one keep-alive connection, one after another,
+and records each latency: alone, then while a second client posts bodies of about
+1 MiB back to back:
+  - a batch that ends in a syntax error: the server decodes the whole megabyte and
+    answers 400 with no evaluation, so what the probe sees is the decode (and the
+    freeing of what it built);
+  - a valid batch of as many /prime items: decode, items, evaluation, the response.
 Printed: the probe's p50 / p99 / max in each phase, and the posts' mean time.
 
 Usage: python3 bench/big_body_latency.py [seconds per phase]   (needs the release build)
@@ -52,38 +55,46 @@ def main():
     if port is None:
         raise SystemExit("evald did not start")
     item = b'{"workload":"factor","n":"18446744073709551557","tag":"abcdefghij"},'
-    body = b'{"items":[' + item * ((1000 * 1024) // len(item)) + b"x]}"
+    count = (1000 * 1024) // len(item)
+    bad = b'{"items":[' + item * count + b"x]}"
+    good_items = b",".join(b'{"workload":"prime","n":"%d"}' % (10**12 + i) for i in range(count))
+    good = b'{"items":[' + good_items + b"]}"
+    phases = []
     try:
-        idle = probe(port, SECONDS)
-        stop = threading.Event()
-        posts = []
+        phases.append(("alone", probe(port, SECONDS), []))
+        for name, body, status in (("syntax error at end", bad, 400), ("valid batch", good, 200)):
+            stop = threading.Event()
+            posts = []
 
-        def poster():
-            c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-            while not stop.is_set():
-                t = time.perf_counter()
-                c.request("POST", "/eval", body=body, headers={"Content-Type": "application/json"})
-                r = c.getresponse()
-                r.read()
-                if r.status != 400:
-                    raise SystemExit(f"expected 400, got {r.status}")
-                posts.append(time.perf_counter() - t)
+            def poster(body=body, status=status, posts=posts, stop=stop):
+                c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                while not stop.is_set():
+                    t = time.perf_counter()
+                    c.request("POST", "/eval", body=body,
+                              headers={"Content-Type": "application/json"})
+                    r = c.getresponse()
+                    r.read()
+                    if r.status != status:
+                        raise SystemExit(f"expected {status}, got {r.status}")
+                    posts.append(time.perf_counter() - t)
 
-        th = threading.Thread(target=poster)
-        th.start()
-        busy = probe(port, SECONDS)
-        stop.set()
-        th.join()
+            th = threading.Thread(target=poster)
+            th.start()
+            phases.append((name, probe(port, SECONDS), posts))
+            stop.set()
+            th.join()
     finally:
         server.terminate()
         server.wait(timeout=20)
     print(f"command: python3 bench/big_body_latency.py {SECONDS:g}   (evald: {EVALD})")
-    print(f"body: {len(body)} bytes, {len(body) // len(item)} items, a syntax error at its end")
-    for name, v in (("alone", idle), ("with big bodies", busy)):
-        print(f"  /healthz {name:16s} n={len(v):6d}  p50 {percentile(v, 50):6.3f} ms  "
-              f"p99 {percentile(v, 99):6.3f} ms  max {v[-1]:6.3f} ms")
-    if posts:
-        print(f"  big bodies posted: {len(posts)}, {1000.0 * sum(posts) / len(posts):.1f} ms each")
+    print(f"bodies: {len(bad)} bytes ({count} items, a syntax error at the end); "
+          f"{len(good)} bytes ({count} /prime items)")
+    for name, v, posts in phases:
+        line = (f"  /healthz {name:20s} n={len(v):6d}  p50 {percentile(v, 50):6.3f} ms  "
+                f"p99 {percentile(v, 99):6.3f} ms  max {v[-1]:6.3f} ms")
+        if posts:
+            line += f"   ({len(posts)} bodies, {1000.0 * sum(posts) / len(posts):.1f} ms each)"
+        print(line)
 
 
 if __name__ == "__main__":

@@ -63,6 +63,7 @@ struct sliced_read {
       : reader(body, settings, scripts, launch_route) {}
   eval_body_reader reader;
   std::exception_ptr error;
+  bool read = false;
 };
 
 }  // namespace
@@ -90,14 +91,23 @@ net::awaitable<eval_request> parse_eval_request(request_context& ctx, const scri
     auto job = make_parallel_job(
         1,
         [state](std::uint64_t, parallel_job&, std::chrono::steady_clock::time_point slice_end) {
-          try {
-            while (!state->reader.advance(read_step)) {
-              if (std::chrono::steady_clock::now() >= slice_end) {
-                return false;
+          if (!state->read) {
+            try {
+              while (!state->reader.advance(read_step)) {
+                if (std::chrono::steady_clock::now() >= slice_end) {
+                  return false;
+                }
               }
+            } catch (...) {
+              state->error = std::current_exception();
             }
-          } catch (...) {
-            state->error = std::current_exception();
+            state->read = true;
+          }
+          // Then what is left of the trees (a failed decode's, a rejected batch's).
+          while (!state->reader.discard(read_step)) {
+            if (std::chrono::steady_clock::now() >= slice_end) {
+              return false;
+            }
           }
           return true;
         },
@@ -125,6 +135,15 @@ eval_body_decoder::eval_body_decoder(std::string_view body)
 eval_body_decoder::~eval_body_decoder() = default;
 
 bool eval_body_decoder::advance(std::size_t bytes) {
+  try {
+    return step(bytes);
+  } catch (...) {
+    leftovers_ = parser_->take();  // the tree the failed pass built so far
+    throw;
+  }
+}
+
+bool eval_body_decoder::step(std::size_t bytes) {
   if (done_) {
     return true;
   }
@@ -146,10 +165,18 @@ bool eval_body_decoder::advance(std::size_t bytes) {
     // A log record's text may carry bytes that are not UTF-8 (a raw byte, or an
     // unpaired surrogate escape from Python): for the Log Detector contract they are
     // data, and become U+FFFD; every other body stays strict.
+    // Only a byte or an escape that is not Unicode can be repaired: any other first
+    // error would stay where it is (and the scan of a megabyte is not free).
+    const std::string_view what(e.what());
+    if (what.find("UTF-8") == std::string_view::npos &&
+        what.find("surrogate") == std::string_view::npos) {
+      throw bad_request(first_error_);
+    }
     repaired_ = replace_invalid_unicode_in_strings(body_);
     if (!repaired_) {
       throw bad_request(first_error_);
     }
+    leftovers_ = parser_->take();
     parser_ = std::make_unique<json_incremental_parser>(*repaired_, max_depth);
     return false;
   } catch (const duplicate_json_key& e) {
@@ -310,8 +337,7 @@ bool eval_body_reader::advance(std::size_t bytes) {
     decoded_ = true;
     out_ = interpret_eval_body(body_, settings_, scripts_, launch_route_, &items_);
     if (items_ == nullptr) {
-      body_ = nullptr;
-      done_ = true;
+      done_ = true;  // what is left of body_ goes with discard()
       return true;
     }
     return false;  // a batch: its items next, after a look at the clock
@@ -337,6 +363,13 @@ bool eval_body_reader::advance(std::size_t bytes) {
 
 eval_request eval_body_reader::take() {
   return std::move(out_);
+}
+
+bool eval_body_reader::discard(std::size_t bytes) {
+  const std::size_t nodes = std::max<std::size_t>(1, bytes / 16);
+  const bool done = shed_json(decoder_.leftovers(), nodes) && shed_json(body_, nodes);
+  merge_freed_blocks();
+  return done;
 }
 
 net::awaitable<std::string> run_eval_request(evaluation& ev, const config::settings& settings,

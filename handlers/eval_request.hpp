@@ -51,15 +51,20 @@ class eval_body_decoder {
   // Reads about `bytes` more; true once the whole body is decoded.
   bool advance(std::size_t bytes);
   nlohmann::json take();  // once advance() has returned true
+  // What a failed pass built (after a throw, or before a repair pass), to be freed
+  // in steps (shed_json) rather than in one piece with the decoder.
+  nlohmann::json& leftovers() noexcept { return leftovers_; }
 
  private:
   bool repairing() const noexcept { return repaired_.has_value(); }
+  bool step(std::size_t bytes);
 
   std::string_view body_;
   std::unique_ptr<json_incremental_parser> parser_;
   std::optional<std::string> repaired_;
   std::string first_error_;
   nlohmann::json value_;
+  nlohmann::json leftovers_;
   bool done_ = false;
 };
 
@@ -79,6 +84,9 @@ class eval_body_reader {
 
   bool advance(std::size_t bytes);  // true once the request is read
   eval_request take();
+  // Frees, about `bytes`' worth at a time, the trees left once reading ended (the
+  // body's, or a failed decode's); true when nothing is left.
+  bool discard(std::size_t bytes);
 
  private:
   eval_body_decoder decoder_;

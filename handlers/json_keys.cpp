@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <vector>
 
@@ -446,6 +447,36 @@ bool json_incremental_parser::advance(std::size_t bytes) {
 
 json json_incremental_parser::take() {
   return state_->take();
+}
+
+bool shed_json(json& j, std::size_t count) {
+  for (; count > 0; --count) {
+    json* c = &j;
+    for (;;) {
+      if (c->is_array() && !c->empty()) {
+        json& last = c->back();
+        if ((last.is_array() || last.is_object()) && !last.empty()) {
+          c = &last;
+          continue;
+        }
+        c->get_ref<json::array_t&>().pop_back();
+        break;
+      }
+      if (c->is_object() && !c->empty()) {
+        auto& members = c->get_ref<json::object_t&>();
+        const auto last = std::prev(members.end());
+        if ((last->second.is_array() || last->second.is_object()) && !last->second.empty()) {
+          c = &last->second;
+          continue;
+        }
+        members.erase(last);
+        break;
+      }
+      j = nullptr;  // only the root can be a scalar or empty here
+      return true;
+    }
+  }
+  return j.is_null();
 }
 
 }  // namespace evald

@@ -48,11 +48,18 @@ class json_incremental_parser {
   json_incremental_parser& operator=(const json_incremental_parser&) = delete;
 
   bool advance(std::size_t bytes);
-  nlohmann::json take();  // once advance() has returned true
+  // Once advance() has returned true: the value. After it threw: the tree built so
+  // far (to be freed in steps with shed_json).
+  nlohmann::json take();
 
  private:
   class state;
   std::unique_ptr<state> state_;
 };
+
+// Frees up to `count` nodes of `j` (the last element of the innermost container
+// first, so each step frees a leaf in O(depth)); true once `j` is null. A big tree
+// freed in one go holds its thread for milliseconds.
+bool shed_json(nlohmann::json& j, std::size_t count);
 
 }  // namespace evald

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -185,4 +186,33 @@ TEST(JsonParse, InStepsGivesTheSameValueOrErrorForEveryStepSize) {
   EXPECT_GE(calls, big.size() / 1000 - 1);
   EXPECT_LE(calls, big.size() / 900 + 2);
   EXPECT_EQ(parse_in_steps(big, big.size()).calls, 1U);
+}
+
+TEST(JsonParse, ShedFreesATreeOneLeafAtATime) {
+  const auto tree = nlohmann::json::parse(
+      R"({"a":[1,[2,3],{"b":[],"c":{"d":"x"}}],"e":{},"f":[[[[]]]],"g":"long string value"})");
+  // Nodes below the root: every value inside a container once.
+  std::size_t nodes = 0;
+  const std::function<void(const nlohmann::json&)> count = [&](const nlohmann::json& j) {
+    for (const auto& child : j) {
+      ++nodes;
+      if (child.is_structured()) {
+        count(child);
+      }
+    }
+  };
+  count(tree);
+  auto j = tree;
+  std::size_t calls = 0;
+  while (!evald::shed_json(j, 1)) {
+    ++calls;
+    ASSERT_LE(calls, nodes + 1);
+  }
+  EXPECT_TRUE(j.is_null());
+  EXPECT_GE(calls, nodes);  // one leaf per call: no subtree went in one piece
+  j = tree;
+  EXPECT_TRUE(evald::shed_json(j, 1000));
+  nlohmann::json scalar = 7;
+  EXPECT_TRUE(evald::shed_json(scalar, 1));
+  EXPECT_TRUE(scalar.is_null());
 }
