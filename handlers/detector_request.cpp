@@ -247,7 +247,24 @@ bool is_detector_body(const json& body) {
   return body.is_object() && (body.contains("payload") || body.contains("payloads"));
 }
 
-eval_request parse_detector_body(json& body, bool launch_route, const config::settings& settings) {
+eval_item detector_batch_item(json& payload, std::size_t i, bool launch_route,
+                              const config::settings& settings) {
+  eval_item item;
+  try {
+    const field payloads_field{nullptr, "payloads"};
+    item.record = parse_payload(payload, payloads_field[i], launch_route, settings);
+    item.what = eval_item::kind::record;
+  } catch (const http_error& e) {
+    item.error = slot_error(e);  // one record's problem stays in its slot
+  }
+  return item;
+}
+
+eval_request parse_detector_body(json& body, bool launch_route, const config::settings& settings,
+                                 json** deferred_payloads) {
+  if (deferred_payloads != nullptr) {
+    *deferred_payloads = nullptr;
+  }
   eval_request out;
   out.detector = true;
   const bool batch = body.contains("payloads");
@@ -290,16 +307,12 @@ eval_request parse_detector_body(json& body, bool launch_route, const config::se
   }
   out.batch = true;
   out.items.reserve(payloads.size());
+  if (deferred_payloads != nullptr) {
+    *deferred_payloads = &payloads;
+    return out;
+  }
   for (std::size_t i = 0; i < payloads.size(); ++i) {
-    eval_item item;
-    try {
-      const field payloads_field{nullptr, "payloads"};
-      item.record = parse_payload(payloads[i], payloads_field[i], launch_route, settings);
-      item.what = eval_item::kind::record;
-    } catch (const http_error& e) {
-      item.error = slot_error(e);  // one record's problem stays in its slot
-    }
-    out.items.push_back(std::move(item));
+    out.items.push_back(detector_batch_item(payloads[i], i, launch_route, settings));
   }
   return out;
 }

@@ -16,6 +16,7 @@
 namespace evald {
 
 struct eval_request;
+struct eval_item;
 
 enum class condition_type : std::uint8_t { standard, timed, order };
 
@@ -47,8 +48,15 @@ bool is_detector_body(const nlohmann::json& body);
 // record items. A bad single payload throws http_error 400 naming the field (413 for
 // a condition longer than scripts.max_source); a bad payload of a batch becomes an
 // error in its slot.
+// With `deferred_payloads`, a batch's payloads are left for the caller to read in
+// steps with detector_batch_item (it points at them; otherwise it is null).
 eval_request parse_detector_body(nlohmann::json& body, bool launch_route,
-                                 const config::settings& settings);
+                                 const config::settings& settings,
+                                 nlohmann::json** deferred_payloads = nullptr);
+
+// Payload `i` of a batch as an item (its problem, if any, stays in its slot).
+eval_item detector_batch_item(nlohmann::json& payload, std::size_t i, bool launch_route,
+                              const config::settings& settings);
 
 // A condition that could not be evaluated.
 struct rule_failure {

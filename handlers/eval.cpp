@@ -218,7 +218,7 @@ eval_request interpret_eval_body(json& j, const config::settings& settings,
     throw bad_request("the body must be a JSON object");
   }
   if (is_detector_body(j)) {
-    return parse_detector_body(j, launch_route, settings);
+    return parse_detector_body(j, launch_route, settings, deferred_items);
   }
   eval_request out;
   if (const auto t = j.find("timeout_ms"); t != j.end()) {
@@ -342,13 +342,15 @@ bool eval_body_reader::advance(std::size_t bytes) {
     }
     return false;  // a batch: its items next, after a look at the clock
   }
-  // About as many items as `bytes` of their text would hold.
-  const std::size_t count = std::max<std::size_t>(1, bytes / 64);
+  // About as many items (or Log Detector payloads) as `bytes` of their text would hold.
+  const std::size_t count = std::max<std::size_t>(1, bytes / (out_.detector ? 1024 : 64));
   const script_context script_ctx{settings_, scripts_};
   auto& items = items_->get_ref<json::array_t&>();
   for (std::size_t k = 0; k < count && next_ < items.size(); ++k, ++next_) {
     out_.items.push_back(
-        parse_eval_item(items[next_], "items/" + std::to_string(next_), &script_ctx));
+        out_.detector
+            ? detector_batch_item(items[next_], next_, launch_route_, settings_)
+            : parse_eval_item(items[next_], "items/" + std::to_string(next_), &script_ctx));
     items[next_] = nullptr;  // its tree is freed in this step, not all at the end
   }
   merge_freed_blocks();

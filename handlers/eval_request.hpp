@@ -69,8 +69,9 @@ class eval_body_decoder {
 };
 
 // A decoded body's meaning: the workload, items or Log Detector payloads, validated.
-// With `deferred_items`, a batch's items are left for the caller (who reads them in
-// steps): it points at them, and the result has none yet; otherwise it is null.
+// With `deferred_items`, a batch's items (or Log Detector payloads) are left for the
+// caller (who reads them in steps): it points at them, and the result has none yet;
+// otherwise it is null.
 eval_request interpret_eval_body(nlohmann::json& body, const config::settings& settings,
                                  const script_store* scripts = nullptr, bool launch_route = false,
                                  nlohmann::json** deferred_items = nullptr);
