@@ -57,6 +57,7 @@ fuzz: deps
 bench: build-release
 	./build/release/bench/bench_kernels
 	./build/release/bench/bench_eval_parse
+	/usr/bin/python3 bench/big_body_latency.py 5
 	bash bench/healthz_wrk.sh 10
 	bash bench/dashboard_cost.sh 10
 	bash bench/chargen_throughput.sh 5
