@@ -334,7 +334,8 @@ net::awaitable<void> cluster_node::run_job(agent& a, cluster_queue::delivery d,
         status = "superseded";  // stopped early: its partial answer must not count
       }
     } else {
-      const eval_request er = parse_eval_body(s.params, settings_, &scripts_);
+      // A big batch is read in compute slices, as on /eval.
+      const eval_request er = co_await read_eval_body(a.w, s.params, settings_, &scripts_, false);
       evaluation ev(a.w, settings_, er.timeout_ms);
       ev.on_job = [st](std::shared_ptr<parallel_job> job) {
         st->job = std::move(job);

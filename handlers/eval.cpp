@@ -68,6 +68,52 @@ struct sliced_read {
 
 }  // namespace
 
+net::awaitable<eval_request> read_eval_body(worker& w, std::string_view body,
+                                            const config::settings& settings,
+                                            const script_store* scripts, bool launch_route) {
+  if (body.size() <= read_step) {
+    co_return parse_eval_body(body, settings, scripts, launch_route);
+  }
+  // A big body (a batch) is read as a compute task: decoded and its items checked
+  // a slice at a time behind this worker's I/O, so its other connections wait a
+  // slice at most, not the whole megabyte (about 15 ms in one piece).
+  auto state = std::make_shared<sliced_read>(body, settings, scripts, launch_route);
+  auto job = make_parallel_job(
+      1,
+      [state](std::uint64_t, parallel_job&, std::chrono::steady_clock::time_point slice_end) {
+        if (!state->read) {
+          try {
+            while (!state->reader.advance(read_step)) {
+              if (std::chrono::steady_clock::now() >= slice_end) {
+                return false;
+              }
+            }
+          } catch (...) {
+            state->error = std::current_exception();
+          }
+          state->read = true;
+        }
+        // Then what is left of the trees (a failed decode's, a rejected batch's).
+        while (!state->reader.discard(read_step)) {
+          if (std::chrono::steady_clock::now() >= slice_end) {
+            return false;
+          }
+        }
+        return true;
+      },
+      settings.eval.slice);
+  const auto first_slice_end = std::chrono::steady_clock::now() + settings.eval.slice;
+  if (!job->try_inline(first_slice_end, w.metrics())) {
+    worker* const self = &w;
+    const std::span<worker* const> here(&self, 1);
+    co_await job->run(here);
+  }
+  if (state->error) {
+    std::rethrow_exception(state->error);
+  }
+  co_return state->reader.take();
+}
+
 net::awaitable<eval_request> parse_eval_request(request_context& ctx, const script_store* scripts,
                                                 bool launch_route) {
   const auto ct = ctx.req[http::field::content_type];
@@ -79,50 +125,8 @@ net::awaitable<eval_request> parse_eval_request(request_context& ctx, const scri
   // has one too); any other query parameter is a 400, not silently ignored.
   check_query_params(ctx.query, {"timeout_ms"});
   const auto query_timeout = timeout_param(ctx.query);
-  const std::string_view body(ctx.req.body());
-  eval_request er;
-  if (body.size() <= read_step) {
-    er = parse_eval_body(body, ctx.settings, scripts, launch_route);
-  } else {
-    // A big body (a batch) is read as a compute task: decoded and its items checked
-    // a slice at a time behind this worker's I/O, so its other connections wait a
-    // slice at most, not the whole megabyte (about 15 ms in one piece).
-    auto state = std::make_shared<sliced_read>(body, ctx.settings, scripts, launch_route);
-    auto job = make_parallel_job(
-        1,
-        [state](std::uint64_t, parallel_job&, std::chrono::steady_clock::time_point slice_end) {
-          if (!state->read) {
-            try {
-              while (!state->reader.advance(read_step)) {
-                if (std::chrono::steady_clock::now() >= slice_end) {
-                  return false;
-                }
-              }
-            } catch (...) {
-              state->error = std::current_exception();
-            }
-            state->read = true;
-          }
-          // Then what is left of the trees (a failed decode's, a rejected batch's).
-          while (!state->reader.discard(read_step)) {
-            if (std::chrono::steady_clock::now() >= slice_end) {
-              return false;
-            }
-          }
-          return true;
-        },
-        ctx.settings.eval.slice);
-    const auto first_slice_end = std::chrono::steady_clock::now() + ctx.settings.eval.slice;
-    if (!job->try_inline(first_slice_end, ctx.owner.metrics())) {
-      worker* const self = &ctx.owner;
-      const std::span<worker* const> here(&self, 1);
-      co_await job->run(here);
-    }
-    if (state->error) {
-      std::rethrow_exception(state->error);
-    }
-    er = state->reader.take();
-  }
+  eval_request er =
+      co_await read_eval_body(ctx.owner, ctx.req.body(), ctx.settings, scripts, launch_route);
   if (query_timeout) {
     er.timeout_ms = std::min(er.timeout_ms.value_or(*query_timeout), *query_timeout);
   }

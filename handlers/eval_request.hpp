@@ -25,6 +25,13 @@ struct eval_request {
 // batch size (413). Bad items of a batch stay in their slots as errors.
 // `scripts` resolves named scripts (null: none available).
 // `launch_route`: the body came to /eval-launch (a payload then has a launchCondition).
+// The body as parse_eval_body reads it, on worker `w` (its thread only): a body bigger
+// than a few KiB is read in compute slices there, behind its I/O. The body must live
+// until the returned awaitable completes.
+net::awaitable<eval_request> read_eval_body(worker& w, std::string_view body,
+                                            const config::settings& settings,
+                                            const script_store* scripts, bool launch_route);
+
 // A body bigger than a few KiB is decoded in compute slices on the request's worker.
 net::awaitable<eval_request> parse_eval_request(request_context& ctx, const script_store* scripts,
                                                 bool launch_route = false);

@@ -169,6 +169,28 @@ TEST_F(Cluster, LaunchOnOneNodeReadOnEveryNodeCancelFromAnother) {
   EXPECT_NE(send(a.port(), "GET", "/metrics").body.find("evald_cluster_node_up{node=\"node-c\"} 1"),
             std::string::npos);
 
+  // A batch bigger than a slice's worth of reading (read in compute slices on the node
+  // that runs it): every item answered, in order.
+  json items = json::array();
+  for (int i = 0; i < 600; ++i) {
+    items.push_back({{"workload", "factor"}, {"n", std::to_string(1000000 + i)}});
+  }
+  const std::string batch_body = json{{"items", items}}.dump();
+  ASSERT_GT(batch_body.size(), 16U * 1024);
+  const std::string batch = launch(c.port(), batch_body);
+  json batch_done;
+  ASSERT_TRUE(eventually(
+      [&] {
+        batch_done = job(a.port(), batch);
+        return batch_done.value("status", "") == "done";
+      },
+      std::chrono::seconds(30)))
+      << batch_done.dump().substr(0, 400);
+  ASSERT_EQ(batch_done["result"]["results"].size(), 600U);
+  EXPECT_EQ(batch_done["result"]["results"][599]["n"], "1000599");
+  EXPECT_EQ(batch_done["result"]["results"][0]["factors"],
+            json::parse(R"(["2","2","2","2","2","2","5","5","5","5","5","5"])"));
+
   // A long job, cancelled from a node that may not be running it.
   const std::string slow =
       launch(b.port(), json{{"workload", "script"},
