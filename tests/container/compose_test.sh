@@ -3,8 +3,9 @@
 # Redis service (AOF in a volume, a unix socket in another), three evald replicas in
 # cluster mode and nginx in front with no sticky routing. A big trial division is
 # launched through nginx and read back through nginx many times (different replicas
-# answer, all the same job); the replica running it is stopped mid-job; the job
-# still finishes with the right answer and exactly one final write; everything is
+# answer, all the same job) and ends with the right answer and one final write. A
+# script job that runs until cancelled is followed to its replica, which is stopped:
+# another replica takes it over and a cancel ends it with one final write; everything is
 # brought down (volumes too). Reuses the evald image the podman test built from the
 # same sources. Exit 77 (skipped) with the reason when podman cannot run here.
 # Usage: tests/container/compose_test.sh SOURCE_DIR
@@ -70,10 +71,35 @@ done
 check "30 reads through nginx, $ok answered the job" test "$ok" = 30
 check "reads answered by ${#upstreams[@]} replicas (${!upstreams[*]})" test "${#upstreams[@]}" -ge 2
 
-# Stop the replica running (a part of) it, mid-job.
+# The trial division ends with the right answer and exactly one final write.
+status=""
+for _ in $(seq 900); do
+  body=$(curl -s -m 5 "$lb/jobs/$id")
+  status=$(sed -n 's/.*"status":"\([a-z]*\)".*/\1/p' <<<"$body" | head -1)
+  [[ $status == done || $status == failed || $status == expired ]] && break
+  sleep 0.1
+done
+check "the split job finished: $status" test "$status" = done
+echo "the job: $body"
+check "the answer: prime, no factor" grep -q '"prime":true,"method":"trial","factor":null' <<<"$body"
+redis=$(podman ps -q --filter "label=io.podman.compose.project=$project" \
+  --filter "label=com.docker.compose.service=redis")
+finishes() { podman exec "$redis" redis-cli -s /run/redis/redis.sock LLEN "evald:job:{$1}:finishes"; }
+n=$(finishes "$id")
+check "exactly one final write in Redis ($n)" test "$n" = 1
+
+# A job that runs until it is cancelled (so it is still running whenever the test looks):
+# stop the replica running it; another replica takes it over; a cancel through nginx
+# ends it with exactly one final write.
+launch=$(curl -s -m 10 -D "$work/launch2.h" -H 'Content-Type: application/json' \
+  -d '{"workload":"script","source":"local s = 0 while true do s = s + 1 end","timeout_ms":300000}' \
+  "$lb/eval-launch")
+endless=$(sed -n 's/.*"id":"\([0-9a-f]*\)".*/\1/p' <<<"$launch")
+check "launch of an endless script: 202 ($launch)" grep -q '^HTTP/1.1 202' "$work/launch2.h"
+running_on() { curl -s -m 5 "$lb/jobs/$1" | sed -n 's/.*"status":"running".*"node":"\([^"]*\)".*/\1/p'; }
 owner=""
-for _ in $(seq 200); do
-  owner=$(curl -s -m 5 "$lb/jobs/$id" | sed -n 's/.*"status":"running".*"node":"\([^"]*\)".*/\1/p')
+for _ in $(seq 600); do
+  owner=$(running_on "$endless")
   [[ -n $owner ]] && break
   sleep 0.05
 done
@@ -84,20 +110,24 @@ done
 check "the job runs on a replica ($owner)" test -n "$victim"
 [[ -n $victim ]] && podman stop -t 10 "$victim" >/dev/null 2>"$work/stop.log"
 stopped=$SECONDS
-status=""
-for _ in $(seq 900); do
-  body=$(curl -s -m 5 "$lb/jobs/$id")
-  status=$(sed -n 's/.*"status":"\([a-z]*\)".*/\1/p' <<<"$body" | head -1)
-  [[ $status == done || $status == failed || $status == expired ]] && break
+taker=""
+for _ in $(seq 600); do
+  taker=$(running_on "$endless")
+  [[ -n $taker && $taker != "$owner" ]] && break
   sleep 0.1
 done
-check "the job finished $((SECONDS - stopped)) s after its replica stopped: $status" test "$status" = done
-echo "the job: $body"
-check "the answer: prime, no factor" grep -q '"prime":true,"method":"trial","factor":null' <<<"$body"
-redis=$(podman ps -q --filter "label=io.podman.compose.project=$project" \
-  --filter "label=com.docker.compose.service=redis")
-finishes=$(podman exec "$redis" redis-cli -s /run/redis/redis.sock LLEN "evald:job:{$id}:finishes")
-check "exactly one final write in Redis ($finishes)" test "$finishes" = 1
+check "another replica took it over $((SECONDS - stopped)) s after its replica stopped ($taker)" \
+  test -n "$taker" -a "$taker" != "$owner"
+code=$(curl -s -m 5 -o /dev/null -w '%{http_code}' -X DELETE "$lb/jobs/$endless")
+check "DELETE through nginx: $code" test "$code" = 200
+for _ in $(seq 300); do
+  status=$(curl -s -m 5 "$lb/jobs/$endless" | sed -n 's/.*"status":"\([a-z]*\)".*/\1/p' | head -1)
+  [[ $status == cancelled ]] && break
+  sleep 0.1
+done
+check "the endless job is cancelled ($status)" test "$status" = cancelled
+n=$(finishes "$endless")
+check "exactly one final write in Redis for it ($n)" test "$n" = 1
 check "Redis keeps an AOF in its volume" podman exec "$redis" sh -c 'ls /data/appendonlydir/*.aof >/dev/null'
 check "nginx still answers with a replica gone" test "$(curl -s -m 5 -o /dev/null -w '%{http_code}' "$lb/healthz")" = 200
 
