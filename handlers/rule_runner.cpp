@@ -120,18 +120,42 @@ void append_int(std::string& out, std::int64_t v) {
 bool order_found(const std::vector<std::int64_t>& order, const std::vector<std::int64_t>& earlier,
                  const std::vector<std::int64_t>& now) {
   const std::size_t total = earlier.size() + now.size();
-  if (order.size() > total) {
+  const std::size_t m = order.size();
+  if (m == 0) {
+    return true;
+  }
+  if (m > total) {
     return false;
   }
-  auto at = [&](std::size_t i) {
-    return i < earlier.size() ? earlier[i] : now[i - earlier.size()];
-  };
-  for (std::size_t start = 0; start + order.size() <= total; ++start) {
-    std::size_t k = 0;
-    while (k < order.size() && at(start + k) == order[k]) {
+  // Knuth-Morris-Pratt: linear in both lengths. The naive scan was O(n·m): a 1 MB
+  // body (390k true conditions, an order of 130k) held a worker for 36 s.
+  std::vector<std::size_t> fallback(m, 0);
+  for (std::size_t i = 1, k = 0; i < m; ++i) {
+    while (k > 0 && order[i] != order[k]) {
+      k = fallback[k - 1];
+    }
+    if (order[i] == order[k]) {
       ++k;
     }
-    if (k == order.size()) {
+    fallback[i] = k;
+  }
+  std::size_t k = 0;
+  const auto step = [&](std::int64_t v) {
+    while (k > 0 && v != order[k]) {
+      k = fallback[k - 1];
+    }
+    if (v == order[k]) {
+      ++k;
+    }
+    return k == m;
+  };
+  for (const auto v : earlier) {
+    if (step(v)) {
+      return true;
+    }
+  }
+  for (const auto v : now) {
+    if (step(v)) {
       return true;
     }
   }

@@ -1,9 +1,6 @@
 #pragma once
-// The one place the Lua C API is included. Debian's lua.hpp wraps the headers in
-// extern "C"; the library is liblua5.4-c++ (errors and yields are C++ exceptions).
+// The one place the Lua C API is included. Lua is compiled from Debian's source as C++
+// (handlers/sandbox/CMakeLists.txt): lua.hpp wraps the headers in extern "C", and
+// Debian's luaconf.h gives the API extern "C" linkage too; errors and yields are C++
+// exceptions.
 #include <lua.hpp>
-
-extern "C" {
-// Lua's string library with the pattern step budget (lstrlib-step-budget.patch).
-int evald_luaopen_budgeted_string(lua_State* L);
-}

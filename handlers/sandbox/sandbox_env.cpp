@@ -79,7 +79,7 @@ void install_templates(lua_State* L, std::size_t max_sort_elements, const luaL_R
   lua_setfield(L, templates, "base");
   lua_settop(L, templates);
 
-  luaL_requiref(L, "string", evald_luaopen_budgeted_string, 0);
+  luaL_requiref(L, "string", luaopen_string, 0);
   lua_pushnil(L);
   lua_setfield(L, -2, "dump");  // no bytecode anywhere (also gone from ("").dump)
   lua_setfield(L, templates, "string");

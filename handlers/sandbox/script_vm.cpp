@@ -7,6 +7,7 @@
 #include <malloc.h>
 #endif
 
+#include "handlers/sandbox/call_cost.hpp"
 #include "handlers/sandbox/lua_api.hpp"
 #include "handlers/sandbox/lua_json.hpp"
 #include "handlers/sandbox/sandbox_env.hpp"
@@ -23,6 +24,14 @@ const char env_key = 0;       // the current run's environment
 // The hook runs every this many VM instructions: about 3 µs apart on this machine,
 // and the hook's cost does not depend on it.
 constexpr int hook_period = 1000;
+
+// Work units (about a nanosecond each, evald_cost.h) between two readings of the clock
+// inside a long library call.
+constexpr std::int64_t work_check_interval = 50'000;
+
+// What an allocation costs in work units besides its bytes (malloc, and the
+// construction of the object it holds).
+constexpr std::size_t allocation_cost = 20;
 
 // Closing a state that grew past this returns its pages to the system.
 constexpr std::size_t trim_after_peak = 4 * 1024 * 1024;
@@ -52,6 +61,7 @@ std::string format_number(lua_State* L, int index) {
 // emit(...): one log line, the arguments joined by tabs (as print would).
 int lua_emit(lua_State* L) {
   const int n = lua_gettop(L);
+  script_vm* vm = vm_of(L);
   std::string line;
   for (int i = 1; i <= n; ++i) {
     if (i > 1) {
@@ -61,6 +71,13 @@ int lua_emit(lua_State* L) {
       case LUA_TSTRING: {
         std::size_t len = 0;
         const char* s = lua_tolstring(L, i, &len);
+        // A line past what the log can still take is never copied (it would be
+        // dropped): emit(s) of a 7 MB string in a loop was 2 ms of copying per call.
+        if (vm->log_room() < line.size() + len) {
+          vm->truncate_log();
+          return 0;
+        }
+        vm->work(L, len / 4, "emit");
         line.append(s, len);
         break;
       }
@@ -84,7 +101,7 @@ int lua_emit(lua_State* L) {
                           i, luaL_typename(L, i));
     }
   }
-  vm_of(L)->append_log(std::move(line));
+  vm->append_log(std::move(line));
   return 0;
 }
 
@@ -280,6 +297,10 @@ void* script_vm::allocate(void* ud, void* ptr, std::size_t osize, std::size_t ns
   }
   a->used = a->used - osize + nsize;
   a->peak = std::max(a->peak, a->used);
+  if (a->owner != nullptr) {
+    // Building a big string or table costs in proportion to its bytes: charge them.
+    a->owner->charge(allocation_cost + (nsize > osize ? (nsize - osize) / 4 : 0));
+  }
   return p;
 }
 
@@ -293,6 +314,7 @@ script_vm::script_vm(const script_limits& limits, host_api api) : limits_(limits
 
 void script_vm::create_state(host_api api, const std::string_view* source) {
   alloc_.cap = limits_.memory_bytes;
+  alloc_.owner = this;
   L_ = lua_newstate(&script_vm::allocate, &alloc_);
   if (L_ == nullptr) {
     fail(script_failure::kind::memory, "the memory limit is too small to create a Lua state");
@@ -383,6 +405,7 @@ void script_vm::reset_run() {
   log_bytes_ = 0;
   log_truncated_ = false;
   killed_ = kill_reason::none;
+  killed_in_ = nullptr;
   alloc_.cap_hit = false;
   alloc_.peak = alloc_.used;  // this run's peak, from what the state holds now
   instructions_ = 0;
@@ -512,7 +535,10 @@ script_vm::step script_vm::resume(std::chrono::steady_clock::time_point slice_en
   stop_ = stop;
   const auto t0 = std::chrono::steady_clock::now();
   int nresults = 0;
+  metered_ = co_;
+  work_left_ = work_check_interval;
   const int status = lua_resume(co_, L_, run_args_, &nresults);
+  metered_ = nullptr;
   cpu_ += std::chrono::steady_clock::now() - t0;
   stop_ = nullptr;
   if (status == LUA_YIELD && killed_ == kill_reason::none) {
@@ -560,11 +586,15 @@ void script_vm::finish_ok(lua_State* co, int nresults) {
 void script_vm::fail_from_error(lua_State* co, int status) {
   if (killed_ != kill_reason::none) {
     reusable_ = false;
-    if (killed_ == kill_reason::burst) {
+    const std::string burst_ms = std::to_string(limits_.burst.count() / 1000) + " ms";
+    if (killed_ == kill_reason::burst && killed_in_ != nullptr) {
+      fail(script_failure::kind::burst, std::string(killed_in_) +
+                                            " ran longer than the burst limit (" + burst_ms +
+                                            ") in one call; do the work in smaller calls");
+    } else if (killed_ == kill_reason::burst) {
       fail(script_failure::kind::burst,
-           "the script ran longer than the burst limit (" +
-               std::to_string(limits_.burst.count() / 1000) +
-               " ms) where it could not yield: inside a table.sort comparator, a string.gsub "
+           "the script ran longer than the burst limit (" + burst_ms +
+               ") where it could not yield: inside a table.sort comparator, a string.gsub "
                "callback or a similar library call");
     } else {
       fail(script_failure::kind::stopped, "the script was stopped");
@@ -616,11 +646,50 @@ void script_vm::fail(script_failure::kind what, std::string message, std::option
 }
 
 script_stats script_vm::stats() const noexcept {
-  return script_stats{instructions_, alloc_.peak, cpu_};
+  return script_stats{static_cast<std::uint64_t>(std::max<std::int64_t>(instructions_, 0)),
+                      alloc_.peak, cpu_};
+}
+
+void script_vm::charge(std::size_t units) noexcept {
+  if (metered_ == nullptr) {
+    return;
+  }
+  work_left_ -= static_cast<std::int64_t>(std::min<std::size_t>(units, INT64_MAX / 2));
+  if (work_left_ <= 0) {
+    instructions_ -= hook_soon(metered_);  // the hook reads the clock and resets the meter
+  }
+}
+
+void script_vm::work(lua_State* L, std::size_t units, const char* what) {
+  if (metered_ == nullptr) {
+    return;
+  }
+  work_left_ -= static_cast<std::int64_t>(std::min<std::size_t>(units, INT64_MAX / 2));
+  if (work_left_ > 0) {
+    return;
+  }
+  work_left_ = work_check_interval;
+  instructions_ -= hook_soon(metered_);
+  if (killed_ == kill_reason::none) {
+    const bool stop = stop_ != nullptr && stop_->load(std::memory_order_relaxed);
+    if (stop) {
+      killed_ = kill_reason::stopped;
+    } else if (std::chrono::steady_clock::now() - slice_end_ >= limits_.burst) {
+      killed_ = kill_reason::burst;
+    } else {
+      return;
+    }
+    killed_in_ = what;
+    // As on_hook does: the error may be caught by a pcall, so from now on the hook
+    // runs at every instruction and ends the run at the first one it can.
+    lua_sethook(metered_, count_hook, LUA_MASKCOUNT, 1);
+  }
+  luaL_error(L, "%s was stopped (burst limit or cancellation)", what);
 }
 
 void script_vm::on_hook(lua_State* L) {
   instructions_ += hook_period;
+  work_left_ = work_check_interval;
   const bool stop = stop_ != nullptr && stop_->load(std::memory_order_relaxed);
   if (killed_ == kill_reason::none) {
     const auto now = std::chrono::steady_clock::now();
@@ -649,6 +718,11 @@ void script_vm::on_hook(lua_State* L) {
   // Not yieldable: an error is the only way out of a C call. A pcall may catch it,
   // but the next hook that can yield ends the run.
   luaL_error(L, "the script was stopped (burst limit or cancellation)");
+}
+
+std::size_t script_vm::log_room() const noexcept {
+  return log_truncated_ || log_bytes_ >= limits_.max_log_bytes ? 0
+                                                               : limits_.max_log_bytes - log_bytes_;
 }
 
 void script_vm::append_log(std::string line) {

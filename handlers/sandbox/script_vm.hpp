@@ -124,12 +124,22 @@ class script_vm {
   // --- for the Lua callbacks (hook, emit, progress) ---
   void on_hook(lua_State* L);
   void append_log(std::string line);
+  // Bytes the log can still take (0 once a line was dropped).
+  std::size_t log_room() const noexcept;
+  void truncate_log() noexcept { log_truncated_ = true; }
   void report_progress(double fraction);
   // launch(ctx): records the context, last call wins; a Lua error when not allowed.
   void launch(lua_State* L);
+  // Work a library call did (evald_cost.h): now and then reads the clock and, past
+  // the slice's end plus the burst limit or when asked to stop, kills the run with a
+  // Lua error naming `what`. Outside resume() it does nothing.
+  void work(lua_State* L, std::size_t units, const char* what);
+  // Work the VM or the allocator did: brings the next count hook closer. Never raises.
+  void charge(std::size_t units) noexcept;
 
  private:
   struct allocation {
+    script_vm* owner = nullptr;  // charged for what it allocates
     std::size_t used = 0;
     std::size_t peak = 0;
     std::size_t cap = 0;
@@ -160,13 +170,18 @@ class script_vm {
   std::chrono::steady_clock::time_point slice_end_{};
   const std::atomic<bool>* stop_ = nullptr;
   enum class kill_reason { none, burst, stopped } killed_ = kill_reason::none;
+  const char* killed_in_ = nullptr;  // the library call that was stopped, if any
+  // The cost meter: the running thread while resume() runs, and the work units left
+  // before the clock is read again.
+  lua_State* metered_ = nullptr;
+  std::int64_t work_left_ = 0;
   // Results
   std::optional<script_failure> failure_;
   nlohmann::json result_;
   std::vector<std::string> log_;
   std::size_t log_bytes_ = 0;
   bool log_truncated_ = false;
-  std::uint64_t instructions_ = 0;
+  std::int64_t instructions_ = 0;  // a forced hook subtracts the skipped part first
   std::chrono::nanoseconds cpu_{0};
 };
 
