@@ -1,8 +1,14 @@
 #include "handlers/sandbox/sandbox_env.hpp"
 
 #include <array>
+#include <cstdint>
+#include <cstring>
+#include <random>
 #include <string>
 #include <string_view>
+#if defined(__linux__)
+#include <sys/random.h>
+#endif
 
 namespace evald::sandbox {
 namespace {
@@ -54,6 +60,120 @@ return function(s, x) check("contains", s, x) return find(s, x, 1, true) ~= nil 
   function(s, x) check("startswith", s, x) return sub(s, 1, #x) == x end,
   function(s, x) check("endswith", s, x) return #x == 0 or sub(s, -#x) == x end)";
 
+// 64-bit words from the OS's CSPRNG, drawn 64 at a time per thread (one getrandom
+// call per 32 runs): each run's math.random is seeded with two of them, so no run
+// can learn or steer another's numbers, even on a reused state.
+std::uint64_t fresh_seed_word() {
+  thread_local std::array<std::uint64_t, 64> pool{};
+  thread_local std::size_t next = pool.size();
+  if (next == pool.size()) {
+#if defined(__linux__)
+    auto* bytes = reinterpret_cast<unsigned char*>(pool.data());
+    std::size_t got = 0;
+    while (got < sizeof pool) {
+      const ssize_t n = getrandom(bytes + got, sizeof pool - got, 0);
+      if (n > 0) {
+        got += static_cast<std::size_t>(n);
+      }
+    }
+#else
+    std::random_device device;
+    for (auto& word : pool) {
+      word = (std::uint64_t{device()} << 32) | device();
+    }
+#endif
+    next = 0;
+  }
+  return pool[next++];
+}
+
+// Seeds the generator (upvalue 1: the stock math.randomseed) with fresh words.
+void seed_fresh(lua_State* L) {
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_pushinteger(L, static_cast<lua_Integer>(fresh_seed_word()));
+  lua_pushinteger(L, static_cast<lua_Integer>(fresh_seed_word()));
+  lua_call(L, 2, 0);
+}
+
+// math.randomseed as scripts see it: with arguments it seeds this run's generator
+// (a reproducible sequence), without them it draws a fresh seed; it returns nothing
+// (the stock one returns the seed, which held a heap address).
+int safe_randomseed(lua_State* L) {
+  if (lua_gettop(L) == 0) {
+    seed_fresh(L);
+    return 0;
+  }
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_call(L, lua_gettop(L) - 1, 0);
+  return 0;
+}
+
+// The reseed every run starts with (upvalue 1: the stock math.randomseed).
+int reseed_fresh(lua_State* L) {
+  seed_fresh(L);
+  return 0;
+}
+
+// __newindex of a run's global table and library proxies. A new value is stored in
+// the run's own table. Assigning nil to a name the templates provide must hide it
+// for the rest of the run (`pairs = nil` read as the template's pairs before): the
+// table gets a private metatable reading through to a copy of the template without
+// that name. Rare, so the common path stays one raw table read.
+int shadowing_newindex(lua_State* L) {
+  lua_settop(L, 3);
+  if (!lua_isnil(L, 3)) {
+    lua_rawset(L, 1);
+    return 0;
+  }
+  lua_pushvalue(L, 2);
+  lua_pushnil(L);
+  lua_rawset(L, 1);  // nil: gone from the run's own table
+  if (lua_getmetatable(L, 1) == 0) {
+    return 0;
+  }
+  const int mt = lua_gettop(L);
+  lua_pushliteral(L, "__index");
+  lua_rawget(L, mt);
+  const int index = lua_gettop(L);
+  if (lua_type(L, index) != LUA_TTABLE) {
+    return 0;
+  }
+  lua_pushvalue(L, 2);
+  if (lua_rawget(L, index) == LUA_TNIL) {
+    return 0;  // the templates do not have it: nothing to hide
+  }
+  lua_pop(L, 1);
+  lua_pushliteral(L, "private");
+  if (lua_rawget(L, mt) == LUA_TBOOLEAN) {
+    lua_pushvalue(L, 2);
+    lua_pushnil(L);
+    lua_rawset(L, index);  // already this run's own copy
+    return 0;
+  }
+  lua_pop(L, 1);
+  lua_createtable(L, 0, 32);  // the copy, without the name
+  const int copy = lua_gettop(L);
+  lua_pushnil(L);
+  while (lua_next(L, index) != 0) {
+    lua_pushvalue(L, -2);
+    lua_insert(L, -2);
+    lua_rawset(L, copy);
+  }
+  lua_pushvalue(L, 2);
+  lua_pushnil(L);
+  lua_rawset(L, copy);
+  lua_createtable(L, 0, 3);
+  lua_pushvalue(L, copy);
+  lua_setfield(L, -2, "__index");
+  lua_pushcfunction(L, shadowing_newindex);
+  lua_setfield(L, -2, "__newindex");
+  lua_pushboolean(L, 1);
+  lua_setfield(L, -2, "private");
+  lua_setmetatable(L, 1);
+  return 0;
+}
+
 // Compiles a helper chunk and calls it with the `nargs` values on top of the stack;
 // leaves the `nresults` functions it returns.
 void make_helper(lua_State* L, std::string_view source, int nargs, int nresults = 1) {
@@ -103,7 +223,11 @@ void install_templates(lua_State* L, std::size_t max_sort_elements, const luaL_R
 
   luaL_requiref(L, "math", luaopen_math, 0);
   lua_getfield(L, -1, "randomseed");
+  lua_pushvalue(L, -1);
+  lua_pushcclosure(L, reseed_fresh, 1);
   lua_setfield(L, templates, "reseed");
+  lua_pushcclosure(L, safe_randomseed, 1);
+  lua_setfield(L, -2, "randomseed");
   lua_setfield(L, templates, "math");
   luaL_requiref(L, "utf8", luaopen_utf8, 0);
   lua_setfield(L, templates, "utf8");
@@ -138,17 +262,21 @@ void install_templates(lua_State* L, std::size_t max_sort_elements, const luaL_R
   lua_setfield(L, globals, "contains");
   lua_pushlightuserdata(L, nullptr);
   lua_setfield(L, -2, "null");
-  lua_createtable(L, 0, 1);
+  lua_createtable(L, 0, 2);
   lua_insert(L, -2);
   lua_setfield(L, -2, "__index");
+  lua_pushcfunction(L, shadowing_newindex);
+  lua_setfield(L, -2, "__newindex");
   lua_setfield(L, templates, "globals_mt");
 
   // One metatable per library: a run's library tables are empty proxies reading
   // through to the templates (their writes stay in the proxy).
   for (const char* name : library_names) {
-    lua_createtable(L, 0, 1);
+    lua_createtable(L, 0, 2);
     lua_getfield(L, templates, name);
     lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, shadowing_newindex);
+    lua_setfield(L, -2, "__newindex");
     lua_setfield(L, templates, (std::string(name) + "_mt").c_str());
   }
 
@@ -160,8 +288,8 @@ void push_fresh_env(lua_State* L) {
   luaL_checkstack(L, 8, "no stack for the environment");
   lua_rawgetp(L, LUA_REGISTRYINDEX, &templates_key);
   const int templates = lua_gettop(L);
-  // A state may serve several evaluations: math.random's generator is reseeded, so
-  // no run can learn or steer the numbers another run draws.
+  // A state may serve several evaluations: math.random's generator is reseeded from
+  // the OS's CSPRNG, so no run can learn or steer the numbers another run draws.
   lua_getfield(L, templates, "reseed");
   lua_call(L, 0, 0);
   lua_createtable(L, 0, 8);
