@@ -1,0 +1,155 @@
+// Hostile code over HTTP, as the red-team pass sent it: the two ~80-byte requests that
+// hung the server for good, their Log Detector form, the quadratic Order body and the
+// random numbers one run could learn from another. Every client here has a hard 10 s
+// timeout, so a regression fails fast instead of hanging CI.
+#include <gtest/gtest.h>
+
+#include <future>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "tests/integration/harness.hpp"
+#include "tests/integration/http_client.hpp"
+
+using namespace evald::test;
+using json = nlohmann::json;
+
+namespace {
+
+constexpr auto hard_timeout = std::chrono::seconds(10);
+
+class Containment : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    evald_process::options opts;
+    opts.config_json = R"({"scripts":{"condition_time":"100ms"}})";
+    server_ = new evald_process(opts);
+  }
+  static void TearDownTestSuite() {
+    delete server_;
+    server_ = nullptr;
+  }
+  static std::uint16_t port() { return server_->port(); }
+  static evald_process* server_;
+};
+evald_process* Containment::server_ = nullptr;
+
+http_response post(std::uint16_t port, const std::string& target, const std::string& body) {
+  http_client c(port, hard_timeout);
+  c.send("POST " + target +
+         " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " +
+         std::to_string(body.size()) + "\r\n\r\n" + body);
+  auto r = c.read_response();
+  if (!r) {
+    throw std::runtime_error("no response within the hard timeout");
+  }
+  return *r;
+}
+
+http_response get_now(std::uint16_t port, const std::string& target) {
+  http_client c(port, hard_timeout);
+  c.send("GET " + target + " HTTP/1.1\r\nHost: x\r\n\r\n");
+  auto r = c.read_response();
+  if (!r) {
+    throw std::runtime_error("no response within the hard timeout");
+  }
+  return *r;
+}
+
+// The same request on `n` connections at once (one per worker, as the attack did).
+std::vector<http_response> at_once(std::uint16_t port, const std::string& body, int n) {
+  std::vector<std::future<http_response>> pending;
+  for (int i = 0; i < n; ++i) {
+    pending.push_back(std::async(std::launch::async, [=] { return post(port, "/eval", body); }));
+  }
+  std::vector<http_response> out;
+  for (auto& f : pending) {
+    out.push_back(f.get());
+  }
+  return out;
+}
+
+json script(const std::string& source) {
+  return json{{"workload", "script"}, {"source", source}};
+}
+
+json detector_record(const std::vector<json>& conditions,
+                     const std::vector<std::int64_t>& earlier = {}) {
+  return {{"log", {{"Text", "x"}, {"Thread", "t"}, {"Level", "INFO"}, {"Line", 1}}},
+          {"conditions", conditions},
+          {"context", json::object()},
+          {"trueConditions", earlier},
+          {"stateTime", 1000},
+          {"logProcessingTime", 1500}};
+}
+
+}  // namespace
+
+TEST_F(Containment, TheZeroWidthRepAndMoveNoLongerHangTheServer) {
+  // One per worker: before the fix, neither ever returned and /healthz never answered.
+  for (const auto& r :
+       at_once(port(), script("return #string.rep('', math.maxinteger)").dump(), 2)) {
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(json::parse(r.body)["result"], 0);
+  }
+  for (const auto& r :
+       at_once(port(), script("table.move({}, 1, math.maxinteger, 1, {})").dump(), 2)) {
+    ASSERT_EQ(r.status, 422) << r.body;
+    const auto message = json::parse(r.body)["error"]["message"].get<std::string>();
+    EXPECT_NE(message.find("table.move"), std::string::npos) << message;
+    EXPECT_NE(message.find("burst limit"), std::string::npos) << message;
+  }
+  for (int i = 0; i < 10; ++i) {
+    EXPECT_EQ(get_now(port(), "/healthz").status, 200) << "new connection " << i;
+  }
+}
+
+TEST_F(Containment, TheLogDetectorFormMeetsItsConditionTime) {
+  const auto r = post(
+      port(), "/eval",
+      json{{"payload",
+            detector_record({{{"numeration", 1},
+                              {"type", "Standard"},
+                              {"text", "string.rep('', 1e9) return true"}},
+                             {{"numeration", 2}, {"type", "Standard"}, {"text", "return true"}}})}}
+          .dump());
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(json::parse(r.body)["trueConditions"], json::parse("[1,2]")) << r.body;
+  const auto moved = post(
+      port(), "/eval",
+      json{{"payload",
+            detector_record({{{"numeration", 1},
+                              {"type", "Standard"},
+                              {"text", "table.move({}, 1, math.maxinteger, 1, {}) return true"}}})}}
+          .dump());
+  EXPECT_EQ(moved.status, 422) << moved.body;
+  EXPECT_NE(moved.body.find("table.move"), std::string::npos) << moved.body;
+}
+
+TEST_F(Containment, TheQuadraticOrderBodyIsAnsweredWithinItsTimeout) {
+  // 390k true conditions and an order of 130k of one value: 36 s of one worker before.
+  std::vector<std::int64_t> earlier(390000, 7);
+  std::vector<std::int64_t> order(130000, 7);
+  order.back() = 8;
+  json body{{"payload",
+             detector_record({{{"numeration", 9}, {"type", "Order"}, {"order", order}}}, earlier)},
+            {"timeout_ms", 1000}};
+  const auto r = post(port(), "/eval", body.dump());
+  ASSERT_EQ(r.status, 200) << r.body.substr(0, 300);
+  EXPECT_EQ(json::parse(r.body)["trueConditions"], json::array());
+  EXPECT_EQ(get_now(port(), "/healthz").status, 200);
+}
+
+TEST_F(Containment, NoTwoRunsDrawTheSameRandomNumbers) {
+  std::set<std::string> seen;
+  for (int i = 0; i < 20; ++i) {
+    const auto r = post(port(), "/eval", script("return math.random(1 << 50)").dump());
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_TRUE(seen.insert(json::parse(r.body)["result"].dump()).second) << r.body;
+  }
+  const auto t =
+      post(port(), "/eval", script("return tostring({}) .. tostring(print or pairs)").dump());
+  EXPECT_EQ(json::parse(t.body)["result"], "tablefunction") << t.body;
+}
