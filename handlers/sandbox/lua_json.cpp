@@ -15,6 +15,7 @@ struct to_json_context {
   lua_State* L;
   int marks;
   std::size_t budget;
+  std::size_t limit;                     // the budget it started with, for the message
   std::vector<const void*> path_tables;  // tables on the current path (cycle check)
   std::string path;                      // "/a/3/b", for error messages
   std::optional<conversion_error> error;
@@ -29,8 +30,10 @@ void fail(to_json_context& c, const std::string& what, bool too_large = false) {
 
 bool spend(to_json_context& c, std::size_t bytes) {
   if (bytes > c.budget) {
-    c.error = conversion_error{
-        "the result is larger than " + std::to_string(c.budget) + " bytes of JSON allowed", true};
+    c.error = conversion_error{"the result is larger than the " + std::to_string(c.limit) +
+                                   " bytes of JSON allowed (limits.result_bytes), at " +
+                                   (c.path.empty() ? std::string("its top") : c.path),
+                               true};
     return false;
   }
   c.budget -= bytes;
@@ -47,6 +50,22 @@ std::string number_key(lua_State* L, int index) {
 }
 
 bool convert(to_json_context& c, int index, json& out, int depth);
+
+// The bytes `s` takes inside a JSON string once escaped, as the server writes it
+// (UTF-8 kept, control characters as \n or \u00XX): a string of control characters
+// is six times its length, and the limit is on what the client receives.
+std::size_t escaped_size(const char* s, std::size_t len) {
+  std::size_t n = len;
+  for (std::size_t i = 0; i < len; ++i) {
+    const auto b = static_cast<unsigned char>(s[i]);
+    if (b == '"' || b == '\\' || b == '\n' || b == '\r' || b == '\t' || b == '\b' || b == '\f') {
+      n += 1;
+    } else if (b < 0x20) {
+      n += 5;
+    }
+  }
+  return n;
+}
 
 bool convert_table(to_json_context& c, int index, json& out, int depth) {
   lua_State* L = c.L;
@@ -130,7 +149,8 @@ bool convert_table(to_json_context& c, int index, json& out, int depth) {
       if (ok) {
         c.path += "/" + key;
         json item;
-        ok = spend(c, key.size() + 4) && convert(c, lua_gettop(L), item, depth + 1);
+        ok = spend(c, escaped_size(key.data(), key.size()) + 4) &&
+             convert(c, lua_gettop(L), item, depth + 1);
         out[key] = std::move(item);
         c.path.resize(path_size);
       }
@@ -166,7 +186,7 @@ bool convert(to_json_context& c, int index, json& out, int depth) {
     case LUA_TSTRING: {
       std::size_t len = 0;
       const char* s = lua_tolstring(L, index, &len);
-      if (!spend(c, len + 2)) {
+      if (!spend(c, escaped_size(s, len) + 2)) {
         return false;
       }
       std::string text(s, len);
@@ -263,7 +283,7 @@ void push_json(lua_State* L, const json& value, int marks) {
 
 std::optional<conversion_error> to_json(lua_State* L, int index, int marks, std::size_t max_bytes,
                                         json& out) {
-  to_json_context c{L, lua_absindex(L, marks), max_bytes, {}, {}, std::nullopt};
+  to_json_context c{L, lua_absindex(L, marks), max_bytes, max_bytes, {}, {}, std::nullopt};
   const int top = lua_gettop(L);
   convert(c, lua_absindex(L, index), out, 0);
   lua_settop(L, top);

@@ -642,6 +642,17 @@ void script_vm::fail_from_error(lua_State* co, int status) {
 }
 
 void script_vm::fail(script_failure::kind what, std::string message, std::optional<int> line) {
+  if (message.size() > max_message_bytes) {
+    // error(string.rep("x", 1e7)) in each slot of a map made a 111-byte request
+    // answer 336 MB: a message is cut, at a UTF-8 boundary, and says how long it was.
+    std::size_t cut = max_message_bytes;
+    while (cut > 0 && (static_cast<unsigned char>(message[cut]) & 0xC0) == 0x80) {
+      --cut;
+    }
+    const std::size_t full = message.size();
+    message.resize(cut);
+    message += "... (cut: the message was " + std::to_string(full) + " bytes)";
+  }
   failure_ = script_failure{what, line, std::move(message)};
 }
 

@@ -15,6 +15,9 @@ struct lua_State;
 
 namespace evald::sandbox {
 
+// A failure's message is cut to this many bytes (docs/scripts.md).
+inline constexpr std::size_t max_message_bytes = 1024;
+
 struct script_failure {
   enum class kind {
     syntax,            // the source does not compile (400)

@@ -392,3 +392,28 @@ TEST(RuleVm, LaunchOnlyInLaunchRunsAndTheLastCallWins) {
   const auto script = run("return launch == nil and emit ~= nil and contains('ab', 'b')");
   EXPECT_EQ(script.result, true);
 }
+
+TEST(ScriptVm, AnswersAreBounded) {
+  // An error message is cut at 1 KiB and says how long it was.
+  const auto big_error = run("error(string.rep('x', 3e6))");
+  ASSERT_TRUE(big_error.failure);
+  EXPECT_LT(big_error.failure->message.size(), max_message_bytes + 100);
+  EXPECT_NE(big_error.failure->message.find("cut: the message was 3000000 bytes"),
+            std::string::npos)
+      << big_error.failure->message.substr(0, 200);
+  // The result limit is on the escaped JSON: 200 KB of control characters is 1.2 MB
+  // once written, past a 1 MiB limit; the message names the limit, not what was left.
+  script_limits limits;
+  limits.max_result_bytes = 1024 * 1024;
+  const auto escaped = run("return string.rep('\\1', 200000)", nullptr, limits);
+  ASSERT_TRUE(escaped.failure);
+  EXPECT_EQ(escaped.failure->what, script_failure::kind::result_too_large);
+  EXPECT_NE(escaped.failure->message.find("1048576 bytes"), std::string::npos)
+      << escaped.failure->message;
+  const auto nested = run("return {a = string.rep('\"', 600000)}", nullptr, limits);
+  ASSERT_TRUE(nested.failure);
+  EXPECT_NE(nested.failure->message.find("1048576 bytes"), std::string::npos)
+      << nested.failure->message;
+  EXPECT_NE(nested.failure->message.find("/a"), std::string::npos) << nested.failure->message;
+  EXPECT_FALSE(run("return string.rep('\\1', 100000)", nullptr, limits).failure);
+}
