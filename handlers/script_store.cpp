@@ -5,7 +5,7 @@
 namespace evald {
 
 bool valid_script_name(std::string_view name) noexcept {
-  if (name.empty() || name.size() > 64) {
+  if (name.empty() || name.size() > 64 || name == "." || name == "..") {
     return false;
   }
   for (const char c : name) {
@@ -18,12 +18,16 @@ bool valid_script_name(std::string_view name) noexcept {
   return true;
 }
 
-script_store::put_result memory_script_store::put(const std::string& name, std::string source) {
+script_store::put_result memory_script_store::put(const std::string& name, std::string source,
+                                                  const condition& when) {
   entry e{name, nullptr, strong_etag("script " + name + '\n' + source),
           std::chrono::system_clock::now()};
   e.source = std::make_shared<const std::string>(std::move(source));
   const std::lock_guard lock(mutex_);
   const auto it = entries_.find(name);
+  if (when && !when(it == entries_.end() ? nullptr : &it->second)) {
+    return put_result::precondition_failed;
+  }
   if (it != entries_.end()) {
     it->second = std::move(e);
     return put_result::replaced;
@@ -44,14 +48,18 @@ std::optional<script_store::entry> memory_script_store::get(std::string_view nam
   return it->second;
 }
 
-bool memory_script_store::remove(std::string_view name) {
+script_store::remove_result memory_script_store::remove(std::string_view name,
+                                                        const condition& when) {
   const std::lock_guard lock(mutex_);
   const auto it = entries_.find(name);
+  if (when && !when(it == entries_.end() ? nullptr : &it->second)) {
+    return remove_result::precondition_failed;
+  }
   if (it == entries_.end()) {
-    return false;
+    return remove_result::absent;
   }
   entries_.erase(it);
-  return true;
+  return remove_result::removed;
 }
 
 bool memory_script_store::replace_all(std::int64_t version,

@@ -41,6 +41,17 @@ void check_script_preconditions(const request_context& ctx,
   }
 }
 
+// The request's If-Match / If-None-Match as a store condition (empty: none).
+script_store::condition preconditions_of(const request_context& ctx) {
+  if (!has_preconditions(ctx.req)) {
+    return {};
+  }
+  return [&ctx](const script_store::entry* current) {
+    return evaluate_preconditions(ctx.req, current ? std::string_view(current->etag) : "",
+                                  current != nullptr) == precondition::proceed;
+  };
+}
+
 std::string iso_time(std::chrono::system_clock::time_point t) {
   const auto secs = std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
   return std::to_string(secs);
@@ -68,7 +79,13 @@ void script_put(request_context& ctx, response& res) {
     }
   }
   const auto bytes = source.size();
-  const auto outcome = store.put(name, std::move(source));
+  // Judged again in the store's own step: between the check above and the write,
+  // another PUT may have created or replaced the script.
+  const auto outcome = store.put(name, std::move(source), preconditions_of(ctx));
+  if (outcome == script_store::put_result::precondition_failed) {
+    throw http_error(http::status::precondition_failed, "precondition_failed",
+                     "the script \"" + name + "\" changed: it does not match the condition");
+  }
   if (outcome == script_store::put_result::full) {
     throw http_error(http::status::insufficient_storage, "too_many_scripts",
                      "scripts.max_named (" + std::to_string(ctx.settings.scripts.max_named) +
@@ -93,7 +110,11 @@ void script_get(request_context& ctx, response& res) {
   }
   if (ctx.req.method() == http::verb::delete_) {
     check_script_preconditions(ctx, entry);
-    store.remove(name);
+    if (store.remove(name, preconditions_of(ctx)) ==
+        script_store::remove_result::precondition_failed) {
+      throw http_error(http::status::precondition_failed, "precondition_failed",
+                       "the script \"" + name + "\" changed: it does not match the condition");
+    }
     res.body = json{{"name", name}, {"deleted", true}}.dump();
     return;
   }
