@@ -35,6 +35,9 @@ net::awaitable<void> cluster_script_put(request_context& ctx, response& res);
 net::awaitable<void> cluster_script_get(request_context& ctx, response& res);  // GET, DELETE
 net::awaitable<void> cluster_scripts_list(request_context& ctx, response& res);
 #endif
+// Test hooks (EVALD_TEST_HOOKS=1 only): hold every worker but 0, and let them go.
+net::awaitable<void> test_hold(request_context& ctx, response& res);
+void test_release(request_context& ctx, response& res);
 void script_put(request_context& ctx, response& res);    // data: script_store
 void script_get(request_context& ctx, response& res);    // GET and DELETE; data: script_store
 void scripts_list(request_context& ctx, response& res);  // data: script_store

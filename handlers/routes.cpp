@@ -1,5 +1,8 @@
 #include "handlers/routes.hpp"
 
+#include <cstdlib>
+#include <string_view>
+
 #include "handlers/endpoints.hpp"
 #include "handlers/parallel_trial.hpp"
 
@@ -64,6 +67,11 @@ void register_routes(router& routes, route_stores& stores, metrics_source& metri
     routes.add(http::verb::get, "/stats", {.sync = endpoints::stats, .data = &stores});
     routes.add(http::verb::get, "/stats/stream",
                {.sync = endpoints::stats_stream, .data = &stores});
+  }
+  if (const char* hooks = std::getenv("EVALD_TEST_HOOKS");
+      hooks != nullptr && std::string_view(hooks) == "1") {
+    routes.add(http::verb::post, "/_test/hold", {.async = endpoints::test_hold});
+    routes.add(http::verb::post, "/_test/release", {.sync = endpoints::test_release});
   }
   metrics.route_labels = routes.labels();
   trial_ns_per_candidate();  // calibrate chunk sizes now, not during the first request

@@ -58,15 +58,53 @@ listener::listener(tcp::acceptor& acceptor, std::vector<worker*> workers,
       start_(std::move(start)),
       counts_(counts) {}
 
+// A loop that has not turned for this long while busy is held by something (a slice
+// is 250 µs and a loop turn under full load a few ms): new connections go elsewhere.
+constexpr auto stall_after = std::chrono::milliseconds(10);
+
+worker& listener::pick() {
+  const auto now = steady_clock::now();
+  for (std::size_t k = 0; k < workers_.size(); ++k) {
+    const std::size_t i = (next_ + k) % workers_.size();
+    if (!workers_[i]->stalled(now, stall_after)) {
+      next_ = i;
+      return *workers_[i];
+    }
+  }
+  return *workers_[next_];
+}
+
 net::awaitable<void> listener::accept_loop() {
   net::steady_timer backoff(co_await net::this_coro::executor);
   auto last_warning = steady_clock::time_point{};
   for (;;) {
-    worker& target = *workers_[next_];
-    auto [ec, socket] = co_await acceptor_.async_accept(target.context(), use_tuple);
+    worker* target = &pick();
+    auto [ec, socket] = co_await acceptor_.async_accept(target->context(), use_tuple);
     if (!ec) {
+      // The accept may have waited long: if its worker stalled meanwhile, the socket
+      // moves to one that turns (its descriptor re-wrapped on that io_context).
+      if (target->stalled(steady_clock::now(), stall_after)) {
+        worker& other = pick();
+        if (&other != target) {
+          error_code move_ec;
+          const auto protocol = socket.local_endpoint(move_ec).protocol();
+          if (!move_ec) {
+            const auto fd = socket.release(move_ec);
+            if (!move_ec) {
+              decltype(socket) moved(other.context());
+              moved.assign(protocol, fd, move_ec);
+              if (!move_ec) {
+                socket = std::move(moved);
+                target = &other;
+              } else {
+                socket.assign(protocol, fd, move_ec);  // stays where it was accepted
+              }
+            }
+          }
+        }
+      }
       // Admitted even after stop(): the kernel completed it, so it is a client's.
-      admit(std::move(socket), target);
+      admit(std::move(socket), *target);
       continue;
     }
     if (ec == net::error::operation_aborted || !acceptor_.is_open()) {
@@ -89,7 +127,7 @@ void listener::stop() {
   error_code ec;
   acceptor_.non_blocking(true, ec);
   while (!ec) {
-    worker& target = *workers_[next_];
+    worker& target = pick();
     tcp::socket socket = acceptor_.accept(target.context(), ec);
     if (!ec) {
       admit(std::move(socket), target);

@@ -15,8 +15,10 @@ struct worker_metrics;
 using connection_starter = std::function<void(tcp::socket, worker&)>;
 
 // Accepts on `acceptor` (owned by the first worker, used on its thread only) and
-// hands each socket to the next worker round-robin; the socket is created on that
-// worker's io_context, so the connection never crosses threads. Past
+// hands each socket to the next worker round-robin, skipping a worker whose loop is
+// stalled (busy and not turning for stall_after: one request must not take new
+// connections down with it); the socket is created on that worker's io_context, so
+// the connection never crosses threads. Past
 // `max_connections` open connections, a new one gets 503 with Retry-After and is
 // closed. EMFILE/ENFILE/ENOBUFS pause accepting briefly instead of spinning.
 // Accepted and rejected connections are counted in `counts` (the metrics of the
@@ -36,6 +38,8 @@ class listener {
 
  private:
   void admit(tcp::socket socket, worker& target);
+  // The next worker round-robin that is not stalled (the next one if all are).
+  worker& pick();
 
   tcp::acceptor& acceptor_;
   std::vector<worker*> workers_;

@@ -36,9 +36,17 @@ void worker::run() {
   metrics_->cpu_clock.store(platform::current_thread_cpu_clock(), std::memory_order_relaxed);
   metrics_->cpu_clock_valid.store(true, std::memory_order_release);
   net::io_context& ctx = *context_;
+  const auto mark_turn = [this] {
+    last_turn_.store(std::chrono::steady_clock::now().time_since_epoch().count(),
+                     std::memory_order_relaxed);
+  };
   while (!ctx.stopped()) {
+    mark_turn();
     if (compute_.empty()) {
+      waiting_.store(true, std::memory_order_relaxed);
       ctx.run_one();  // block until something happens
+      waiting_.store(false, std::memory_order_relaxed);
+      mark_turn();
     }
     ctx.poll();  // everything ready, I/O completions included, before any compute
     if (!compute_.empty() && !ctx.stopped()) {

@@ -32,6 +32,16 @@ class worker {
   worker& operator=(const worker&) = delete;
 
   std::size_t index() const noexcept { return index_; }
+
+  // Whether this worker's loop has not turned for `after` while it was busy (not
+  // waiting for I/O): a compute slice or handler that holds the thread. Any thread.
+  // The acceptor gives new connections to other workers meanwhile.
+  bool stalled(std::chrono::steady_clock::time_point now,
+               std::chrono::nanoseconds after) const noexcept {
+    return !waiting_.load(std::memory_order_relaxed) &&
+           now.time_since_epoch().count() - last_turn_.load(std::memory_order_relaxed) >
+               after.count();
+  }
   net::io_context& context() noexcept { return *context_; }
   net::any_io_executor executor() noexcept { return context_->get_executor(); }
 
@@ -102,6 +112,10 @@ class worker {
   std::deque<std::function<bool()>> compute_;
   std::uint32_t evaluations_in_flight_ = 0;
   std::function<void()> on_drained_;
+  // Liveness for stalled(): when the loop last turned (steady clock ticks), and
+  // whether it is blocked waiting for I/O.
+  std::atomic<std::int64_t> last_turn_{0};
+  std::atomic<bool> waiting_{false};
 };
 
 }  // namespace evald

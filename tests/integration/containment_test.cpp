@@ -217,3 +217,31 @@ TEST_F(Containment, DotNamesAreRefused) {
     EXPECT_EQ(r.status, 400) << name << ": " << r.body;
   }
 }
+
+// A worker held on purpose (a test-only hook spins in one of its compute slices until
+// released) gets no new connections: every new connection is served by the worker
+// that turns. Before, every other one was handed to the held worker and waited.
+TEST(StalledWorker, GetsNoNewConnections) {
+  evald_process::options opts;
+  opts.env["EVALD_TEST_HOOKS"] = "1";
+  evald_process server(opts);
+  http_response held;
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    held = post(server.port(), "/_test/hold", "");
+    if (held.status != 409) {
+      break;  // 409: that connection was not on worker 0; the next one is
+    }
+  }
+  ASSERT_EQ(held.status, 200) << held.body;
+  int answered = 0;
+  for (int i = 0; i < 10; ++i) {
+    try {
+      answered += get_now(server.port(), "/healthz").status == 200 ? 1 : 0;
+    } catch (const std::exception&) {
+      // no answer within the hard timeout: the connection went to the held worker
+    }
+  }
+  EXPECT_EQ(post(server.port(), "/_test/release", "").status, 200);
+  EXPECT_EQ(answered, 10) << "new connections answered while a worker was held";
+  EXPECT_EQ(get_now(server.port(), "/healthz").status, 200);
+}
