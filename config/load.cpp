@@ -238,8 +238,12 @@ settings from_json(const json& j, settings s) {
                 [&](const json& x, const std::string& q) {
                   l.max_evaluations = static_cast<std::uint32_t>(read_integer(x, q, 1, 1'000'000));
                 }},
-               {"max_batch_items", [&](const json& x, const std::string& q) {
+               {"max_batch_items",
+                [&](const json& x, const std::string& q) {
                   l.max_batch_items = static_cast<std::uint32_t>(read_integer(x, q, 1, 10'000'000));
+                }},
+               {"max_response_size", [&](const json& x, const std::string& q) {
+                  l.max_response_bytes = read_size(x, q, 1024, 1ULL << 34);
                 }}});
         }},
        {"timeouts",

@@ -18,6 +18,9 @@ struct limits_settings {
   duration max_eval_time{30'000};           // cap on an evaluation's deadline → 504
   std::uint32_t max_evaluations = 256;      // evaluations in flight per worker → 503
   std::uint32_t max_batch_items = 100'000;  // items in one /eval batch → 413
+  // The whole answer of a batch, map or Log Detector batch (and a launched job's
+  // result) → 413 naming the item that crossed it.
+  std::uint64_t max_response_bytes = 64 * 1024 * 1024;
 };
 
 struct timeouts_settings {

@@ -424,14 +424,37 @@ net::awaitable<std::string> run_eval_request(evaluation& ev, const config::setti
   auto rule_failures =
       std::make_shared<std::vector<std::optional<rule_failure>>>(er.detector ? count : 0);
   auto rules = std::make_shared<const rule_runner>(settings);
+  // The whole answer's size, counted as items finish on any worker: past
+  // limits.max_response_size the job stops and the answer is a 413 naming the item
+  // (100 inputs of 1 MB each made a 100 MB answer before).
+  struct answer_budget {
+    std::uint64_t limit;
+    std::atomic<std::uint64_t> used{0};
+    std::atomic<std::size_t> crossed{SIZE_MAX};
+  };
+  auto budget = std::make_shared<answer_budget>();
+  budget->limit = settings.limits.max_response_bytes;
   auto job = make_parallel_job(
       chunks,
-      [&items = er.items, results, failures, rule_failures, states, scripts, rules, bounds,
+      [&items = er.items, results, failures, rule_failures, states, scripts, rules, bounds, budget,
        detailed = !er.batch](std::uint64_t c, parallel_job& j,
                              std::chrono::steady_clock::time_point slice_end) {
         auto& state = (*states)[c];
         std::size_t i = state ? state->next_item : bounds[c];
-        for (; i < bounds[c + 1]; ++i) {
+        const auto account = [&](std::size_t item) {
+          const std::uint64_t bytes = (*results)[item].size() + 1;
+          if (budget->used.fetch_add(bytes, std::memory_order_relaxed) + bytes > budget->limit) {
+            std::size_t seen = budget->crossed.load(std::memory_order_relaxed);
+            while (item < seen && !budget->crossed.compare_exchange_weak(seen, item)) {
+            }
+            (*results)[item].clear();
+            (*results)[item].shrink_to_fit();
+            j.request_stop();
+          }
+        };
+        // The increment accounts for the item just finished (after a `continue` too;
+        // not when the chunk yields mid-item).
+        for (; i < bounds[c + 1]; account(i), ++i) {
           if (items[i].what == eval_item::kind::record) {
             if (!state) {
               state = std::make_unique<chunk_state>();
@@ -485,8 +508,26 @@ net::awaitable<std::string> run_eval_request(evaluation& ev, const config::setti
   // thread first.
   const bool single_script = !er.batch && (er.items.front().what == eval_item::kind::script ||
                                            er.items.front().what == eval_item::kind::record);
+  bool over_budget = false;
   if (!single_script || !ev.try_inline(*job)) {
-    co_await ev.run(job);
+    try {
+      co_await ev.run(job);
+    } catch (const http_error&) {
+      if (budget->crossed.load() == SIZE_MAX) {
+        throw;
+      }
+      over_budget = true;  // the stop was ours: the 413 below says why
+    }
+  }
+  if (budget->crossed.load() != SIZE_MAX || over_budget) {
+    results->clear();
+    results->shrink_to_fit();
+    http_error e(http::status::payload_too_large, "response_too_large",
+                 "the answer would be larger than limits.max_response_size (" +
+                     std::to_string(settings.limits.max_response_bytes) + " bytes): item " +
+                     std::to_string(budget->crossed.load()) + " crossed it");
+    e.server_timing = ev.server_timing();
+    throw e;
   }
 
   if (!er.batch) {

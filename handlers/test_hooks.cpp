@@ -11,6 +11,7 @@ namespace evald::endpoints {
 namespace {
 
 std::atomic<bool> hold_released{true};
+std::atomic<int> holding{0};  // workers spinning in the hold now
 
 }  // namespace
 
@@ -30,9 +31,11 @@ net::awaitable<void> test_hold(request_context& ctx, response& res) {
     }
     net::post(w->context(), [w] {
       w->enqueue_compute([] {
+        holding.fetch_add(1);
         while (!hold_released.load()) {
           std::this_thread::yield();
         }
+        holding.fetch_sub(1);
         return false;
       });
     });
@@ -40,7 +43,7 @@ net::awaitable<void> test_hold(request_context& ctx, response& res) {
   net::steady_timer timer(co_await net::this_coro::executor);
   for (;;) {
     const auto now = std::chrono::steady_clock::now();
-    bool all = true;
+    bool all = holding.load() == static_cast<int>(ctx.owner.peers().size()) - 1;
     for (worker* w : ctx.owner.peers()) {
       all = all && (w == &ctx.owner || w->stalled(now, std::chrono::milliseconds(20)));
     }

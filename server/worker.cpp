@@ -45,8 +45,8 @@ void worker::run() {
     if (compute_.empty()) {
       waiting_.store(true, std::memory_order_relaxed);
       ctx.run_one();  // block until something happens
+      mark_turn();    // first: between the two, the old turn would read as a stall
       waiting_.store(false, std::memory_order_relaxed);
-      mark_turn();
     }
     ctx.poll();  // everything ready, I/O completions included, before any compute
     if (!compute_.empty() && !ctx.stopped()) {

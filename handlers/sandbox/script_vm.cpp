@@ -118,8 +118,12 @@ int lua_progress(lua_State* L) {
 // array(...): a table that becomes a JSON array even when empty.
 int lua_array(lua_State* L) {
   const int n = lua_gettop(L);
+  script_vm* vm = vm_of(L);
   lua_createtable(L, n, 0);
   for (int i = 1; i <= n; ++i) {
+    if ((i & 1023) == 1) {
+      vm->work(L, 1024 * 20, "array");  // up to a million arguments: checked as it goes
+    }
     lua_pushvalue(L, i);
     lua_rawseti(L, -2, i);
   }
@@ -531,9 +535,11 @@ script_vm::step script_vm::resume(std::chrono::steady_clock::time_point slice_en
   if (!running_) {
     return step::finished;
   }
-  slice_end_ = slice_end;
-  stop_ = stop;
   const auto t0 = std::chrono::steady_clock::now();
+  // A slice end already past (a chunk that ran other inputs first) counts from now:
+  // the burst allowance of a call is measured from when this run could first yield.
+  slice_end_ = std::max(slice_end, t0);
+  stop_ = stop;
   int nresults = 0;
   metered_ = co_;
   work_left_ = work_check_interval;
@@ -675,17 +681,21 @@ void script_vm::work(lua_State* L, std::size_t units, const char* what) {
   if (metered_ == nullptr) {
     return;
   }
-  work_left_ -= static_cast<std::int64_t>(std::min<std::size_t>(units, INT64_MAX / 2));
-  if (work_left_ > 0) {
+  const auto cost = static_cast<std::int64_t>(std::min<std::size_t>(units, INT64_MAX / 2));
+  work_left_ -= cost;
+  if (work_left_ > 0 && cost < work_check_interval) {
     return;
   }
   work_left_ = work_check_interval;
   instructions_ -= hook_soon(metered_);
   if (killed_ == kill_reason::none) {
     const bool stop = stop_ != nullptr && stop_->load(std::memory_order_relaxed);
+    // `units` is the work about to be done (about a nanosecond each): a big copy that
+    // would end past the allowance is refused before it starts, not after.
     if (stop) {
       killed_ = kill_reason::stopped;
-    } else if (std::chrono::steady_clock::now() - slice_end_ >= limits_.burst) {
+    } else if (std::chrono::steady_clock::now() + std::chrono::nanoseconds(cost) - slice_end_ >=
+               limits_.burst) {
       killed_ = kill_reason::burst;
     } else {
       return;

@@ -24,7 +24,8 @@ class Containment : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     evald_process::options opts;
-    opts.config_json = R"({"scripts":{"condition_time":"100ms"}})";
+    opts.config_json =
+        R"({"scripts":{"condition_time":"100ms"},"limits":{"max_response_size":"4MiB"}})";
     server_ = new evald_process(opts);
   }
   static void TearDownTestSuite() {
@@ -244,4 +245,26 @@ TEST(StalledWorker, GetsNoNewConnections) {
   EXPECT_EQ(post(server.port(), "/_test/release", "").status, 200);
   EXPECT_EQ(answered, 10) << "new connections answered while a worker was held";
   EXPECT_EQ(get_now(server.port(), "/healthz").status, 200);
+}
+
+TEST_F(Containment, AWholeAnswerIsBounded) {
+  // 10 inputs of 600 KB each: 6 MB, past a 4 MiB limits.max_response_size.
+  json map{{"workload", "script"},
+           {"source", "return string.rep('x', 600000)"},
+           {"inputs", json::array({1, 2, 3, 4, 5, 6, 7, 8, 9, 10})}};
+  const auto r = post(port(), "/eval", map.dump());
+  ASSERT_EQ(r.status, 413) << r.body.substr(0, 300);
+  const auto error = json::parse(r.body)["error"];
+  EXPECT_EQ(error["code"], "response_too_large");
+  const auto message = error["message"].get<std::string>();
+  EXPECT_NE(message.find("limits.max_response_size (4194304 bytes)"), std::string::npos) << message;
+  EXPECT_NE(message.find("item "), std::string::npos) << message;
+  map["inputs"] = json::array({1, 2, 3});
+  EXPECT_EQ(post(port(), "/eval", map.dump()).status, 200);
+  // The same error as a batch of script items.
+  json items = json::array();
+  for (int i = 0; i < 10; ++i) {
+    items.push_back(script("return string.rep('y', 600000)"));
+  }
+  EXPECT_EQ(post(port(), "/eval", json{{"items", items}}.dump()).status, 413);
 }

@@ -6,7 +6,9 @@
 // string.rep("", math.maxinteger) never returned.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cstdio>
 #include <ctime>
 #include <string>
 #include <thread>
@@ -154,9 +156,12 @@ TEST(HostileCalls, NoCallHoldsTheThreadPastTheBurstLimit) {
   script_limits limits;
   limits.memory_bytes = 96 * 1024 * 1024;  // room for several 7 MB strings
   limits.burst = std::chrono::milliseconds(20);
-  // The slice (250 µs) plus one burst limit, and a margin for one unchecked stretch
-  // (a 7 MB copy) and for the sanitizer builds.
-  const auto bound = std::chrono::milliseconds(35);
+  // The slice (250 µs) plus one burst limit, and as much again for what runs between
+  // two readings of the clock in the sanitizer builds (a call is refused when the
+  // work it is about to do would end past the allowance: the figures printed below
+  // are 20-26 ms in the release and debug builds; seconds before the meter).
+  const auto bound = 2 * limits.burst;
+  std::vector<std::pair<std::chrono::nanoseconds, std::string>> worst;
   for (const auto& c : cases) {
     const std::string source =
         std::string(prelude) + "while true do pcall(function() " + c.loop_body + " end) end";
@@ -167,11 +172,18 @@ TEST(HostileCalls, NoCallHoldsTheThreadPastTheBurstLimit) {
         << std::chrono::duration_cast<std::chrono::microseconds>(r.longest_slice).count()
         << " µs of CPU" << (r.failure ? " (" + r.failure->message + ")" : std::string());
     EXPECT_LT(clock_type::now() - t0, std::chrono::seconds(5)) << c.name;
+    worst.emplace_back(r.longest_slice, c.name);
     if (r.finished && r.failure) {
       // A call stopped at the burst limit names itself.
       EXPECT_NE(r.failure->what, script_failure::kind::runtime)
           << c.name << ": " << r.failure->message;
     }
+  }
+  // The figures quoted in docs/scripts.md: the three longest slices.
+  std::sort(worst.begin(), worst.end(), std::greater<>());
+  for (std::size_t i = 0; i < 3 && i < worst.size(); ++i) {
+    std::printf("longest slice %zu: %.2f ms CPU (%s)\n", i + 1,
+                static_cast<double>(worst[i].first.count()) / 1e6, worst[i].second.c_str());
   }
 }
 
@@ -208,4 +220,18 @@ TEST(HostileCalls, ACancelStopsALongCallAtOnce) {
   EXPECT_LT(clock_type::now() - t0, std::chrono::seconds(2));
   ASSERT_TRUE(vm.failure());
   EXPECT_EQ(vm.failure()->what, script_failure::kind::stopped);
+}
+
+TEST(HostileCalls, AStaleSliceEndDoesNotKillALegitimateCall) {
+  // A chunk that ran other inputs first resumes the next one with a slice end already
+  // far past: its calls get the burst allowance from when the run starts, not none.
+  script_vm vm("local s = string.rep('x', 4e6) return #s:upper()", {});
+  ASSERT_TRUE(vm.compiled());
+  vm.start(nullptr);
+  auto step = vm.resume(clock_type::now() - std::chrono::seconds(1));
+  while (step == script_vm::step::yielded) {
+    step = vm.resume(clock_type::now() + std::chrono::microseconds(250));
+  }
+  ASSERT_FALSE(vm.failure()) << vm.failure()->message;
+  EXPECT_EQ(vm.result(), 4000000);
 }
