@@ -360,8 +360,12 @@ settings from_json(const json& j, settings s) {
                         [&](const json& x, const std::string& q) {
                           s.jobs.max = static_cast<std::uint32_t>(read_integer(x, q, 1, 1'000'000));
                         }},
-                       {"ttl", [&](const json& x, const std::string& q) {
+                       {"ttl",
+                        [&](const json& x, const std::string& q) {
                           s.jobs.ttl = read_millis(x, q, ms(1), ms(7LL * 24 * 3'600'000));
+                        }},
+                       {"max_results_size", [&](const json& x, const std::string& q) {
+                          s.jobs.max_result_bytes = read_size(x, q, 1024, 1ULL << 40);
                         }}});
         }},
        {"cluster",

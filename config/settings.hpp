@@ -78,6 +78,9 @@ struct chargen_settings {
 struct jobs_settings {
   std::uint32_t max = 10'000;  // jobs kept (queued, running and finished) → 503 past it
   duration ttl{600'000};       // finished jobs are forgotten this long after they end
+  // Bytes of results kept by the finished jobs together: a result that would pass it
+  // fails its job with 413, and launches get 503 while the store is at it.
+  std::uint64_t max_result_bytes = 256 * 1024 * 1024;
 };
 
 // Cluster mode: launched jobs in Redis, run and answered by any node (README "Cluster").

@@ -39,7 +39,13 @@ const char* job_store::name(state s) {
 
 void job_store::purge_locked() {
   const auto now = std::chrono::steady_clock::now();
-  std::erase_if(jobs_, [now](const auto& kv) { return kv.second.forget_at <= now; });
+  std::erase_if(jobs_, [this, now](const auto& kv) {
+    if (kv.second.forget_at > now) {
+      return false;
+    }
+    result_bytes_ -= kv.second.info.result.size();
+    return true;
+  });
 }
 
 job_store::snapshot job_store::view_locked(const record& r) const {
@@ -53,7 +59,7 @@ job_store::snapshot job_store::view_locked(const record& r) const {
 std::optional<std::string> job_store::create() {
   std::lock_guard lock(mutex_);
   purge_locked();
-  if (jobs_.size() >= max_) {
+  if (jobs_.size() >= max_ || result_bytes_ >= max_result_bytes_) {
     return std::nullopt;
   }
   std::string id = random_job_id();
@@ -96,8 +102,18 @@ void job_store::finish(const std::string& id, state final_state, std::string res
   }
   record& r = it->second;
   if (r.info.status != state::cancelled) {
+    if (result_bytes_ + result.size() > max_result_bytes_) {
+      // Kept for the whole TTL, results of any size added up without a bound before.
+      final_state = state::failed;
+      result = R"({"error":{"status":413,"code":"result_too_large","message":"the result is )" +
+               std::to_string(result.size()) +
+               R"( bytes and the job store keeps at most jobs.max_results_size ()" +
+               std::to_string(max_result_bytes_) +
+               R"( bytes) of results: fetch and DELETE finished jobs, or raise it"}})";
+    }
     r.info.status = final_state;
     r.info.result = std::move(result);
+    result_bytes_ += r.info.result.size();
   }
   r.info.progress = final_state == state::done ? 1.0 : (r.job ? r.job->progress() : 0.0);
   r.info.finished = std::chrono::system_clock::now();
@@ -112,8 +128,20 @@ std::optional<job_store::snapshot> job_store::cancel(const std::string& id) {
   if (it == jobs_.end()) {
     return std::nullopt;
   }
+  if (it->second.info.status != state::queued && it->second.info.status != state::running) {
+    // Finished: removed, its result freed now (a GET then answers 404).
+    snapshot last = view_locked(it->second);
+    result_bytes_ -= it->second.info.result.size();
+    jobs_.erase(it);
+    return last;
+  }
   cancel_locked(it->second);
   return view_locked(it->second);
+}
+
+std::uint64_t job_store::result_bytes() {
+  std::lock_guard lock(mutex_);
+  return result_bytes_;
 }
 
 std::vector<std::string> job_store::cancel_all() {

@@ -30,16 +30,23 @@ class job_store {
     std::string result;  // JSON object: the /eval body, or {"error":{...}}
   };
 
-  job_store(std::uint32_t max_jobs, std::chrono::milliseconds ttl) : max_(max_jobs), ttl_(ttl) {}
+  job_store(std::uint32_t max_jobs, std::chrono::milliseconds ttl,
+            std::uint64_t max_result_bytes = 256 * 1024 * 1024)
+      : max_(max_jobs), ttl_(ttl), max_result_bytes_(max_result_bytes) {}
 
-  // A new queued job with an unguessable id, or nullopt when the store is full.
+  // A new queued job with an unguessable id, or nullopt when the store is full (jobs.max
+  // jobs, or jobs.max_results_size bytes of results kept).
   std::optional<std::string> create();
   // Called by the job's runner. start() returns false if it was cancelled while queued.
   bool start(const std::string& id);
   void set_job(const std::string& id, std::shared_ptr<parallel_job> job);
   void finish(const std::string& id, state final_state, std::string result);
-  // Cancels a queued or running job (its computation stops at the next chunk).
+  // DELETE: cancels a queued or running job (its computation stops at the next chunk)
+  // and keeps it until the TTL; removes a finished one at once, freeing its result.
+  // The job as it was left, or nullopt when there is none.
   std::optional<snapshot> cancel(const std::string& id);
+  // Bytes of results kept now (for tests and /metrics).
+  std::uint64_t result_bytes();
   // Cancels every queued and running job (graceful shutdown); returns their ids.
   std::vector<std::string> cancel_all();
 
@@ -67,6 +74,8 @@ class job_store {
   std::uint64_t sequence_ = 0;
   std::uint32_t max_;
   std::chrono::milliseconds ttl_;
+  std::uint64_t max_result_bytes_;
+  std::uint64_t result_bytes_ = 0;
 };
 
 // 128 random bits as 32 hex digits (getrandom).

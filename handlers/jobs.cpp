@@ -176,7 +176,8 @@ net::awaitable<void> eval_launch(request_context& ctx, response& res) {
   const auto id = store.create();
   if (!id) {
     http_error e(http::status::service_unavailable, "too_many_jobs",
-                 "the job store is full (jobs.max); retry later");
+                 "the job store is full (jobs.max jobs, or jobs.max_results_size bytes of "
+                 "results kept); retry later, or DELETE finished jobs");
     e.retry_after = "10";
     throw e;
   }

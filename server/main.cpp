@@ -59,7 +59,7 @@ int main(int argc, char** argv) {
   int status = 0;
   try {
     router routes;
-    job_store jobs(settings.jobs.max, settings.jobs.ttl);
+    job_store jobs(settings.jobs.max, settings.jobs.ttl, settings.jobs.max_result_bytes);
     memory_script_store scripts(settings.scripts.max_named);
     route_stores stores{jobs, scripts};
     metrics_source metrics{jobs, {}, std::chrono::system_clock::now()};

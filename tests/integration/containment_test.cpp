@@ -25,7 +25,8 @@ class Containment : public ::testing::Test {
   static void SetUpTestSuite() {
     evald_process::options opts;
     opts.config_json =
-        R"({"scripts":{"condition_time":"100ms"},"limits":{"max_response_size":"4MiB"}})";
+        R"({"scripts":{"condition_time":"100ms"},"limits":{"max_response_size":"4MiB"},)"
+        R"("jobs":{"max_results_size":"1MiB"}})";
     server_ = new evald_process(opts);
   }
   static void TearDownTestSuite() {
@@ -267,4 +268,56 @@ TEST_F(Containment, AWholeAnswerIsBounded) {
     items.push_back(script("return string.rep('y', 600000)"));
   }
   EXPECT_EQ(post(port(), "/eval", json{{"items", items}}.dump()).status, 413);
+}
+
+namespace {
+
+// Polls a launched job until it is no longer queued or running (bounded).
+json finished_job(std::uint16_t port, const std::string& id) {
+  for (int i = 0; i < 2000; ++i) {
+    const auto r = get_now(port, "/jobs/" + id);
+    const auto j = json::parse(r.body);
+    const auto status = j.value("status", "");
+    if (status != "queued" && status != "running") {
+      return j;
+    }
+  }
+  return nullptr;
+}
+
+http_response request(std::uint16_t port, const std::string& method, const std::string& target) {
+  http_client c(port, hard_timeout);
+  c.send(method + " " + target + " HTTP/1.1\r\nHost: x\r\n\r\n");
+  auto r = c.read_response();
+  if (!r) {
+    throw std::runtime_error("no response within the hard timeout");
+  }
+  return *r;
+}
+
+}  // namespace
+
+TEST_F(Containment, LaunchedResultsHaveAStoreBudgetAndDeleteFreesThem) {
+  const auto launch = [&] {
+    const auto r = post(port(), "/eval-launch", script("return string.rep('z', 600000)").dump());
+    EXPECT_EQ(r.status, 202) << r.body;
+    return json::parse(r.body)["id"].get<std::string>();
+  };
+  const std::string first = launch();
+  EXPECT_EQ(finished_job(port(), first)["status"], "done");
+  // A second 600 KB result would pass the 1 MiB jobs.max_results_size: its job fails.
+  const std::string second = launch();
+  const json failed = finished_job(port(), second);
+  EXPECT_EQ(failed["status"], "failed") << failed.dump().substr(0, 300);
+  EXPECT_EQ(failed["result"]["error"]["code"], "result_too_large");
+  EXPECT_NE(failed["result"]["error"]["message"].get<std::string>().find("jobs.max_results_size"),
+            std::string::npos);
+  // DELETE of a finished job removes it and frees its result: then 404, and room again.
+  EXPECT_EQ(request(port(), "DELETE", "/jobs/" + first).status, 200);
+  EXPECT_EQ(request(port(), "GET", "/jobs/" + first).status, 404);
+  EXPECT_EQ(request(port(), "DELETE", "/jobs/" + first).status, 404);
+  const std::string third = launch();
+  EXPECT_EQ(finished_job(port(), third)["status"], "done");
+  EXPECT_EQ(request(port(), "DELETE", "/jobs/" + third).status, 200);
+  EXPECT_EQ(request(port(), "DELETE", "/jobs/" + second).status, 200);
 }
