@@ -348,7 +348,7 @@ net::awaitable<void> cluster_node::run_job(agent& a, cluster_queue::delivery d,
   } catch (const http_error& e) {
     status = st->cancelled ? "cancelled" : (e.code == "deadline_exceeded" ? "expired" : "failed");
     result = st->cancelled ? error_json(409, "cancelled", "the job was cancelled")
-                           : error_json(static_cast<unsigned>(e.status), e.code, e.what());
+                           : error_json(static_cast<unsigned>(e.status), e.code, e.message());
     if (part && st->superseded) {
       status = "superseded";
     }

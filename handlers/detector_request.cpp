@@ -233,7 +233,7 @@ std::shared_ptr<const detector_record> parse_payload(json& p, const field& where
 std::string slot_error(const http_error& e) {
   nlohmann::ordered_json j;
   j["error"] = {
-      {"status", static_cast<unsigned>(e.status)}, {"code", e.code}, {"message", e.what()}};
+      {"status", static_cast<unsigned>(e.status)}, {"code", e.code}, {"message", e.message()}};
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
@@ -356,7 +356,7 @@ std::string rule_error_json(const rule_failure& f) {
   const http_error e = rule_http_error(f);
   nlohmann::ordered_json j;
   j["error"] = {
-      {"status", static_cast<unsigned>(e.status)}, {"code", e.code}, {"message", e.what()}};
+      {"status", static_cast<unsigned>(e.status)}, {"code", e.code}, {"message", e.message()}};
   if (e.numeration) {
     j["error"]["numeration"] = *e.numeration;
   }

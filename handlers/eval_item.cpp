@@ -51,7 +51,7 @@ eval_item parse_eval_item(const json& j, const std::string& path, const script_c
       nlohmann::ordered_json err;
       err["error"] = {{"status", static_cast<unsigned>(e.status)},
                       {"code", e.code},
-                      {"message", at + e.what()}};
+                      {"message", at + e.message()}};
       item.error = err.dump(-1, ' ', false, json::error_handler_t::replace);
       return item;
     }

@@ -70,7 +70,7 @@ net::awaitable<void> run_launched(job_store& store, worker& owner, const config:
         e.code == "deadline_exceeded" ? job_store::state::expired : job_store::state::failed;
     json err = {
         {"error",
-         {{"status", static_cast<unsigned>(e.status)}, {"code", e.code}, {"message", e.what()}}}};
+         {{"status", static_cast<unsigned>(e.status)}, {"code", e.code}, {"message", e.message()}}}};
     store.finish(id, final_state, dump(err));
   }
 }

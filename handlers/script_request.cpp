@@ -135,7 +135,7 @@ std::string script_error_json(const sandbox::script_failure& f) {
   const http_error e = script_http_error(f);
   nlohmann::ordered_json j;
   j["error"] = {
-      {"status", static_cast<unsigned>(e.status)}, {"code", e.code}, {"message", e.what()}};
+      {"status", static_cast<unsigned>(e.status)}, {"code", e.code}, {"message", e.message()}};
   if (e.line) {
     j["error"]["line"] = *e.line;
   }

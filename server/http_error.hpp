@@ -12,7 +12,10 @@ namespace evald {
 // it into {"error":{"status":...,"code":...,"message":...}}.
 struct http_error : std::runtime_error {
   http_error(http::status s, std::string c, const std::string& message)
-      : std::runtime_error(message), status(s), code(std::move(c)) {}
+      : std::runtime_error(message), status(s), code(std::move(c)), full_message(message) {}
+  // The message whole: what() stops at the first NUL, and a script's error("a\0b")
+  // must reach the client as "a\u0000b".
+  const std::string& message() const noexcept { return full_message; }
   http::status status;
   std::string code;                // machine-readable, snake_case: invalid_argument, not_found, ...
   std::string retry_after;         // sets a Retry-After header when not empty (503)
@@ -20,6 +23,7 @@ struct http_error : std::runtime_error {
   std::string server_timing;       // sets a Server-Timing header when not empty
   std::optional<int> line;         // adds "line" to the error object (a script's line)
   std::optional<std::int64_t> numeration;  // adds "numeration" (a Log Detector condition's)
+  std::string full_message;
 };
 
 inline http_error bad_request(const std::string& message) {

@@ -321,3 +321,10 @@ TEST_F(Containment, LaunchedResultsHaveAStoreBudgetAndDeleteFreesThem) {
   EXPECT_EQ(request(port(), "DELETE", "/jobs/" + third).status, 200);
   EXPECT_EQ(request(port(), "DELETE", "/jobs/" + second).status, 200);
 }
+
+TEST_F(Containment, ANulSurvivesInAnErrorMessage) {
+  const auto r = post(port(), "/eval", script("error('a\\0b')").dump());
+  ASSERT_EQ(r.status, 422) << r.body;
+  EXPECT_EQ(json::parse(r.body)["error"]["message"], std::string("a\0b", 3)) << r.body;
+  EXPECT_NE(r.body.find("a\\u0000b"), std::string::npos) << r.body;
+}
