@@ -1,6 +1,10 @@
 #include "handlers/eval_item.hpp"
 
+#include <algorithm>
+#include <array>
+#include <cctype>
 #include <nlohmann/json.hpp>
+#include <string_view>
 
 #include "handlers/detector_request.hpp"
 #include "handlers/endpoints.hpp"
@@ -21,6 +25,34 @@ std::string item_error(const std::string& message) {
   const nlohmann::ordered_json j = {
       {"error", {{"status", 400}, {"code", "invalid_argument"}, {"message", message}}}};
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+// One message for every wrong workload: what is accepted, the Log Detector form, and a
+// "did you mean" when only the case differs ("Script").
+std::string workload_error(const json* workload) {
+  static constexpr std::array<std::string_view, 3> known = {"prime", "factor", "script"};
+  std::string message;
+  if (workload == nullptr) {
+    message = "workload is missing";
+  } else if (!workload->is_string()) {
+    message = "workload must be a string";
+  } else {
+    const std::string w = workload->get<std::string>();
+    message = "unknown workload \"" + w + "\"";
+    for (const auto k : known) {
+      const bool same_but_case =
+          w.size() == k.size() && std::equal(w.begin(), w.end(), k.begin(), [](char a, char b) {
+            return std::tolower(static_cast<unsigned char>(a)) == b;
+          });
+      if (same_but_case) {
+        message += " (did you mean \"" + std::string(k) + "\"?)";
+      }
+    }
+  }
+  return message +
+         ": accepted are \"prime\" (n, method), \"factor\" (n) and \"script\" (source or "
+         "script, input or inputs); a Log Detector request has \"payload\" instead of a "
+         "workload";
 }
 
 }  // namespace
@@ -59,16 +91,19 @@ eval_item parse_eval_item(const json& j, const std::string& path, const script_c
     item.what = eval_item::kind::script;
     return item;
   }
+  // The workload first: its fields depend on it ({"workload":"Script","source":…} was
+  // told that source is an unknown field).
+  const auto workload = j.find("workload");
+  if (workload == j.end() || !workload->is_string() ||
+      (*workload != "prime" && *workload != "factor")) {
+    item.error = item_error(at + workload_error(workload == j.end() ? nullptr : &*workload));
+    return item;
+  }
   for (const auto& [key, value] : j.items()) {
     if (key != "workload" && key != "n" && key != "method") {
       item.error = item_error(at + "unknown field \"" + key + "\" (allowed: workload, n, method)");
       return item;
     }
-  }
-  const auto workload = j.find("workload");
-  if (workload == j.end() || !workload->is_string()) {
-    item.error = item_error(at + "workload must be \"prime\", \"factor\" or \"script\"");
-    return item;
   }
   const auto n = j.find("n");
   std::optional<std::uint64_t> value;
@@ -103,8 +138,6 @@ eval_item parse_eval_item(const json& j, const std::string& path, const script_c
     } else {
       item.error = item_error(at + "method must be auto, miller-rabin or trial");
     }
-  } else {
-    item.error = item_error(at + "workload must be \"prime\" or \"factor\", not \"" + w + "\"");
   }
   return item;
 }

@@ -149,6 +149,21 @@ TEST_F(Eval, RequestErrors) {
   EXPECT_NE(res.body.find("timeout_ms"), std::string::npos);
 }
 
+TEST_F(Eval, AWrongWorkloadGetsOneMessageListingEveryWorkload) {
+  for (const char* body : {R"({"workload":"sqrt"})", R"({"workload":"Script","source":"return 1"})",
+                           R"({})", R"({"workload":5,"n":"7"})"}) {
+    const auto res = post(port(), body);
+    ASSERT_EQ(res.status, 400) << body;
+    const auto message = json::parse(res.body)["error"]["message"].get<std::string>();
+    for (const char* part : {"\"prime\"", "\"factor\"", "\"script\"", "\"payload\""}) {
+      EXPECT_NE(message.find(part), std::string::npos) << body << ": " << message;
+    }
+  }
+  const auto script = post(port(), R"({"workload":"Script","source":"return 1"})");
+  EXPECT_NE(script.body.find(R"(did you mean \"script\"?)"), std::string::npos) << script.body;
+  EXPECT_EQ(script.body.find("unknown field"), std::string::npos) << script.body;
+}
+
 TEST_F(Eval, BatchDeadline) {
   json items = json::array();
   for (int i = 0; i < 8; ++i) {
