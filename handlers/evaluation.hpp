@@ -64,4 +64,10 @@ class evaluation {
 // `timeout_ms` from the query, validated.
 std::optional<std::uint64_t> timeout_param(const query_params& query);
 
+// "wall;dur=…, cpu;dur=…, queue;dur=…" in milliseconds, as every evaluation reports.
+std::string format_server_timing(std::chrono::nanoseconds wall, std::chrono::nanoseconds cpu,
+                                 std::chrono::nanoseconds queue);
+// Server-Timing for an answer computed inline since `start` (Miller-Rabin, factor).
+void add_inline_server_timing(response& res, std::chrono::steady_clock::time_point start);
+
 }  // namespace evald

@@ -1,5 +1,6 @@
 #include "handlers/kernels/factor.hpp"
 #include "handlers/endpoints.hpp"
+#include "handlers/evaluation.hpp"
 #include "handlers/params.hpp"
 #include "server/preconditions.hpp"
 
@@ -30,7 +31,9 @@ void factor(request_context& ctx, response& res) {
   check_query_params(ctx.query, {"n"});
   const std::uint64_t n = require_u64(ctx.query, "n");
   mark_cacheable(ctx, res, "factor " + std::to_string(n));
+  const auto start = std::chrono::steady_clock::now();
   append_factor_json(res.body, n, kernels::factor_u64(n));
+  add_inline_server_timing(res, start);
 }
 
 }  // namespace evald::endpoints

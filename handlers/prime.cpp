@@ -40,7 +40,9 @@ net::awaitable<void> prime(request_context& ctx, response& res) {
   if (method == "auto" || method == "miller-rabin") {
     // Trial answers also report how the work was split, so only these are cacheable.
     mark_cacheable(ctx, res, "prime " + std::to_string(n));
+    const auto start = std::chrono::steady_clock::now();
     append_prime_json(res.body, n, kernels::is_prime_u64(n));
+    add_inline_server_timing(res, start);
     co_return;
   }
   if (method != "trial") {

@@ -164,6 +164,17 @@ TEST_F(Eval, AWrongWorkloadGetsOneMessageListingEveryWorkload) {
   EXPECT_EQ(script.body.find("unknown field"), std::string::npos) << script.body;
 }
 
+TEST_F(Eval, EveryEvaluationEndpointCarriesServerTiming) {
+  for (const char* target : {"/prime?n=97", "/prime?n=97&method=trial", "/factor?n=97"}) {
+    const auto res = get(port(), target);
+    ASSERT_EQ(res.status, 200) << target;
+    EXPECT_NE(res.header("server-timing").find("wall;dur="), std::string::npos) << target;
+  }
+  EXPECT_NE(
+      post(port(), R"({"workload":"factor","n":"97"})").header("server-timing").find("cpu;dur="),
+      std::string::npos);
+}
+
 TEST_F(Eval, BatchDeadline) {
   json items = json::array();
   for (int i = 0; i < 8; ++i) {
