@@ -4,7 +4,7 @@
 #                container), the unit and integration suites again under ASan+UBSan and
 #                under TSan, and each libFuzzer target for FUZZ_SECONDS (CI runs this)
 # Parts: make test-dev (the inner loop), make sanitizers, make fuzz.
-.PHONY: run test test-dev build-release build-server build-dev sanitizers fuzz bench format format-check clean deps package
+.PHONY: run test test-dev build-release build-server build-dev sanitizers fuzz bench format format-check clean deps package install
 FUZZ_SECONDS ?= 60
 # Clients the integration, OpenAPI and browser tests drive the server with (Debian packages).
 TEST_TOOLS := wrk slowhttptest redis-server chromium chromium-driver python3-selenium python3-jsonschema
@@ -34,6 +34,15 @@ test: test-dev sanitizers fuzz
 test-dev: build-dev
 	bash scripts/setup.sh $(TEST_TOOLS)
 	ctest --preset dev
+
+# make install [PREFIX=/usr/local] [DESTDIR=]: the binary, its config, the man page and the
+# systemd units (which name the installed paths). Then `evald --config
+# $(PREFIX)/etc/evald/evald.json` runs it; the .deb (make package) installs under /usr.
+PREFIX ?= /usr/local
+install: deps
+	cmake --preset release -DCMAKE_INSTALL_PREFIX=$(PREFIX)
+	cmake --build --preset release --target evald
+	DESTDIR=$(DESTDIR) cmake --install build/release
 
 # build/package/evald_<version>_amd64.deb (binary, config, systemd units, man page).
 package: deps
