@@ -1,5 +1,10 @@
 #include "handlers/script_request.hpp"
 
+#include <stdexcept>
+#include <string_view>
+
+#include "config/units.hpp"
+
 #include "handlers/script_store.hpp"
 
 namespace evald {
@@ -13,10 +18,23 @@ std::uint64_t read_limit(const json& limits, const char* key, std::uint64_t cap,
   if (it == limits.end()) {
     return cap;
   }
-  if (!it->is_number_unsigned() || it->get<std::uint64_t>() == 0) {
-    throw bad_request(std::string("limits.") + key + " must be a positive integer");
+  std::uint64_t v = 0;
+  if (it->is_number_unsigned()) {
+    v = it->get<std::uint64_t>();
+  } else if (it->is_string() && std::string_view(key) != "burst_ms") {
+    // Sizes as the config writes them ("16MiB"); a plain number stays bytes.
+    try {
+      v = config::parse_size(it->get_ref<const std::string&>());
+    } catch (const std::invalid_argument&) {
+      v = 0;
+    }
   }
-  const auto v = it->get<std::uint64_t>();
+  if (v == 0) {
+    throw bad_request(std::string("limits.") + key +
+                      (std::string_view(key) == "burst_ms"
+                           ? " must be a positive integer (milliseconds)"
+                           : " must be a positive integer of bytes or a size such as \"1MiB\""));
+  }
   if (v > cap) {
     throw bad_request(std::string("limits.") + key + " must be at most " + std::to_string(cap) +
                       " (" + config_key + ")");

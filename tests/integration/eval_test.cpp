@@ -175,6 +175,19 @@ TEST_F(Eval, EveryEvaluationEndpointCarriesServerTiming) {
       std::string::npos);
 }
 
+TEST_F(Eval, ARequestsLimitsTakeSizesAsTheConfigWritesThem) {
+  const auto with = [&](const std::string& limits) {
+    return post(port(), R"({"workload":"script","source":"return 1","limits":)" + limits + "}");
+  };
+  EXPECT_EQ(with(R"({"memory":"1MiB"})").status, 200);
+  EXPECT_EQ(with(R"({"memory":1048576})").status, 200);
+  EXPECT_EQ(with(R"({"result_bytes":"64KiB"})").status, 200);
+  const auto bad = with(R"({"memory":"lots"})");
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_NE(bad.body.find("1MiB"), std::string::npos) << bad.body;
+  EXPECT_EQ(with(R"({"memory":"1TiB"})").status, 400);  // past scripts.memory
+}
+
 TEST_F(Eval, BatchDeadline) {
   json items = json::array();
   for (int i = 0; i < 8; ++i) {
