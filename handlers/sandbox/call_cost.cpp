@@ -21,6 +21,13 @@ int hook_soon(lua_State* L) noexcept {
   return skipped;
 }
 
+int instructions_into_period(lua_State* L) noexcept {
+  if ((L->hookmask & LUA_MASKCOUNT) == 0) {
+    return 0;
+  }
+  return L->basehookcount - L->hookcount;
+}
+
 }  // namespace evald::sandbox
 
 namespace {

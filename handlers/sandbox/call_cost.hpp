@@ -9,4 +9,8 @@ namespace evald::sandbox {
 // for the same reason: the counter is only read at an instruction).
 int hook_soon(lua_State* L) noexcept;
 
+// Instructions run since the count hook last fired (or since it was set): the part of
+// a period the hook has not counted yet, for a run that ends between two hooks.
+int instructions_into_period(lua_State* L) noexcept;
+
 }  // namespace evald::sandbox

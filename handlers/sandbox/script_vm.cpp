@@ -551,6 +551,8 @@ script_vm::step script_vm::resume(std::chrono::steady_clock::time_point slice_en
     return step::yielded;  // only the hook yields: scripts have no coroutine library
   }
   running_ = false;
+  // The instructions since the last hook: a two-line script showed 0 before.
+  instructions_ += instructions_into_period(co_);
   if (status == LUA_OK) {
     finish_ok(co_, nresults);
   } else {

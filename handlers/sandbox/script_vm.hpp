@@ -34,7 +34,7 @@ struct script_failure {
 };
 
 struct script_stats {
-  std::uint64_t instructions = 0;   // VM instructions, counted by the hook (±1,000)
+  std::uint64_t instructions = 0;   // VM instructions the run executed
   std::size_t memory_peak = 0;      // bytes, the whole state included
   std::chrono::nanoseconds cpu{0};  // time spent inside resume()
 };

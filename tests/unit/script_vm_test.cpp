@@ -446,3 +446,11 @@ TEST(ScriptVm, BigSortsAreSlicedNotStopped) {
   EXPECT_EQ(hole.failure->message, "attempt to compare number with nil");
   EXPECT_EQ(hole.failure->line, 2);
 }
+
+TEST(ScriptVm, InstructionsAreCountedExactly) {
+  // GETTABUP input, GETTABUP input, MUL, RETURN: a tiny script no longer shows 0.
+  EXPECT_EQ(run("return input * input", 12).stats.instructions, 4U);
+  const auto loop = run("local s = 0 for i = 1, 10000 do s = s + i end return s");
+  EXPECT_EQ(loop.result, 50005000);
+  EXPECT_EQ(loop.stats.instructions, 20006U);
+}
