@@ -112,7 +112,10 @@ std::string stats_hub::snapshot_json(const raw& now, const raw& before) const {
          {"requests_per_s", rounded(static_cast<double>(a.requests - b.requests) / seconds, 0.1)},
          {"connections", m.connections_open.get()},
          {"queued_slices", m.compute_queued.get()},
-         {"evaluations", m.evaluations_in_flight.get()}});
+         // Jobs computing a share here (a worker helping another's trial division
+         // counts it); "admitted": requests this worker accepted and has not answered.
+         {"evaluations", m.evaluations_computing.get()},
+         {"admitted", m.evaluations_in_flight.get()}});
   }
   j["workers"] = std::move(workers);
   const auto p = platform::read_process_stats();

@@ -63,6 +63,7 @@ struct alignas(64) worker_metrics {
   metric_cell chunks_run;
   metric_cell evaluations;
   metric_cell evaluations_in_flight;  // admitted on this worker, not yet answered
+  metric_cell evaluations_computing;  // jobs with a task (a share) on this worker now
   metric_cell evaluation_wall_ns;
   metric_cell evaluation_cpu_ns;
   metric_cell admission_rejected;

@@ -71,6 +71,7 @@ net::awaitable<void> parallel_job::run(std::span<worker* const> workers, std::si
   for (std::uint32_t i = 0; i < tasks_; ++i) {
     worker& w = *workers[(first + i) % workers.size()];
     net::post(w.context(), [self, &w, now, i] {
+      w.metrics().evaluations_computing.add();
       w.enqueue_compute(
           [self, counts = &w.metrics(), queued_since = now, resume = std::optional<std::uint64_t>(),
            i]() mutable { return self->run_slice(queued_since, resume, *counts, i); });
@@ -123,6 +124,7 @@ bool parallel_job::run_slice(std::chrono::steady_clock::time_point& queued_since
     queued_since = end;
     return true;
   }
+  counts.evaluations_computing.sub();
   finish_task();
   return false;
 }

@@ -8,7 +8,11 @@ two workers:
 - "Launch" starts a trial division from the page: every worker's compute share rises
   above one half in the same snapshot, the job's progress reaches done, and the
   compute shares fall back below one half;
-- a screenshot PNG is written (SCREENSHOT_PATH).
+- the Try-it pane follows a job launched elsewhere (by HTTP, not from the page), and a
+  worker's card counts the evaluations it computes a share of;
+- at 1400x900 and 1920x1080 the two columns end within a third of the window of each
+  other (no empty half of the page), with a screenshot of each;
+- a screenshot PNG is written (SCREENSHOT_PATH, and -1920.png beside it).
 Exit 77 (skipped) with the reason only when Chromium cannot run here.
 Usage: dashboard_test.py EVALD_BINARY SCREENSHOT_PATH"""
 import http.client
@@ -104,7 +108,7 @@ def main():
         opts.binary_location = "/usr/bin/chromium"
         for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
                   "--no-first-run", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--disable-dev-shm-usage", "--window-size=1400,1000",
+                  "--disable-sync", "--disable-dev-shm-usage", "--window-size=1400,900",
                   f"--user-data-dir={profile}"):
             opts.add_argument(a)
         opts.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
@@ -156,6 +160,42 @@ def main():
               driver.find_element(By.ID, "result").text[:200])
         low = until(lambda: (lambda s: s if max(s) < 0.5 else None)(shares()), 10)
         check("the compute shares fall back below one half", bool(low), f"{low or shares()}")
+
+        # A job launched elsewhere (not from the page): the pane follows it, and the
+        # workers computing its shares count it.
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        c.request("POST", "/eval-launch", json.dumps({"workload": "prime", "n": n, "method": "trial",
+                                                      "timeout_ms": 300000}),
+                  {"Content-Type": "application/json"})
+        other = json.loads(c.getresponse().read())["id"]
+        followed = until(lambda: other[:8] in driver.find_element(By.ID, "job-status").text, 20, every=0.3)
+        check("the Try-it pane follows a job launched elsewhere", bool(followed),
+              driver.find_element(By.ID, "job-status").text)
+        counted = until(lambda: all(int(w.find_element(By.CSS_SELECTOR, ".evals").text or 0) >= 1
+                                    for w in driver.find_elements(By.CSS_SELECTOR, ".worker")), 20,
+                        every=0.3)
+        check("every worker computing a share counts the evaluation", bool(counted),
+              [w.find_element(By.CSS_SELECTOR, ".evals").text
+               for w in driver.find_elements(By.CSS_SELECTOR, ".worker")])
+        c.request("DELETE", "/jobs/" + other)
+        c.getresponse().read()
+
+        def column_bottoms():
+            return driver.execute_script("""
+              const cols = document.querySelectorAll('main > div');
+              return Array.from(cols).map((c) => c.getBoundingClientRect().bottom);""")
+        for width, height, path in ((1400, 900, screenshot),
+                                    (1920, 1080, screenshot.replace(".png", "-1920.png"))):
+            driver.set_window_size(width, height)
+            inner = driver.execute_script("return window.innerHeight")
+            until(lambda: len(column_bottoms()) == 2, 5)
+            bottoms = column_bottoms()
+            check(f"at {width}x{height} both columns end within a third of the window",
+                  len(bottoms) == 2 and abs(bottoms[0] - bottoms[1]) < inner / 3,
+                  f"column bottoms {bottoms}, window {inner}")
+            if path != screenshot:
+                driver.save_screenshot(path)
+                check(f"a {width}x{height} screenshot was written", os.path.getsize(path) > 10000, path)
 
         severe = [e for e in driver.get_log("browser") if e.get("level") == "SEVERE"]
         check("no console error", not severe, "; ".join(e["message"][:160] for e in severe))
