@@ -68,9 +68,10 @@ net::awaitable<void> run_launched(job_store& store, worker& owner, const config:
   } catch (const http_error& e) {
     const auto final_state =
         e.code == "deadline_exceeded" ? job_store::state::expired : job_store::state::failed;
-    json err = {
-        {"error",
-         {{"status", static_cast<unsigned>(e.status)}, {"code", e.code}, {"message", e.message()}}}};
+    json err = {{"error",
+                 {{"status", static_cast<unsigned>(e.status)},
+                  {"code", e.code},
+                  {"message", e.message()}}}};
     store.finish(id, final_state, dump(err));
   }
 }
