@@ -63,8 +63,14 @@ fuzz: deps
 	cmake --preset fuzz -DEVALD_FUZZ_SECONDS=$(FUZZ_SECONDS) && cmake --build --preset fuzz
 	ctest --preset fuzz
 
-bench: build-release
+# FLINT (libflint-dev) is the peer of bench_vs_flint: installed before the configure that
+# looks for it.
+bench: deps
+	bash scripts/setup.sh libflint-dev
+	cmake --preset release
+	cmake --build --preset release
 	./build/release/bench/bench_kernels
+	./build/release/bench/bench_vs_flint
 	./build/release/bench/bench_eval_parse
 	/usr/bin/python3 bench/big_body_latency.py 5
 	bash bench/healthz_wrk.sh 10
