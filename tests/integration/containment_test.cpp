@@ -328,3 +328,28 @@ TEST_F(Containment, ANulSurvivesInAnErrorMessage) {
   EXPECT_EQ(json::parse(r.body)["error"]["message"], std::string("a\0b", 3)) << r.body;
   EXPECT_NE(r.body.find("a\\u0000b"), std::string::npos) << r.body;
 }
+
+TEST_F(Containment, ErrorMessagesCannotAmplifyAnAnswer) {
+  // A 111-byte request made a 336 MB answer: every slot's error message is cut at 1 KiB.
+  json map{
+      {"workload", "script"}, {"source", "error(string.rep('x', 1e6))"}, {"inputs", json::array()}};
+  for (int i = 0; i < 100; ++i) {
+    map["inputs"].push_back(i);
+  }
+  const auto r = post(port(), "/eval", map.dump());
+  ASSERT_EQ(r.status, 200) << r.body.substr(0, 300);
+  EXPECT_LT(r.body.size(), 200U * 1024) << "100 errors of 1 MB each";
+  const auto first = json::parse(r.body)["results"][0]["error"]["message"].get<std::string>();
+  EXPECT_NE(first.find("cut: the message was 1000000 bytes"), std::string::npos) << first;
+}
+
+TEST_F(Containment, ANilGlobalStaysNilForTheRun) {
+  const auto r =
+      post(port(), "/eval",
+           script("pairs = nil string.find = nil return {type(pairs), type(string.find)}").dump());
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(json::parse(r.body)["result"], json::parse(R"(["nil","nil"])"));
+  // The next run sees the libraries whole.
+  const auto next = post(port(), "/eval", script("return {type(pairs), type(string.find)}").dump());
+  EXPECT_EQ(json::parse(next.body)["result"], json::parse(R"(["function","function"])"));
+}
