@@ -330,17 +330,21 @@ TEST_F(Containment, ANulSurvivesInAnErrorMessage) {
 }
 
 TEST_F(Containment, ErrorMessagesCannotAmplifyAnAnswer) {
-  // A 111-byte request made a 336 MB answer: every slot's error message is cut at 1 KiB.
+  // A 111-byte request made a 336 MB answer: every slot's error message is cut at 1 KiB
+  // (10 MB of messages here).
   json map{
-      {"workload", "script"}, {"source", "error(string.rep('x', 1e6))"}, {"inputs", json::array()}};
+      {"workload", "script"}, {"source", "error(string.rep('x', 1e5))"}, {"inputs", json::array()}};
   for (int i = 0; i < 100; ++i) {
     map["inputs"].push_back(i);
   }
   const auto r = post(port(), "/eval", map.dump());
   ASSERT_EQ(r.status, 200) << r.body.substr(0, 300);
-  EXPECT_LT(r.body.size(), 200U * 1024) << "100 errors of 1 MB each";
+  EXPECT_LT(r.body.size(), 200U * 1024) << "100 errors of 100 KB each";
   const auto first = json::parse(r.body)["results"][0]["error"]["message"].get<std::string>();
-  EXPECT_NE(first.find("cut: the message was 1000000 bytes"), std::string::npos) << first;
+  // (Under TSan building the string can meet the burst limit first: a short message too.)
+  if (first.find("ran longer than the burst limit") == std::string::npos) {
+    EXPECT_NE(first.find("cut: the message was 100000 bytes"), std::string::npos) << first;
+  }
 }
 
 TEST_F(Containment, ANilGlobalStaysNilForTheRun) {
