@@ -60,7 +60,7 @@ int main() {
     std::sort(interpret_ms.begin(), interpret_ms.end());
     // As the server reads a big body: in 8 KiB steps, each a bounded stretch.
     double longest_step_us = 0;
-    evald::eval_body_reader reader(body, settings, nullptr, false);
+    evald::eval_body_reader reader(body, settings, false);
     for (bool done = false; !done;) {
       const auto t0 = std::chrono::steady_clock::now();
       done = reader.advance(8 * 1024);

@@ -12,10 +12,6 @@
 namespace evald::endpoints {
 namespace {
 
-stats_hub& hub_of(const request_context& ctx) {
-  return *static_cast<route_stores*>(ctx.route_data)->stats;
-}
-
 // One /stats/stream subscriber: each new snapshot, as the event the hub already
 // framed (shared, not copied), then a wait until the next is due. A comment every
 // 15 s keeps proxies from closing a stream whose sampler is late.
@@ -74,7 +70,7 @@ class stats_event_stream final : public body_stream {
 
 }  // namespace
 
-void dashboard_page(request_context& ctx, response& res) {
+void dashboard_page(request_context& ctx, response& res, stats_hub&) {
   check_query_params(ctx.query, {});
   res.content_type = "text/html; charset=utf-8";
   // Self-contained: no request leaves this origin (the policy makes sure of it).
@@ -94,15 +90,14 @@ void openapi(request_context& ctx, response& res) {
   res.body.assign(openapi_document());
 }
 
-void stats(request_context& ctx, response& res) {
+void stats(request_context& ctx, response& res, stats_hub& hub) {
   check_query_params(ctx.query, {});
   res.add_header("Cache-Control", "no-store");
-  res.body = hub_of(ctx).document();
+  res.body = hub.document();
 }
 
-void stats_stream(request_context& ctx, response& res) {
+void stats_stream(request_context& ctx, response& res, stats_hub& hub) {
   check_query_params(ctx.query, {});
-  auto& hub = hub_of(ctx);
   if (!hub.try_subscribe()) {
     http_error e(http::status::service_unavailable, "too_many_streams",
                  "dashboard.max_streams event streams are open; retry later");

@@ -230,13 +230,6 @@ std::shared_ptr<const detector_record> parse_payload(json& p, const field& where
   return r;
 }
 
-std::string slot_error(const http_error& e) {
-  nlohmann::ordered_json j;
-  j["error"] = {
-      {"status", static_cast<unsigned>(e.status)}, {"code", e.code}, {"message", e.message()}};
-  return j.dump(-1, ' ', false, json::error_handler_t::replace);
-}
-
 std::string condition_name(const rule_failure& f) {
   return f.numeration ? "condition " + std::to_string(*f.numeration) : "the launchCondition";
 }
@@ -255,7 +248,7 @@ eval_item detector_batch_item(json& payload, std::size_t i, bool launch_route,
     item.record = parse_payload(payload, payloads_field[i], launch_route, settings);
     item.what = eval_item::kind::record;
   } catch (const http_error& e) {
-    item.error = slot_error(e);  // one record's problem stays in its slot
+    item.failure = e;  // one record's problem stays in its slot
   }
   return item;
 }

@@ -7,40 +7,44 @@
 
 namespace evald {
 struct trial_outcome;
-}
+class backend;
+class stats_hub;
+struct metrics_source;
+}  // namespace evald
 
 // One glue function per endpoint: parse and validate input, call the kernel, build
 // the response. Each runs on the connection's worker.
 namespace evald::endpoints {
 
 void healthz(request_context& ctx, response& res);
+net::awaitable<void> readyz(request_context& ctx, response& res, backend& stores);
 net::awaitable<void> prime(request_context& ctx, response& res);
 void chargen(request_context& ctx, response& res);
 void factor(request_context& ctx, response& res);
-net::awaitable<void> eval(request_context& ctx, response& res);         // data: route_stores
-net::awaitable<void> eval_launch(request_context& ctx, response& res);  // data: route_stores
-void job(request_context& ctx, response& res);                          // data: job_store
-void jobs(request_context& ctx, response& res);                         // data: job_store
-void metrics(request_context& ctx, response& res);
-// The dashboard (data: route_stores, with stats set).
-void dashboard_page(request_context& ctx, response& res);
-void stats(request_context& ctx, response& res);
-void openapi(request_context& ctx, response& res);                 // GET /openapi.json
-void stats_stream(request_context& ctx, response& res);            // data: metrics_source
-net::awaitable<void> readyz(request_context& ctx, response& res);  // data: route_stores
-#if defined(EVALD_HAS_CLUSTER)
-net::awaitable<void> cluster_job(request_context& ctx, response& res);   // GET, DELETE
-net::awaitable<void> cluster_jobs(request_context& ctx, response& res);  // data: route_stores
-net::awaitable<void> cluster_script_put(request_context& ctx, response& res);
-net::awaitable<void> cluster_script_get(request_context& ctx, response& res);  // GET, DELETE
-net::awaitable<void> cluster_scripts_list(request_context& ctx, response& res);
-#endif
+void openapi(request_context& ctx, response& res);  // GET /openapi.json
+void metrics(request_context& ctx, response& res, metrics_source& source);
+
+// POST /eval and /eval-launch; launched jobs (GET, DELETE /jobs/<id>, GET /jobs).
+net::awaitable<void> eval(request_context& ctx, response& res, backend& stores);
+net::awaitable<void> eval_launch(request_context& ctx, response& res, backend& stores);
+net::awaitable<void> job(request_context& ctx, response& res, backend& stores);
+net::awaitable<void> job_delete(request_context& ctx, response& res, backend& stores);
+net::awaitable<void> jobs(request_context& ctx, response& res, backend& stores);
+
+// Named scripts: PUT, GET, DELETE /scripts/<name>, GET /scripts.
+net::awaitable<void> script_put(request_context& ctx, response& res, backend& stores);
+net::awaitable<void> script_get(request_context& ctx, response& res, backend& stores);
+net::awaitable<void> script_delete(request_context& ctx, response& res, backend& stores);
+net::awaitable<void> scripts_list(request_context& ctx, response& res, backend& stores);
+
+// The dashboard.
+void dashboard_page(request_context& ctx, response& res, stats_hub& hub);
+void stats(request_context& ctx, response& res, stats_hub& hub);
+void stats_stream(request_context& ctx, response& res, stats_hub& hub);
+
 // Test hooks (EVALD_TEST_HOOKS=1 only): hold every worker but 0, and let them go.
 net::awaitable<void> test_hold(request_context& ctx, response& res);
 void test_release(request_context& ctx, response& res);
-void script_put(request_context& ctx, response& res);    // data: script_store
-void script_get(request_context& ctx, response& res);    // GET and DELETE; data: script_store
-void scripts_list(request_context& ctx, response& res);  // data: script_store
 
 // Marks an answer that is a pure function of `key` (e.g. "prime 7"): a strong ETag
 // and the configured Cache-Control; the session answers If-None-Match with 304.

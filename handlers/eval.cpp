@@ -6,9 +6,6 @@
 #include <span>
 
 #include "handlers/detector_request.hpp"
-#if defined(EVALD_HAS_CLUSTER)
-#include "handlers/cluster_node.hpp"
-#endif
 #include "handlers/endpoints.hpp"
 #include "handlers/eval_item.hpp"
 #include "handlers/eval_request.hpp"
@@ -20,6 +17,7 @@
 #include "handlers/rule_runner.hpp"
 #include "handlers/script_request.hpp"
 #include "handlers/script_runner.hpp"
+#include "handlers/store/backend.hpp"
 #include "server/ascii.hpp"
 #include "server/http_error.hpp"
 #include "server/json_text.hpp"
@@ -41,7 +39,52 @@ bool is_json_content_type(std::string_view ct) {
   return equals_ignoring_case(type, "application/json");
 }
 
+// Records a batch item's script name (each name once: a batch names a few at most).
+void note_script_name(eval_request& er, const eval_item& item) {
+  if (item.what != eval_item::kind::script || item.script->name.empty()) {
+    return;
+  }
+  const auto& name = item.script->name;
+  if (std::find(er.script_names.begin(), er.script_names.end(), name) == er.script_names.end()) {
+    er.script_names.push_back(name);
+  }
+}
+
 }  // namespace
+
+void bind_named_scripts(eval_request& er, const script_catalog& catalog) {
+  // A map's inputs share one spec: bound once, still shared.
+  std::vector<std::pair<const script_spec*, std::shared_ptr<const script_spec>>> bound;
+  for (std::size_t i = 0; i < er.items.size(); ++i) {
+    auto& item = er.items[i];
+    if (item.what != eval_item::kind::script || item.script->source) {
+      continue;
+    }
+    const auto seen = std::find_if(bound.begin(), bound.end(),
+                                   [&](const auto& b) { return b.first == item.script.get(); });
+    if (seen != bound.end()) {
+      item.script = seen->second;
+      continue;
+    }
+    const script_entry* entry = catalog.find(item.script->name);
+    if (entry == nullptr) {
+      http_error missing = script_not_found(item.script->name);
+      if (!er.batch || er.script_map) {
+        throw missing;
+      }
+      missing.full_message = "items/" + std::to_string(i) + ": " + missing.message();
+      item.what = eval_item::kind::invalid;
+      item.failure = std::move(missing);
+      item.script.reset();
+      continue;
+    }
+    auto spec = std::make_shared<script_spec>(*item.script);
+    spec->source = entry->source;
+    spec->source_hash = std::hash<std::string>{}(*spec->source);
+    bound.emplace_back(item.script.get(), spec);
+    item.script = std::move(spec);
+  }
+}
 
 namespace {
 
@@ -58,9 +101,8 @@ void merge_freed_blocks() {
 }
 
 struct sliced_read {
-  sliced_read(std::string_view body, const config::settings& settings, const script_store* scripts,
-              bool launch_route)
-      : reader(body, settings, scripts, launch_route) {}
+  sliced_read(std::string_view body, const config::settings& settings, bool launch_route)
+      : reader(body, settings, launch_route) {}
   eval_body_reader reader;
   std::exception_ptr error;
   bool read = false;
@@ -69,15 +111,14 @@ struct sliced_read {
 }  // namespace
 
 net::awaitable<eval_request> read_eval_body(worker& w, std::string_view body,
-                                            const config::settings& settings,
-                                            const script_store* scripts, bool launch_route) {
+                                            const config::settings& settings, bool launch_route) {
   if (body.size() <= read_step) {
-    co_return parse_eval_body(body, settings, scripts, launch_route);
+    co_return parse_eval_body(body, settings, launch_route);
   }
   // A big body (a batch) is read as a compute task: decoded and its items checked
   // a slice at a time behind this worker's I/O, so its other connections wait a
   // slice at most, not the whole megabyte (about 15 ms in one piece).
-  auto state = std::make_shared<sliced_read>(body, settings, scripts, launch_route);
+  auto state = std::make_shared<sliced_read>(body, settings, launch_route);
   auto job = make_parallel_job(
       1,
       [state](std::uint64_t, parallel_job&, std::chrono::steady_clock::time_point slice_end) {
@@ -114,8 +155,7 @@ net::awaitable<eval_request> read_eval_body(worker& w, std::string_view body,
   co_return state->reader.take();
 }
 
-net::awaitable<eval_request> parse_eval_request(request_context& ctx, const script_store* scripts,
-                                                bool launch_route) {
+net::awaitable<eval_request> parse_eval_request(request_context& ctx, bool launch_route) {
   const auto ct = ctx.req[http::field::content_type];
   if (!is_json_content_type(std::string_view(ct.data(), ct.size()))) {
     throw http_error(http::status::unsupported_media_type, "unsupported_media_type",
@@ -125,8 +165,7 @@ net::awaitable<eval_request> parse_eval_request(request_context& ctx, const scri
   // has one too); any other query parameter is a 400, not silently ignored.
   check_query_params(ctx.query, {"timeout_ms"});
   const auto query_timeout = timeout_param(ctx.query);
-  eval_request er =
-      co_await read_eval_body(ctx.owner, ctx.req.body(), ctx.settings, scripts, launch_route);
+  eval_request er = co_await read_eval_body(ctx.owner, ctx.req.body(), ctx.settings, launch_route);
   if (query_timeout) {
     er.timeout_ms = std::min(er.timeout_ms.value_or(*query_timeout), *query_timeout);
   }
@@ -205,15 +244,14 @@ json eval_body_decoder::take() {
 }
 
 eval_request parse_eval_body(std::string_view body, const config::settings& settings,
-                             const script_store* scripts, bool launch_route) {
-  eval_body_reader reader(body, settings, scripts, launch_route);
+                             bool launch_route) {
+  eval_body_reader reader(body, settings, launch_route);
   while (!reader.advance(SIZE_MAX)) {
   }
   return reader.take();
 }
 
-eval_request interpret_eval_body(json& j, const config::settings& settings,
-                                 const script_store* scripts, bool launch_route,
+eval_request interpret_eval_body(json& j, const config::settings& settings, bool launch_route,
                                  json** deferred_items) {
   if (deferred_items != nullptr) {
     *deferred_items = nullptr;
@@ -231,7 +269,7 @@ eval_request interpret_eval_body(json& j, const config::settings& settings,
     }
     out.timeout_ms = t->get<std::uint64_t>();
   }
-  const script_context script_ctx{settings, scripts};
+  const script_context script_ctx{settings};
   if (const auto w = j.find("workload"); w != j.end() && *w == "script") {
     // A script alone, or mapped over "inputs" (a batch of one spec, input order kept).
     const bool map = j.contains("inputs");
@@ -246,7 +284,10 @@ eval_request interpret_eval_body(json& j, const config::settings& settings,
     if (!map && j.contains("chunk")) {
       throw bad_request("chunk applies to a map over inputs only");
     }
-    auto spec = parse_script_spec(j, settings, scripts);
+    auto spec = parse_script_spec(j, settings);
+    if (!spec->name.empty()) {
+      out.script_names.push_back(spec->name);
+    }
     if (!map) {
       eval_item item;
       item.what = eval_item::kind::script;
@@ -272,6 +313,7 @@ eval_request interpret_eval_body(json& j, const config::settings& settings,
       out.chunk = c->get<std::uint64_t>();
     }
     out.batch = true;
+    out.script_map = true;
     out.items.reserve(inputs.size());
     for (auto& input : inputs) {
       eval_item item;
@@ -288,8 +330,7 @@ eval_request interpret_eval_body(json& j, const config::settings& settings,
     single.erase("timeout_ms");
     out.items.push_back(parse_eval_item(single, ""));
     if (out.items.front().what == eval_item::kind::invalid) {
-      throw bad_request(
-          json::parse(out.items.front().error)["error"]["message"].get<std::string>());
+      throw *out.items.front().failure;
     }
     return out;
   }
@@ -321,13 +362,14 @@ eval_request interpret_eval_body(json& j, const config::settings& settings,
   }
   for (std::size_t i = 0; i < items->size(); ++i) {
     out.items.push_back(parse_eval_item((*items)[i], "items/" + std::to_string(i), &script_ctx));
+    note_script_name(out, out.items.back());
   }
   return out;
 }
 
 eval_body_reader::eval_body_reader(std::string_view body, const config::settings& settings,
-                                   const script_store* scripts, bool launch_route)
-    : decoder_(body), settings_(settings), scripts_(scripts), launch_route_(launch_route) {}
+                                   bool launch_route)
+    : decoder_(body), settings_(settings), launch_route_(launch_route) {}
 
 bool eval_body_reader::advance(std::size_t bytes) {
   if (done_) {
@@ -339,7 +381,7 @@ bool eval_body_reader::advance(std::size_t bytes) {
     }
     body_ = decoder_.take();
     decoded_ = true;
-    out_ = interpret_eval_body(body_, settings_, scripts_, launch_route_, &items_);
+    out_ = interpret_eval_body(body_, settings_, launch_route_, &items_);
     if (items_ == nullptr) {
       done_ = true;  // what is left of body_ goes with discard()
       return true;
@@ -348,13 +390,14 @@ bool eval_body_reader::advance(std::size_t bytes) {
   }
   // About as many items (or Log Detector payloads) as `bytes` of their text would hold.
   const std::size_t count = std::max<std::size_t>(1, bytes / (out_.detector ? 1024 : 64));
-  const script_context script_ctx{settings_, scripts_};
+  const script_context script_ctx{settings_};
   auto& items = items_->get_ref<json::array_t&>();
   for (std::size_t k = 0; k < count && next_ < items.size(); ++k, ++next_) {
     out_.items.push_back(
         out_.detector
             ? detector_batch_item(items[next_], next_, launch_route_, settings_)
             : parse_eval_item(items[next_], "items/" + std::to_string(next_), &script_ctx));
+    note_script_name(out_, out_.items.back());
     items[next_] = nullptr;  // its tree is freed in this step, not all at the end
   }
   merge_freed_blocks();
@@ -565,14 +608,9 @@ net::awaitable<std::string> run_eval_request(evaluation& ev, const config::setti
 
 namespace endpoints {
 
-net::awaitable<void> eval(request_context& ctx, response& res) {
-  auto& stores = *static_cast<route_stores*>(ctx.route_data);
-#if defined(EVALD_HAS_CLUSTER)
-  if (stores.cluster != nullptr && ctx.req.body().find("\"script\"") != std::string::npos) {
-    co_await sync_cluster_scripts(*stores.cluster, ctx.owner);
-  }
-#endif
-  const eval_request er = co_await parse_eval_request(ctx, &stores.scripts);
+net::awaitable<void> eval(request_context& ctx, response& res, backend& stores) {
+  eval_request er = co_await parse_eval_request(ctx);
+  co_await resolve_named_scripts(er, stores.scripts(ctx.owner));
   evaluation ev(ctx, er.timeout_ms);
   res.body = co_await run_eval_request(ev, ctx.settings, er);
   ev.finish(res);

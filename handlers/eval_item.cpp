@@ -21,10 +21,8 @@ namespace {
 
 using json = nlohmann::json;
 
-std::string item_error(const std::string& message) {
-  const nlohmann::ordered_json j = {
-      {"error", {{"status", 400}, {"code", "invalid_argument"}, {"message", message}}}};
-  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+http_error item_error(const std::string& message) {
+  return bad_request(message);
 }
 
 // One message for every wrong workload: what is accepted, the Log Detector form, and a
@@ -61,30 +59,27 @@ eval_item parse_eval_item(const json& j, const std::string& path, const script_c
   eval_item item;
   const std::string at = path.empty() ? "" : path + ": ";
   if (!j.is_object()) {
-    item.error = item_error(at + "an item must be a JSON object");
+    item.failure = item_error(at + "an item must be a JSON object");
     return item;
   }
   if (const auto w = j.find("workload"); w != j.end() && *w == "script") {
     for (const auto& [key, value] : j.items()) {
       if (key != "workload" && key != "source" && key != "script" && key != "input" &&
           key != "limits") {
-        item.error = item_error(at + "unknown field \"" + key +
-                                "\" (allowed: workload, source, script, input, limits)");
+        item.failure = item_error(at + "unknown field \"" + key +
+                                  "\" (allowed: workload, source, script, input, limits)");
         return item;
       }
     }
     if (scripts == nullptr) {
-      item.error = item_error(at + "script workloads are not available here");
+      item.failure = item_error(at + "script workloads are not available here");
       return item;
     }
     try {
-      item.script = parse_script_spec(j, scripts->settings, scripts->store);
+      item.script = parse_script_spec(j, scripts->settings);
     } catch (const http_error& e) {
-      nlohmann::ordered_json err;
-      err["error"] = {{"status", static_cast<unsigned>(e.status)},
-                      {"code", e.code},
-                      {"message", at + e.message()}};
-      item.error = err.dump(-1, ' ', false, json::error_handler_t::replace);
+      item.failure = e;
+      item.failure->full_message = at + e.message();
       return item;
     }
     item.input = j.contains("input") ? j["input"] : json(nullptr);
@@ -96,12 +91,13 @@ eval_item parse_eval_item(const json& j, const std::string& path, const script_c
   const auto workload = j.find("workload");
   if (workload == j.end() || !workload->is_string() ||
       (*workload != "prime" && *workload != "factor")) {
-    item.error = item_error(at + workload_error(workload == j.end() ? nullptr : &*workload));
+    item.failure = item_error(at + workload_error(workload == j.end() ? nullptr : &*workload));
     return item;
   }
   for (const auto& [key, value] : j.items()) {
     if (key != "workload" && key != "n" && key != "method") {
-      item.error = item_error(at + "unknown field \"" + key + "\" (allowed: workload, n, method)");
+      item.failure =
+          item_error(at + "unknown field \"" + key + "\" (allowed: workload, n, method)");
       return item;
     }
   }
@@ -115,7 +111,7 @@ eval_item parse_eval_item(const json& j, const std::string& path, const script_c
     value = static_cast<std::uint64_t>(n->get<std::int64_t>());
   }
   if (!value) {
-    item.error = item_error(at + "n must be a decimal integer from 0 to 18446744073709551615");
+    item.failure = item_error(at + "n must be a decimal integer from 0 to 18446744073709551615");
     return item;
   }
   item.n = *value;
@@ -123,7 +119,7 @@ eval_item parse_eval_item(const json& j, const std::string& path, const script_c
   const auto method = j.find("method");
   if (w == "factor") {
     if (method != j.end()) {
-      item.error = item_error(at + "method applies to the prime workload only");
+      item.failure = item_error(at + "method applies to the prime workload only");
       return item;
     }
     item.what = eval_item::kind::factor;
@@ -136,7 +132,7 @@ eval_item parse_eval_item(const json& j, const std::string& path, const script_c
     } else if (m == "trial") {
       item.what = eval_item::kind::prime_trial;
     } else {
-      item.error = item_error(at + "method must be auto, miller-rabin or trial");
+      item.failure = item_error(at + "method must be auto, miller-rabin or trial");
     }
   }
   return item;
@@ -165,7 +161,14 @@ std::string compute_eval_item(const eval_item& item) {
     case eval_item::kind::invalid:
       break;
   }
-  return item.error;
+  return item_error_json(*item.failure);
+}
+
+std::string item_error_json(const http_error& e) {
+  nlohmann::ordered_json j;
+  j["error"] = {
+      {"status", static_cast<unsigned>(e.status)}, {"code", e.code}, {"message", e.message()}};
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 std::string trial_item_json(std::uint64_t n, const kernels::trial_division& t) {

@@ -6,12 +6,12 @@
 #include <nlohmann/json.hpp>
 
 #include "config/settings.hpp"
+#include "server/http_error.hpp"
 
 #include "handlers/kernels/trial_division.hpp"
 
 namespace evald {
 
-class script_store;
 struct script_spec;
 struct detector_record;
 
@@ -22,22 +22,24 @@ struct eval_item {
   enum class kind : std::uint8_t { invalid, prime_mr, prime_trial, factor, script, record };
   kind what = kind::invalid;
   std::uint64_t n = 0;
-  std::string error;  // for invalid items: the complete {"error":{...}} object
-  std::shared_ptr<const script_spec> script;      // kind::script (shared by a map's inputs)
-  nlohmann::json input;                           // kind::script
+  std::optional<http_error> failure;          // for invalid items: the problem, naming the field
+  std::shared_ptr<const script_spec> script;  // kind::script (shared by a map's inputs)
+  nlohmann::json input;                       // kind::script
   std::shared_ptr<const detector_record> record;  // kind::record (a Log Detector payload)
 };
 
-// Where script items find their limits and named scripts.
+// Where script items find their limits.
 struct script_context {
   const config::settings& settings;
-  const script_store* store = nullptr;
 };
 
-// Never throws for a bad item: the problem goes into `error`, naming the field.
+// Never throws for a bad item: the problem goes into `failure`, naming the field.
 // Without `scripts`, a script item is an error.
 eval_item parse_eval_item(const nlohmann::json& j, const std::string& path,
                           const script_context* scripts = nullptr);
+
+// {"error":{"status","code","message"}}: a batch slot's failure.
+std::string item_error_json(const http_error& e);
 
 // The item's result object (the same JSON as the GET endpoints). Pure compute.
 std::string compute_eval_item(const eval_item& item);

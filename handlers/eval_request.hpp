@@ -9,6 +9,7 @@
 #include "handlers/eval_item.hpp"
 #include "handlers/evaluation.hpp"
 #include "handlers/json_keys.hpp"
+#include "handlers/request/script_catalog.hpp"
 
 namespace evald {
 
@@ -19,27 +20,33 @@ struct eval_request {
   std::optional<std::uint64_t> chunk;  // items per chunk, overriding the automatic size
   std::optional<std::uint64_t> timeout_ms;
   bool detector = false;  // the Log Detector contract ({"payload"} or {"payloads"})
+  // The named scripts the request runs, each once, in order of appearance: the handler
+  // resolves them with one store call (bind_named_scripts), only when there are any.
+  std::vector<std::string> script_names;
+  bool script_map = false;  // one script over "inputs" (a missing name fails it whole)
 };
+
+// Gives every named script of `er` its source from `catalog`. A name the catalog does
+// not have is a 404 script_not_found for a single script or a map, and that item's
+// error in a batch.
+void bind_named_scripts(eval_request& er, const script_catalog& catalog);
 
 // Validates Content-Type (415), JSON (400 with the byte position), nesting depth,
 // batch size (413). Bad items of a batch stay in their slots as errors.
-// `scripts` resolves named scripts (null: none available).
 // `launch_route`: the body came to /eval-launch (a payload then has a launchCondition).
 // The body as parse_eval_body reads it, on worker `w` (its thread only): a body bigger
 // than a few KiB is read in compute slices there, behind its I/O. The body must live
 // until the returned awaitable completes.
 net::awaitable<eval_request> read_eval_body(worker& w, std::string_view body,
-                                            const config::settings& settings,
-                                            const script_store* scripts, bool launch_route);
+                                            const config::settings& settings, bool launch_route);
 
 // A body bigger than a few KiB is decoded in compute slices on the request's worker.
-net::awaitable<eval_request> parse_eval_request(request_context& ctx, const script_store* scripts,
-                                                bool launch_route = false);
+net::awaitable<eval_request> parse_eval_request(request_context& ctx, bool launch_route = false);
 
 // The body part of parse_eval_request (throws http_error), in one piece; also the fuzz
 // target's entry. The same as an eval_body_reader run to the end.
 eval_request parse_eval_body(std::string_view body, const config::settings& settings,
-                             const script_store* scripts = nullptr, bool launch_route = false);
+                             bool launch_route = false);
 
 // A body's JSON in steps (so a big batch is read in compute slices, not in one stretch
 // that holds the worker's other connections): strict RFC 8259, no duplicate keys, at
@@ -80,15 +87,14 @@ class eval_body_decoder {
 // caller (who reads them in steps): it points at them, and the result has none yet;
 // otherwise it is null.
 eval_request interpret_eval_body(nlohmann::json& body, const config::settings& settings,
-                                 const script_store* scripts = nullptr, bool launch_route = false,
+                                 bool launch_route = false,
                                  nlohmann::json** deferred_items = nullptr);
 
 // The whole body in steps: decoded, then a batch's items checked about `bytes`' worth
 // at a time (each item's tree freed as it is read). advance() throws http_error.
 class eval_body_reader {
  public:
-  eval_body_reader(std::string_view body, const config::settings& settings,
-                   const script_store* scripts, bool launch_route);
+  eval_body_reader(std::string_view body, const config::settings& settings, bool launch_route);
 
   bool advance(std::size_t bytes);  // true once the request is read
   eval_request take();
@@ -99,7 +105,6 @@ class eval_body_reader {
  private:
   eval_body_decoder decoder_;
   const config::settings& settings_;
-  const script_store* scripts_;
   bool launch_route_;
   nlohmann::json body_;
   nlohmann::json* items_ = nullptr;  // a batch's items still to read

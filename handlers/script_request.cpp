@@ -1,11 +1,10 @@
 #include "handlers/script_request.hpp"
+#include "handlers/request/script_catalog.hpp"
 
 #include <stdexcept>
 #include <string_view>
 
 #include "config/units.hpp"
-
-#include "handlers/script_store.hpp"
 
 namespace evald {
 namespace {
@@ -54,8 +53,7 @@ sandbox::script_limits configured_script_limits(const config::settings& s) {
 }
 
 std::shared_ptr<const script_spec> parse_script_spec(const json& j,
-                                                     const config::settings& settings,
-                                                     const script_store* store) {
+                                                     const config::settings& settings) {
   auto spec = std::make_shared<script_spec>();
   spec->limits = configured_script_limits(settings);
   const auto source = j.find("source");
@@ -81,16 +79,11 @@ std::shared_ptr<const script_spec> parse_script_spec(const json& j,
     if (!name->is_string() || !valid_script_name(name->get_ref<const std::string&>())) {
       throw bad_request("script must be a name of 1 to 64 characters from A-Z a-z 0-9 _ . -");
     }
-    spec->name = name->get<std::string>();
-    const auto found = store != nullptr ? store->get(spec->name) : std::nullopt;
-    if (!found) {
-      throw http_error(
-          http::status::not_found, "script_not_found",
-          "no script named \"" + spec->name + "\" (PUT /scripts/" + spec->name + " stores one)");
-    }
-    spec->source = found->source;
+    spec->name = name->get<std::string>();  // its source is bound once the request is read
   }
-  spec->source_hash = std::hash<std::string>{}(*spec->source);
+  if (spec->source) {
+    spec->source_hash = std::hash<std::string>{}(*spec->source);
+  }
   if (const auto limits = j.find("limits"); limits != j.end()) {
     if (!limits->is_object()) {
       throw bad_request("limits must be an object");
@@ -118,6 +111,11 @@ std::shared_ptr<const script_spec> parse_script_spec(const json& j,
     }
   }
   return spec;
+}
+
+http_error script_not_found(const std::string& name) {
+  return http_error(http::status::not_found, "script_not_found",
+                    "no script named \"" + name + "\" (PUT /scripts/" + name + " stores one)");
 }
 
 http_error script_http_error(const sandbox::script_failure& f) {

@@ -6,10 +6,7 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
-#include "handlers/job_store.hpp"
-#if defined(EVALD_HAS_CLUSTER)
-#include "handlers/cluster_node.hpp"
-#endif
+#include "handlers/store/backend.hpp"
 #include "server/platform.hpp"
 #include "server/worker.hpp"
 
@@ -42,8 +39,8 @@ double rounded(double v, double unit) {
 }  // namespace
 
 stats_hub::stats_hub(const config::settings& settings, std::span<worker* const> workers,
-                     job_store& jobs)
-    : settings_(settings), workers_(workers.begin(), workers.end()), jobs_(jobs) {}
+                     backend& stores)
+    : settings_(settings), workers_(workers.begin(), workers.end()), stores_(stores) {}
 
 void stats_hub::start() {
   if (workers_.empty()) {
@@ -128,27 +125,20 @@ std::string stats_hub::snapshot_json(const raw& now, const raw& before) const {
        rounded(static_cast<double>(now.rejected - before.rejected) / seconds, 0.1)},
       {"stream_subscribers", subscribers_.load()}};
   json jobs;
-  if (cluster_ == nullptr) {
-    jobs["scope"] = "node";
-    json counts = json::object();
-    const auto c = jobs_.count_by_state();
-    for (std::size_t s = 0; s < c.size(); ++s) {
-      counts[job_store::name(static_cast<job_store::state>(s))] = c[s];
-    }
-    jobs["by_status"] = std::move(counts);
-  } else {
-    jobs["scope"] = "cluster";
+  {
     std::lock_guard lock(mutex_);
-    if (cluster_view_ && cluster_view_->reachable) {
+    jobs["scope"] = jobs_.nodes ? "cluster" : "node";
+    if (jobs_.reachable) {
       json counts = json::object();
-      for (const auto& [status, n] : cluster_view_->by_status) {
+      for (const auto& [status, n] : jobs_.by_status) {
         counts[status] = n;
       }
       jobs["by_status"] = std::move(counts);
-      jobs["nodes"] = cluster_view_->nodes;
     } else {
-      jobs["by_status"] = nullptr;  // Redis unreachable
-      jobs["nodes"] = json::array();
+      jobs["by_status"] = nullptr;  // the store is unreachable
+    }
+    if (jobs_.nodes) {
+      jobs["nodes"] = jobs_.reachable ? json(*jobs_.nodes) : json::array();
     }
   }
   j["jobs"] = std::move(jobs);
@@ -169,25 +159,11 @@ net::awaitable<void> stats_hub::run() {
     if (stopping_) {
       break;
     }
-#if defined(EVALD_HAS_CLUSTER)
-    if (cluster_ != nullptr) {
-      cluster_view view;
-      try {
-        const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                std::chrono::system_clock::now().time_since_epoch())
-                                .count();
-        const auto live = std::chrono::milliseconds(10'000);
-        auto o = co_await cluster_->queue(*workers_.front()).survey(1000, now_ms, live);
-        view.reachable = true;
-        view.by_status.assign(o.by_status.begin(), o.by_status.end());
-        view.nodes = std::move(o.nodes);
-      } catch (const std::exception&) {
-        view.reachable = false;
-      }
+    {
+      auto view = co_await stores_.jobs(*workers_.front()).overview();
       std::lock_guard lock(mutex_);
-      cluster_view_ = std::move(view);
+      jobs_ = std::move(view);
     }
-#endif
     const raw now = read_counters();
     auto snapshot = std::make_shared<const std::string>(snapshot_json(now, before));
     auto frame = std::make_shared<const std::string>("data: " + *snapshot + "\n\n");
@@ -245,11 +221,6 @@ bool stats_hub::try_subscribe() noexcept {
 
 void stats_hub::unsubscribe() noexcept {
   subscribers_.fetch_sub(1);
-}
-
-std::optional<stats_hub::cluster_view> stats_hub::cluster() const {
-  std::lock_guard lock(mutex_);
-  return cluster_view_;
 }
 
 }  // namespace evald

@@ -11,13 +11,13 @@
 #include <vector>
 
 #include "config/settings.hpp"
+#include "handlers/store/job_store.hpp"
 #include "server/net.hpp"
 
 namespace evald {
 
-class job_store;
+class backend;
 class worker;
-class cluster_node;
 
 // The figures of the dashboard (GET /, /stats, /stats/stream): once a second, on
 // worker 0, every worker's counters are read (they are single-writer atomics, see
@@ -29,12 +29,11 @@ class stats_hub {
   static constexpr auto interval = std::chrono::seconds(1);
   static constexpr std::size_t history_length = 60;
 
-  stats_hub(const config::settings& settings, std::span<worker* const> workers, job_store& jobs);
+  // Jobs are counted by `stores` (this node's, or cluster-wide with the live nodes).
+  stats_hub(const config::settings& settings, std::span<worker* const> workers, backend& stores);
   stats_hub(const stats_hub&) = delete;
   stats_hub& operator=(const stats_hub&) = delete;
 
-  // In cluster mode: jobs are counted cluster-wide and the live nodes listed.
-  void set_cluster(cluster_node* node) noexcept { cluster_ = node; }
   // Spawns the sampler on worker 0 (before the workers run); stop() ends it.
   void start();
   void stop();
@@ -57,14 +56,6 @@ class stats_hub {
   void unsubscribe() noexcept;
   std::uint32_t subscribers() const noexcept { return subscribers_.load(); }
 
-  // Cluster-wide job counts and live nodes as last surveyed (for /metrics too).
-  struct cluster_view {
-    bool reachable = false;
-    std::vector<std::pair<std::string, std::uint64_t>> by_status;
-    std::vector<std::string> nodes;
-  };
-  std::optional<cluster_view> cluster() const;
-
  private:
   struct raw_worker {
     std::uint64_t busy_ns = 0;
@@ -83,8 +74,7 @@ class stats_hub {
 
   const config::settings& settings_;
   std::vector<worker*> workers_;
-  job_store& jobs_;
-  cluster_node* cluster_ = nullptr;
+  backend& stores_;
   std::chrono::system_clock::time_point started_ = std::chrono::system_clock::now();
   bool stopping_ = false;  // worker 0 only
   std::unique_ptr<net::steady_timer> timer_;
@@ -93,7 +83,7 @@ class stats_hub {
   std::deque<std::shared_ptr<const std::string>> history_;
   event latest_;
   std::chrono::steady_clock::time_point next_due_;
-  std::optional<cluster_view> cluster_view_;
+  job_overview jobs_;  // as last surveyed
   std::atomic<std::uint64_t> sequence_{0};
   std::atomic<std::uint32_t> subscribers_{0};
 };

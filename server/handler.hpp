@@ -2,6 +2,7 @@
 #include <chrono>
 #include <functional>
 #include <string_view>
+#include <type_traits>
 
 #include "config/settings.hpp"
 #include "server/net.hpp"
@@ -34,7 +35,7 @@ struct request_context {
   worker& owner;
   const config::settings& settings;
   client_watch& watch;
-  void* route_data = nullptr;  // the `data` the route was registered with
+  void* route_data = nullptr;  // the `data` the route was bound to (read by route<> only)
   // CPU time of work done for this request outside the handler's own call (an
   // evaluation's chunks on every worker), added by the evaluation; for the access log.
   std::chrono::nanoseconds offloaded_cpu{0};
@@ -49,10 +50,49 @@ using async_handler = net::awaitable<void> (*)(request_context&, response&);
 struct handler {
   sync_handler sync = nullptr;
   async_handler async = nullptr;
-  void* data = nullptr;  // shared state the endpoint needs (e.g. the job store)
+  void* data = nullptr;  // the object the endpoint receives (see route<>)
   // Unsafe methods: the handler evaluates If-Match / If-None-Match itself (it knows
   // whether the resource exists); otherwise the session does, before calling it.
   bool own_preconditions = false;
 };
+
+// Either "the handler judges If-Match / If-None-Match itself" or not.
+enum class preconditions : bool { by_session, by_handler };
+
+// A handler for `Endpoint`, a function (request_context&, response&) returning void
+// (answered at once) or net::awaitable<void> (work that yields or waits).
+template <auto Endpoint>
+handler route(preconditions p = preconditions::by_session) {
+  handler h;
+  h.own_preconditions = p == preconditions::by_handler;
+  if constexpr (std::is_void_v<
+                    std::invoke_result_t<decltype(Endpoint), request_context&, response&>>) {
+    h.sync = Endpoint;
+  } else {
+    h.async = Endpoint;
+  }
+  return h;
+}
+
+// The same for an endpoint that needs an object, (request_context&, response&, Data&):
+// it receives `data` (which must outlive the server), typed and checked by the
+// compiler. The one conversion from route_data happens here; no std::function.
+template <auto Endpoint, class Data>
+handler route(Data& data, preconditions p = preconditions::by_session) {
+  handler h;
+  h.own_preconditions = p == preconditions::by_handler;
+  h.data = const_cast<void*>(static_cast<const void*>(&data));
+  if constexpr (std::is_void_v<
+                    std::invoke_result_t<decltype(Endpoint), request_context&, response&, Data&>>) {
+    h.sync = [](request_context& ctx, response& res) {
+      Endpoint(ctx, res, *static_cast<Data*>(ctx.route_data));
+    };
+  } else {
+    h.async = [](request_context& ctx, response& res) -> net::awaitable<void> {
+      return Endpoint(ctx, res, *static_cast<Data*>(ctx.route_data));
+    };
+  }
+  return h;
+}
 
 }  // namespace evald

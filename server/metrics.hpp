@@ -73,13 +73,6 @@ struct alignas(64) worker_metrics {
   metric_cell conditions_evaluated;                  // Log Detector conditions
   metric_cell conditions_true;
   metric_cell conditions_failed;
-  // Cluster mode (all zero otherwise; cluster_enabled says which).
-  metric_cell cluster_enabled;
-  metric_cell cluster_connected;      // this worker's Redis link: 1 up, 0 down
-  metric_cell cluster_rtt_us;         // round trip of its last answered command
-  metric_cell cluster_claimed;        // jobs taken from the queue
-  metric_cell cluster_reclaimed;      // jobs taken over from a node that stopped renewing them
-  metric_cell cluster_stale_refused;  // heartbeats or results refused: another node owned the job
   // Set by the worker's thread when its loop starts (platform::thread_cpu_clock()).
   std::atomic<std::uint64_t> cpu_clock{0};
   std::atomic<bool> cpu_clock_valid{false};

@@ -249,32 +249,6 @@ void write_server_metrics(exposition_writer& w, std::span<worker* const> workers
            "Log Detector conditions that failed: syntax, runtime error, memory, timeout.");
   w.sample("evald_conditions_failed_total", "",
            total(workers, [](const worker_metrics& m) -> cell { return m.conditions_failed; }));
-  if (total(workers, [](const worker_metrics& m) -> cell { return m.cluster_enabled; }) > 0) {
-    w.family("evald_cluster_connected", "gauge",
-             "Workers whose Redis connection is up (cluster mode; below the worker count = "
-             "degraded).");
-    w.sample("evald_cluster_connected", "",
-             total(workers, [](const worker_metrics& m) -> cell { return m.cluster_connected; }));
-    w.family("evald_cluster_redis_rtt_seconds", "gauge",
-             "Round trip of the last answered Redis command, the largest over workers.");
-    std::uint64_t rtt = 0;
-    for (const auto* wk : workers) {
-      rtt = std::max(rtt, wk->metrics().cluster_rtt_us.get());
-    }
-    w.sample("evald_cluster_redis_rtt_seconds", "", static_cast<double>(rtt) / 1e6);
-    w.family("evald_cluster_jobs_claimed_total", "counter", "Cluster jobs this node took.");
-    w.sample("evald_cluster_jobs_claimed_total", "",
-             total(workers, [](const worker_metrics& m) -> cell { return m.cluster_claimed; }));
-    w.family("evald_cluster_jobs_reclaimed_total", "counter",
-             "Cluster jobs this node took over from a node that stopped renewing them.");
-    w.sample("evald_cluster_jobs_reclaimed_total", "",
-             total(workers, [](const worker_metrics& m) -> cell { return m.cluster_reclaimed; }));
-    w.family("evald_cluster_stale_writes_total", "counter",
-             "Heartbeats and results of this node refused because another node owned the job.");
-    w.sample(
-        "evald_cluster_stale_writes_total", "",
-        total(workers, [](const worker_metrics& m) -> cell { return m.cluster_stale_refused; }));
-  }
   w.family("evald_chargen_sent_bytes_total", "counter", "Chargen bytes written, by transport.");
   w.sample("evald_chargen_sent_bytes_total", exposition_writer::label("transport", "http"),
            total(workers, [](const worker_metrics& m) -> cell { return m.chargen_http_bytes; }));

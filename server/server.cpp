@@ -221,29 +221,17 @@ void server::reload() {
 
 std::string server::status_line() const {
   std::uint64_t requests = 0;
-  std::uint64_t cluster_workers = 0;
-  std::uint64_t cluster_up = 0;
   for (const auto& w : workers_) {
     for (const auto& r : w->metrics().routes) {
       for (const auto& c : r.by_status_class) {
         requests += c.get();
       }
     }
-    cluster_workers += w->metrics().cluster_enabled.get();
-    cluster_up += w->metrics().cluster_connected.get();
-  }
-  std::string cluster;
-  if (cluster_workers > 0) {
-    // Cluster mode: a worker without its Redis link cannot launch or read jobs.
-    cluster = cluster_up == cluster_workers
-                  ? ", cluster connected"
-                  : ", cluster degraded (Redis unreachable from " +
-                        std::to_string(cluster_workers - cluster_up) + " workers)";
   }
   return std::string(draining_ ? "draining" : "serving") + ": " +
          std::to_string(open_connections_.load(std::memory_order_relaxed)) + " open connections, " +
          std::to_string(requests) + " requests answered, " + std::to_string(workers_.size()) +
-         " workers (" + backend_name + ")" + cluster;
+         " workers (" + backend_name + ")" + (status_detail_ ? status_detail_() : "");
 }
 
 void server::begin_drain() {

@@ -1,7 +1,7 @@
 // The cluster job protocol (handlers/cluster_queue) against a real redis-server: the
 // life of a job, the epoch fence against a stale owner, the dead-letter limit,
 // cancellation, the newest-first index, and no accepted job lost to kill -9 of Redis.
-#include "handlers/cluster_queue.hpp"
+#include "handlers/cluster/cluster_queue.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,7 +1,7 @@
 // The hiredis adapter against a real redis-server: commands and reply shapes, a
 // unix socket, no thread added, reconnection after kill -9 and restart, a command
 // timeout while Redis is frozen (SIGSTOP), and failing fast while it is down.
-#include "server/redis_connection.hpp"
+#include "handlers/cluster/redis_connection.hpp"
 
 #include <gtest/gtest.h>
 

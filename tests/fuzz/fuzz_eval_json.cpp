@@ -101,7 +101,7 @@ void compare_steps(std::string_view text) {
     whole_error = e.what();
   }
   try {
-    evald::eval_body_reader reader(text, settings, nullptr, false);
+    evald::eval_body_reader reader(text, settings, false);
     while (!reader.advance(step)) {
     }
     steps = reader.take();
@@ -131,7 +131,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   compare_steps(text);
   for (const bool launch_route : {false, true}) {
     try {
-      const auto er = evald::parse_eval_body(text, settings, nullptr, launch_route);
+      const auto er = evald::parse_eval_body(text, settings, launch_route);
       for (const auto& item : er.items) {
         if (item.what == evald::eval_item::kind::factor ||
             item.what == evald::eval_item::kind::prime_mr) {

@@ -1,5 +1,5 @@
 // The OpenAPI document describes exactly the routes the router serves: the same
-// (method, path) pairs in both modes (in-memory and cluster), and every response
+// (method, path) pairs (one route table for every backend), and every response
 // it names uses a schema or response that exists.
 #include "handlers/openapi_document.hpp"
 
@@ -8,9 +8,9 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "handlers/job_store.hpp"
 #include "handlers/routes.hpp"
-#include "handlers/script_store.hpp"
+#include "handlers/stats_hub.hpp"
+#include "handlers/store/memory_backend.hpp"
 #include "server/router.hpp"
 
 namespace {
@@ -18,13 +18,14 @@ namespace {
 using json = nlohmann::json;
 using operation = std::pair<std::string, std::string>;
 
-std::set<operation> routed(bool cluster_mode) {
+// One route table serves every backend: the memory backend stands for all of them.
+std::set<operation> routed() {
   evald::router routes;
-  evald::job_store jobs(10, std::chrono::seconds(1));
-  evald::memory_script_store scripts(10);
-  evald::route_stores stores{jobs, scripts};
-  evald::metrics_source metrics{jobs, {}, std::chrono::system_clock::now()};
-  evald::register_routes(routes, stores, metrics, cluster_mode, true);
+  const evald::config::settings settings;
+  evald::memory_backend stores(settings, {});
+  evald::stats_hub stats(settings, {}, stores);
+  evald::metrics_source metrics{stores, {}, std::chrono::system_clock::now(), &stats};
+  evald::register_routes(routes, stores, metrics, &stats);
   const auto ops = routes.operations();
   return {ops.begin(), ops.end()};
 }
@@ -61,10 +62,7 @@ TEST(OpenApi, DocumentsExactlyTheRoutesTheRouterServes) {
   const json doc = json::parse(evald::openapi_document());
   EXPECT_EQ(doc.at("openapi"), "3.1.0");
   const auto in_doc = documented(doc);
-  EXPECT_EQ(routed(false), in_doc);
-#if defined(EVALD_HAS_CLUSTER)
-  EXPECT_EQ(routed(true), in_doc) << "cluster mode serves the same routes";
-#endif
+  EXPECT_EQ(routed(), in_doc);
   for (const auto& [method, path] : in_doc) {
     const auto& op = doc["paths"][path][method];
     EXPECT_TRUE(op.contains("operationId")) << method << " " << path;

@@ -7,12 +7,14 @@
 #include <vector>
 
 #include "config/settings.hpp"
-#include "handlers/cluster_queue.hpp"
+#include "handlers/cluster/cluster_queue.hpp"
+#include "handlers/request/script_catalog.hpp"
 #include "server/worker.hpp"
 
 namespace evald {
 
-class memory_script_store;
+class script_table;
+class exposition_writer;
 
 // This process as a node of a cluster (cluster.redis set): on every worker, its own
 // Redis connections (one for commands, one for the blocking fetch), a fetch loop
@@ -24,7 +26,7 @@ class cluster_node {
  public:
   // Throws std::invalid_argument for an unusable cluster.redis.
   cluster_node(const config::settings& settings, std::span<worker* const> workers,
-               memory_script_store& scripts);
+               script_table& scripts);
   ~cluster_node();
   cluster_node(const cluster_node&) = delete;
   cluster_node& operator=(const cluster_node&) = delete;
@@ -49,9 +51,13 @@ class cluster_node {
   // Brings this node's mirror of the named scripts up to Redis's version (one GET
   // when nothing changed). Throws redis_unavailable.
   net::awaitable<void> sync_scripts(const worker& w);
-  memory_script_store& scripts() noexcept { return scripts_; }
+  script_table& scripts() noexcept { return scripts_; }
   bool connected(const worker& w) const;
   const std::string& node_id() const noexcept { return node_id_; }
+  // The node's own /metrics families (Redis links, claims, refused writes).
+  void write_metrics(exposition_writer& w) const;
+  // ", cluster connected" or ", cluster degraded (…)" for the systemd status line.
+  std::string status_suffix() const;
 
  private:
   struct agent;
@@ -59,20 +65,18 @@ class cluster_node {
   net::awaitable<void> fetch_loop(agent& a);
   net::awaitable<void> reclaim_loop(agent& a);
   net::awaitable<void> run_job(agent& a, cluster_queue::delivery d, cluster_queue::start_result s);
+  // The mirror brought up to date if Redis answers, as it is otherwise.
+  net::awaitable<std::shared_ptr<const script_catalog>> current_scripts(const worker& w);
   net::awaitable<void> heartbeat(agent& a, cluster_queue::delivery d, std::int64_t epoch,
                                  std::shared_ptr<run_state> st);
 
   const config::settings& settings_;
   std::function<void()> hold_drain_;
   std::function<void()> release_drain_;
-  memory_script_store& scripts_;
+  script_table& scripts_;
   std::string node_id_;
   std::vector<std::unique_ptr<agent>> agents_;
 };
-
-// For a request that names a script: the node's mirror brought up to date, or a
-// 503 cluster_unavailable when Redis cannot be asked.
-net::awaitable<void> sync_cluster_scripts(cluster_node& node, const worker& w);
 
 // "<host name>-<pid>".
 std::string default_node_id();

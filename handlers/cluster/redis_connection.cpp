@@ -1,4 +1,4 @@
-#include "server/redis_connection.hpp"
+#include "handlers/cluster/redis_connection.hpp"
 
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>

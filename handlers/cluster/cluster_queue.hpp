@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "server/redis_connection.hpp"
+#include "handlers/cluster/redis_connection.hpp"
 
 // The cluster job protocol on Redis 7 (docs/cluster.md):
 // a stream with a consumer group is the queue, one hash per job holds its state, and
@@ -129,6 +129,9 @@ class cluster_queue {
   // DELETE /jobs/<id>: a queued job ends cancelled at once; a running one gets the
   // durable cancel flag its runner reads at its next heartbeat.
   net::awaitable<cancel_result> cancel(const std::string& id, std::int64_t now_ms);
+
+  // Forgets a finished job at once (DELETE of a finished job), instead of at its TTL.
+  net::awaitable<void> remove(const std::string& id);
 
   net::awaitable<std::optional<cluster_job>> get(const std::string& id);
   // Newest first; ids whose job expired are dropped from the index on the way.

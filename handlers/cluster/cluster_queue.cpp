@@ -1,4 +1,4 @@
-#include "handlers/cluster_queue.hpp"
+#include "handlers/cluster/cluster_queue.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -649,6 +649,14 @@ net::awaitable<cluster_queue::cancel_result> cluster_queue::cancel(const std::st
     co_return cancel_result::flagged;
   }
   co_return r.str == "missing" ? cancel_result::missing : cancel_result::finished;
+}
+
+net::awaitable<void> cluster_queue::remove(const std::string& id) {
+  const std::string job = job_key(id);
+  throw_if_error(co_await redis_.exec(redis_args("DEL", job, job + ":finishes", job + ":parts",
+                                                 job + ":results", job + ":epochs", job + ":nodes",
+                                                 job + ":workers")));
+  throw_if_error(co_await redis_.exec(redis_args("ZREM", settings_.prefix + "index", id)));
 }
 
 net::awaitable<std::optional<cluster_job>> cluster_queue::get(const std::string& id) {

@@ -16,7 +16,7 @@ namespace evald {
 // Launched evaluations (POST /eval-launch), shared by every worker. Jobs are rare
 // next to requests, so one mutex guards the map; nothing on the request hot path
 // touches it. Bounded (jobs.max); finished jobs are forgotten after jobs.ttl.
-class job_store {
+class job_table {
  public:
   enum class state : std::uint8_t { queued, running, done, failed, cancelled, expired };
 
@@ -30,7 +30,7 @@ class job_store {
     std::string result;  // JSON object: the /eval body, or {"error":{...}}
   };
 
-  job_store(std::uint32_t max_jobs, std::chrono::milliseconds ttl,
+  job_table(std::uint32_t max_jobs, std::chrono::milliseconds ttl,
             std::uint64_t max_result_bytes = 256 * 1024 * 1024)
       : max_(max_jobs), ttl_(ttl), max_result_bytes_(max_result_bytes) {}
 

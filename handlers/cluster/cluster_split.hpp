@@ -17,8 +17,6 @@
 //   map:   "<ok>,<failed>,<cpu ms>|<the part's result objects, comma-separated>"
 namespace evald {
 
-class script_store;
-
 struct split_plan {
   std::string kind;                // "trial" or "map"
   std::string head;                // trial: the final object's opening, {"n":N
@@ -43,6 +41,6 @@ struct part_outcome {
 // (deadline, bad part body).
 net::awaitable<part_outcome> run_split_part(evaluation& ev, const config::settings& settings,
                                             const std::string& kind, const std::string& body,
-                                            const script_store* scripts);
+                                            const script_catalog& scripts);
 
 }  // namespace evald

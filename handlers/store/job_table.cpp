@@ -1,4 +1,4 @@
-#include "handlers/job_store.hpp"
+#include "handlers/store/job_table.hpp"
 
 #include "server/platform.hpp"
 
@@ -19,7 +19,7 @@ std::string random_job_id() {
   return id;
 }
 
-const char* job_store::name(state s) {
+const char* job_table::name(state s) {
   switch (s) {
     case state::queued:
       return "queued";
@@ -37,7 +37,7 @@ const char* job_store::name(state s) {
   return "unknown";
 }
 
-void job_store::purge_locked() {
+void job_table::purge_locked() {
   const auto now = std::chrono::steady_clock::now();
   std::erase_if(jobs_, [this, now](const auto& kv) {
     if (kv.second.forget_at > now) {
@@ -48,7 +48,7 @@ void job_store::purge_locked() {
   });
 }
 
-job_store::snapshot job_store::view_locked(const record& r) const {
+job_table::snapshot job_table::view_locked(const record& r) const {
   snapshot s = r.info;
   if (s.status == state::running && r.job) {
     s.progress = r.job->progress();
@@ -56,7 +56,7 @@ job_store::snapshot job_store::view_locked(const record& r) const {
   return s;
 }
 
-std::optional<std::string> job_store::create() {
+std::optional<std::string> job_table::create() {
   std::lock_guard lock(mutex_);
   purge_locked();
   if (jobs_.size() >= max_ || result_bytes_ >= max_result_bytes_) {
@@ -71,7 +71,7 @@ std::optional<std::string> job_store::create() {
   return id;
 }
 
-bool job_store::start(const std::string& id) {
+bool job_table::start(const std::string& id) {
   std::lock_guard lock(mutex_);
   const auto it = jobs_.find(id);
   if (it == jobs_.end() || it->second.info.status != state::queued) {
@@ -82,7 +82,7 @@ bool job_store::start(const std::string& id) {
   return true;
 }
 
-void job_store::set_job(const std::string& id, std::shared_ptr<parallel_job> job) {
+void job_table::set_job(const std::string& id, std::shared_ptr<parallel_job> job) {
   std::lock_guard lock(mutex_);
   const auto it = jobs_.find(id);
   if (it == jobs_.end()) {
@@ -94,7 +94,7 @@ void job_store::set_job(const std::string& id, std::shared_ptr<parallel_job> job
   }
 }
 
-void job_store::finish(const std::string& id, state final_state, std::string result) {
+void job_table::finish(const std::string& id, state final_state, std::string result) {
   std::lock_guard lock(mutex_);
   const auto it = jobs_.find(id);
   if (it == jobs_.end()) {
@@ -121,7 +121,7 @@ void job_store::finish(const std::string& id, state final_state, std::string res
   r.forget_at = std::chrono::steady_clock::now() + ttl_;
 }
 
-std::optional<job_store::snapshot> job_store::cancel(const std::string& id) {
+std::optional<job_table::snapshot> job_table::cancel(const std::string& id) {
   std::lock_guard lock(mutex_);
   purge_locked();
   const auto it = jobs_.find(id);
@@ -139,12 +139,12 @@ std::optional<job_store::snapshot> job_store::cancel(const std::string& id) {
   return view_locked(it->second);
 }
 
-std::uint64_t job_store::result_bytes() {
+std::uint64_t job_table::result_bytes() {
   std::lock_guard lock(mutex_);
   return result_bytes_;
 }
 
-std::vector<std::string> job_store::cancel_all() {
+std::vector<std::string> job_table::cancel_all() {
   std::lock_guard lock(mutex_);
   std::vector<std::string> ids;
   for (auto& [id, r] : jobs_) {
@@ -156,7 +156,7 @@ std::vector<std::string> job_store::cancel_all() {
   return ids;
 }
 
-void job_store::cancel_locked(record& r) {
+void job_table::cancel_locked(record& r) {
   if (r.info.status == state::queued || r.info.status == state::running) {
     r.info.status = state::cancelled;
     if (r.job) {
@@ -170,7 +170,7 @@ void job_store::cancel_locked(record& r) {
   }
 }
 
-std::optional<job_store::snapshot> job_store::get(const std::string& id) {
+std::optional<job_table::snapshot> job_table::get(const std::string& id) {
   std::lock_guard lock(mutex_);
   purge_locked();
   const auto it = jobs_.find(id);
@@ -180,7 +180,7 @@ std::optional<job_store::snapshot> job_store::get(const std::string& id) {
   return view_locked(it->second);
 }
 
-std::vector<job_store::snapshot> job_store::newest(std::size_t limit) {
+std::vector<job_table::snapshot> job_table::newest(std::size_t limit) {
   std::lock_guard lock(mutex_);
   purge_locked();
   std::vector<const record*> all;
@@ -196,7 +196,7 @@ std::vector<job_store::snapshot> job_store::newest(std::size_t limit) {
   return out;
 }
 
-std::array<std::uint64_t, job_store::state_count> job_store::count_by_state() {
+std::array<std::uint64_t, job_table::state_count> job_table::count_by_state() {
   std::lock_guard lock(mutex_);
   purge_locked();
   std::array<std::uint64_t, state_count> counts{};

@@ -1,4 +1,4 @@
-#include "handlers/cluster_split.hpp"
+#include "handlers/cluster/cluster_split.hpp"
 
 #include <algorithm>
 #include <cstdio>
@@ -107,7 +107,7 @@ std::optional<split_plan> plan_split(const eval_request& er, std::string_view bo
 
 net::awaitable<part_outcome> run_split_part(evaluation& ev, const config::settings& settings,
                                             const std::string& kind, const std::string& body,
-                                            const script_store* scripts) {
+                                            const script_catalog& scripts) {
   part_outcome out;
   if (kind == "trial") {
     const json j = json::parse(body, nullptr, false);
@@ -125,7 +125,8 @@ net::awaitable<part_outcome> run_split_part(evaluation& ev, const config::settin
   if (kind != "map") {
     throw http_error(http::status::bad_request, "bad_part", "unknown part kind " + kind);
   }
-  const eval_request er = parse_eval_body(body, settings, scripts);
+  eval_request er = parse_eval_body(body, settings);
+  bind_named_scripts(er, scripts);
   const std::string all = co_await run_eval_request(ev, settings, er);
   // {"results":[ …items… ],"summary":{…}}: the summary is ours and comes last.
   constexpr std::string_view open = R"({"results":[)";

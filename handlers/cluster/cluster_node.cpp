@@ -1,4 +1,4 @@
-#include "handlers/cluster_node.hpp"
+#include "handlers/cluster/cluster_node.hpp"
 
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -7,11 +7,14 @@
 
 #include <nlohmann/json.hpp>
 
-#include "handlers/cluster_split.hpp"
+#include "handlers/cluster/cluster_split.hpp"
 #include "handlers/eval_request.hpp"
 #include "handlers/evaluation.hpp"
-#include "handlers/script_store.hpp"
+#include "handlers/exec/launched_job.hpp"
+#include "handlers/store/script_table.hpp"
 #include "server/http_error.hpp"
+#include "server/metrics.hpp"
+#include "server/metrics_text.hpp"
 
 namespace evald {
 namespace {
@@ -36,22 +39,6 @@ net::awaitable<void> pause(std::chrono::milliseconds d) {
 
 }  // namespace
 
-net::awaitable<void> sync_cluster_scripts(cluster_node& node, const worker& w) {
-  bool unavailable = false;
-  try {
-    co_await node.sync_scripts(w);
-  } catch (const redis_unavailable&) {
-    unavailable = true;
-  }
-  if (unavailable) {
-    http_error e(http::status::service_unavailable, "cluster_unavailable",
-                 "the cluster store (Redis) is unreachable, and the request names a script; "
-                 "retry later");
-    e.retry_after = "1";
-    throw e;
-  }
-}
-
 std::string default_node_id() {
   char host[256] = {};
   if (::gethostname(host, sizeof host - 1) != 0 || host[0] == '\0') {
@@ -59,6 +46,15 @@ std::string default_node_id() {
   }
   return std::string(host) + "-" + std::to_string(::getpid());
 }
+
+// A worker's figures in cluster mode; written on its thread, read by a scrape.
+struct agent_metrics {
+  metric_cell connected;      // this worker's Redis link: 1 up, 0 down
+  metric_cell rtt_us;         // round trip of its last answered command
+  metric_cell claimed;        // jobs taken from the queue
+  metric_cell reclaimed;      // jobs taken over from a node that stopped renewing them
+  metric_cell stale_refused;  // heartbeats or results refused: another node owned the job
+};
 
 struct cluster_node::agent {
   worker& w;
@@ -71,6 +67,7 @@ struct cluster_node::agent {
   // The fetch loop waits on this while the worker is full; a finishing job cancels
   // it, so the next job is fetched at once (polling cost 50 ms a job).
   std::unique_ptr<net::steady_timer> slot_free;
+  agent_metrics metrics;
 };
 
 // Shared by a running job and its heartbeat.
@@ -84,7 +81,7 @@ struct cluster_node::run_state {
 };
 
 cluster_node::cluster_node(const config::settings& settings, std::span<worker* const> workers,
-                           memory_script_store& scripts)
+                           script_table& scripts)
     : settings_(settings),
       scripts_(scripts),
       node_id_(settings.cluster.node_id.empty() ? default_node_id() : settings.cluster.node_id) {
@@ -98,16 +95,17 @@ cluster_node::cluster_node(const config::settings& settings, std::span<worker* c
                              static_cast<std::int64_t>(settings.cluster.max_deliveries),
                              settings.jobs.ttl};
   for (worker* w : workers) {
-    w->metrics().cluster_enabled.set(1);
+    // (Built in place: its metric cells cannot move.)
     auto a =
-        std::make_unique<agent>(agent{*w,
-                                      redis_connection::create(w->context(), endpoint),
-                                      redis_connection::create(w->context(), blocking_endpoint),
-                                      nullptr,
-                                      0,
-                                      false,
-                                      {},
-                                      std::make_unique<net::steady_timer>(w->context())});
+        std::unique_ptr<agent>(new agent{*w,
+                                         redis_connection::create(w->context(), endpoint),
+                                         redis_connection::create(w->context(), blocking_endpoint),
+                                         nullptr,
+                                         0,
+                                         false,
+                                         {},
+                                         std::make_unique<net::steady_timer>(w->context()),
+                                         {}});
     a->queue = std::make_unique<cluster_queue>(*a->commands, qs);
     agents_.push_back(std::move(a));
   }
@@ -162,6 +160,56 @@ net::awaitable<void> cluster_node::sync_scripts(const worker& w) {
   scripts_.replace_all(version, sources);
 }
 
+net::awaitable<std::shared_ptr<const script_catalog>> cluster_node::current_scripts(
+    const worker& w) {
+  try {
+    co_await sync_scripts(w);  // a named script runs as Redis has it now
+  } catch (const redis_unavailable&) {
+    // Redis went away since the fetch: the mirror as it is.
+  }
+  co_return scripts_.snapshot();
+}
+
+void cluster_node::write_metrics(exposition_writer& w) const {
+  const auto total = [this](metric_cell agent_metrics::*cell) {
+    std::uint64_t n = 0;
+    for (const auto& a : agents_) {
+      n += (a->metrics.*cell).get();
+    }
+    return n;
+  };
+  w.family("evald_cluster_connected", "gauge",
+           "Workers whose Redis connection is up (cluster mode; below the worker count = "
+           "degraded).");
+  w.sample("evald_cluster_connected", "", total(&agent_metrics::connected));
+  w.family("evald_cluster_redis_rtt_seconds", "gauge",
+           "Round trip of the last answered Redis command, the largest over workers.");
+  std::uint64_t rtt = 0;
+  for (const auto& a : agents_) {
+    rtt = std::max(rtt, a->metrics.rtt_us.get());
+  }
+  w.sample("evald_cluster_redis_rtt_seconds", "", static_cast<double>(rtt) / 1e6);
+  w.family("evald_cluster_jobs_claimed_total", "counter", "Cluster jobs this node took.");
+  w.sample("evald_cluster_jobs_claimed_total", "", total(&agent_metrics::claimed));
+  w.family("evald_cluster_jobs_reclaimed_total", "counter",
+           "Cluster jobs this node took over from a node that stopped renewing them.");
+  w.sample("evald_cluster_jobs_reclaimed_total", "", total(&agent_metrics::reclaimed));
+  w.family("evald_cluster_stale_writes_total", "counter",
+           "Heartbeats and results of this node refused because another node owned the job.");
+  w.sample("evald_cluster_stale_writes_total", "", total(&agent_metrics::stale_refused));
+}
+
+std::string cluster_node::status_suffix() const {
+  std::uint64_t up = 0;
+  for (const auto& a : agents_) {
+    up += a->metrics.connected.get();
+  }
+  // A worker without its Redis link cannot launch or read jobs.
+  return up == agents_.size() ? ", cluster connected"
+                              : ", cluster degraded (Redis unreachable from " +
+                                    std::to_string(agents_.size() - up) + " workers)";
+}
+
 bool cluster_node::connected(const worker& w) const {
   return agents_.at(w.index())->commands->connected();
 }
@@ -170,9 +218,9 @@ net::awaitable<void> cluster_node::fetch_loop(agent& a) {
   bool prepared = false;
   std::chrono::milliseconds backoff{0};
   while (!a.stopping) {
-    auto& m = a.w.metrics();
-    m.cluster_connected.set(a.commands->connected() ? 1 : 0);
-    m.cluster_rtt_us.set(static_cast<std::uint64_t>(a.commands->last_round_trip().count()));
+    auto& m = a.metrics;
+    m.connected.set(a.commands->connected() ? 1 : 0);
+    m.rtt_us.set(static_cast<std::uint64_t>(a.commands->last_round_trip().count()));
     if (a.running >= settings_.cluster.jobs_per_worker) {
       a.slot_free->expires_after(std::chrono::seconds(1));
       co_await a.slot_free->async_wait(use_tuple);
@@ -196,7 +244,7 @@ net::awaitable<void> cluster_node::fetch_loop(agent& a) {
       }
       const auto s = co_await a.queue->start(*d, now_ms(), std::to_string(a.w.index()));
       if (s.what == cluster_queue::start_result::kind::run) {
-        m.cluster_claimed.add();
+        m.claimed.add();
         ++a.running;
         net::co_spawn(a.w.context(), run_job(a, std::move(*d), s), net::detached);
       }
@@ -236,7 +284,7 @@ net::awaitable<void> cluster_node::reclaim_loop(agent& a) {
         if (s.what != cluster_queue::start_result::kind::run) {
           continue;
         }
-        a.w.metrics().cluster_reclaimed.add();
+        a.metrics.reclaimed.add();
         spdlog::info("cluster job {} reclaimed (delivery {}, epoch {})", d.id, s.deliveries,
                      s.epoch);
         ++a.running;
@@ -262,7 +310,7 @@ net::awaitable<void> cluster_node::heartbeat(agent& a, cluster_queue::delivery d
       if (r == cluster_queue::beat_result::stale) {
         // Another node owns the job now: stop computing, write nothing.
         st->stale = true;
-        a.w.metrics().cluster_stale_refused.add();
+        a.metrics.stale_refused.add();
         spdlog::warn("cluster job {}: the lease moved to another node; stopping", d.id);
         if (st->job) {
           st->job->request_stop();
@@ -304,13 +352,6 @@ net::awaitable<void> cluster_node::run_job(agent& a, cluster_queue::delivery d,
   std::string result;
   bool hit = false;
   try {
-    if (s.params.find("\"script\"") != std::string::npos) {
-      try {
-        co_await sync_scripts(a.w);  // a named script runs as Redis has it now
-      } catch (const redis_unavailable&) {
-        // Redis went away since the fetch: the mirror as it is.
-      }
-    }
     if (part) {
       // A part of a split job, under the job's deadline.
       std::optional<std::uint64_t> timeout;
@@ -324,7 +365,8 @@ net::awaitable<void> cluster_node::run_job(agent& a, cluster_queue::delivery d,
           st->job->request_stop();
         }
       };
-      auto out = co_await run_split_part(ev, settings_, s.split, s.params, &scripts_);
+      const auto scripts = co_await current_scripts(a.w);
+      auto out = co_await run_split_part(ev, settings_, s.split, s.params, *scripts);
       result = std::move(out.result);
       hit = out.hit;
       if (st->cancelled) {
@@ -335,15 +377,25 @@ net::awaitable<void> cluster_node::run_job(agent& a, cluster_queue::delivery d,
       }
     } else {
       // A big batch is read in compute slices, as on /eval.
-      const eval_request er = co_await read_eval_body(a.w, s.params, settings_, &scripts_, false);
-      evaluation ev(a.w, settings_, er.timeout_ms);
-      ev.on_job = [st](std::shared_ptr<parallel_job> job) {
-        st->job = std::move(job);
-        if (st->cancelled || st->stale || st->released) {
-          st->job->request_stop();
-        }
-      };
-      result = co_await run_eval_request(ev, settings_, er);
+      eval_request er = co_await read_eval_body(a.w, s.params, settings_, false);
+      if (!er.script_names.empty()) {
+        const auto scripts = co_await current_scripts(a.w);
+        bind_named_scripts(er, *scripts);
+      }
+      std::function<void(std::shared_ptr<parallel_job>)> on_job =
+          [st](std::shared_ptr<parallel_job> job) {
+            st->job = std::move(job);
+            if (st->cancelled || st->stale || st->released) {
+              st->job->request_stop();
+            }
+          };
+      job_outcome out = co_await run_launched_request(a.w, settings_, er, std::move(on_job));
+      status = std::move(out.status);
+      result = std::move(out.result);
+      if (st->cancelled && status != "done") {
+        status = "cancelled";
+        result = error_json(409, "cancelled", "the job was cancelled");
+      }
     }
   } catch (const http_error& e) {
     status = st->cancelled ? "cancelled" : (e.code == "deadline_exceeded" ? "expired" : "failed");
@@ -390,7 +442,7 @@ net::awaitable<void> cluster_node::run_job(agent& a, cluster_queue::delivery d,
                     cluster_queue::finish_result::stale;
         }
         if (refused) {
-          a.w.metrics().cluster_stale_refused.add();
+          a.metrics.stale_refused.add();
           spdlog::warn("cluster job {}: result refused, another node owns the job", d.id);
         }
         break;

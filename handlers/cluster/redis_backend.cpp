@@ -1,0 +1,298 @@
+#include "handlers/cluster/redis_backend.hpp"
+
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <vector>
+
+#include "handlers/cluster/cluster_node.hpp"
+#include "handlers/cluster/cluster_split.hpp"
+#include "handlers/store/job_table.hpp"
+#include "handlers/store/script_table.hpp"
+#include "handlers/store/store_errors.hpp"
+#include "server/metrics_text.hpp"
+#include "server/worker.hpp"
+
+namespace evald {
+namespace {
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+job_view view_of(cluster_job j) {
+  job_view v;
+  v.id = std::move(j.id);
+  v.status = std::move(j.status);
+  v.progress = j.progress;
+  v.submitted_ms = j.submitted_ms;
+  v.started_ms = j.started_ms;
+  v.finished_ms = j.finished_ms;
+  v.result = std::move(j.result);
+  v.node = std::move(j.owner);
+  v.parts = j.parts;
+  v.parts_done = j.parts_done;
+  v.nodes = std::move(j.nodes);
+  return v;
+}
+
+// The cluster-wide counts and live nodes, as the dashboard last surveyed them.
+struct survey_cache {
+  std::mutex mutex;
+  std::optional<job_overview> last;
+};
+
+class redis_job_store final : public job_store {
+ public:
+  redis_job_store(cluster_node& node, const worker& w, const config::settings& settings,
+                  survey_cache& survey)
+      : node_(node), w_(w), settings_(settings), survey_(survey) {}
+
+  net::awaitable<std::string> submit(job_launch launch) override {
+    // 202 only once Redis has acknowledged the job; any node may run it.
+    const std::string id = random_job_id();
+    const eval_request& er = launch.request;
+    const auto plan = plan_split(er, launch.body, settings_);
+    // A split job's deadline is the job's, over all its parts.
+    const auto cap = static_cast<std::uint64_t>(settings_.limits.max_eval_time.count());
+    const auto deadline =
+        now_ms() + static_cast<std::int64_t>(std::min(er.timeout_ms.value_or(cap), cap));
+    // The node that runs it parses the body again: a ?timeout_ms= goes into it.
+    std::string params(launch.body);
+    if (launch.timeout_from_query && er.timeout_ms) {
+      auto j = nlohmann::ordered_json::parse(params);
+      j["timeout_ms"] = *er.timeout_ms;
+      params = j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+    }
+    bool unavailable = false;
+    try {
+      auto& queue = node_.queue(w_);
+      if (plan) {
+        co_await queue.submit_split(id, params, now_ms(), plan->kind, plan->head, deadline,
+                                    plan->parts);
+      } else {
+        co_await queue.submit(id, params, now_ms());
+      }
+    } catch (const redis_unavailable&) {
+      unavailable = true;
+    }
+    if (unavailable) {
+      throw store_unavailable();
+    }
+    co_return id;
+  }
+
+  net::awaitable<std::optional<job_view>> get(const std::string& id) override {
+    std::optional<cluster_job> j;
+    try {
+      j = co_await node_.queue(w_).get(id);
+    } catch (const redis_unavailable&) {
+      throw store_unavailable();
+    }
+    co_return j ? std::optional<job_view>(view_of(std::move(*j))) : std::nullopt;
+  }
+
+  net::awaitable<std::optional<job_view>> cancel(const std::string& id) override {
+    std::optional<cluster_job> j;
+    try {
+      auto& queue = node_.queue(w_);
+      const auto outcome = co_await queue.cancel(id, now_ms());
+      if (outcome != cluster_queue::cancel_result::missing) {
+        j = co_await queue.get(id);
+      }
+      if (outcome == cluster_queue::cancel_result::finished) {
+        co_await queue.remove(id);  // as the memory store: its result is freed now
+      }
+    } catch (const redis_unavailable&) {
+      throw store_unavailable();
+    }
+    co_return j ? std::optional<job_view>(view_of(std::move(*j))) : std::nullopt;
+  }
+
+  net::awaitable<std::vector<job_view>> newest(std::size_t limit) override {
+    std::vector<job_view> out;
+    try {
+      for (auto& j : co_await node_.queue(w_).newest(limit)) {
+        out.push_back(view_of(std::move(j)));
+      }
+    } catch (const redis_unavailable&) {
+      throw store_unavailable();
+    }
+    co_return out;
+  }
+
+  net::awaitable<job_overview> overview() override {
+    job_overview o;
+    o.nodes.emplace();
+    try {
+      const auto live = std::chrono::milliseconds(10'000);
+      auto s = co_await node_.queue(w_).survey(1000, now_ms(), live);
+      o.by_status.assign(s.by_status.begin(), s.by_status.end());
+      *o.nodes = std::move(s.nodes);
+    } catch (const std::exception&) {
+      o.reachable = false;
+    }
+    const std::lock_guard lock(survey_.mutex);
+    survey_.last = o;
+    co_return o;
+  }
+
+ private:
+  cluster_node& node_;
+  const worker& w_;
+  const config::settings& settings_;
+  survey_cache& survey_;
+};
+
+// This node's mirror of the scripts in Redis, brought up to date before every read,
+// and written through Redis with a compare-and-set on what the condition was judged
+// against (a concurrent change on another node → precondition_failed).
+class redis_script_store final : public script_store {
+ public:
+  redis_script_store(cluster_node& node, const worker& w, std::uint32_t max)
+      : node_(node), w_(w), max_(max) {}
+
+  net::awaitable<std::shared_ptr<const script_catalog>> current() override {
+    bool unavailable = false;
+    try {
+      co_await node_.sync_scripts(w_);
+    } catch (const redis_unavailable&) {
+      unavailable = true;
+    }
+    if (unavailable) {
+      throw store_unavailable();
+    }
+    co_return node_.scripts().snapshot();
+  }
+
+  net::awaitable<write_result> write(const std::string& name, std::optional<std::string> source,
+                                     const condition& when) override {
+    cluster_queue::script_write outcome{};
+    bool unavailable = false;
+    bool refused = false;
+    try {
+      co_await node_.sync_scripts(w_);
+      const auto catalog = node_.scripts().snapshot();
+      const script_entry* current = catalog->find(name);
+      if (when && !when(current)) {
+        refused = true;
+      } else {
+        // (Built before the co_await: GCC 12 miscompiles a conditional operator's
+        // temporary inside a co_await expression.)
+        std::optional<std::string> expected;
+        if (current != nullptr) {
+          expected = *current->source;
+        }
+        outcome = co_await node_.queue(w_).write_script(name, expected, source, max_);
+        co_await node_.sync_scripts(w_);
+      }
+    } catch (const redis_unavailable&) {
+      unavailable = true;
+    }
+    if (unavailable) {
+      throw store_unavailable();
+    }
+    if (refused) {
+      co_return write_result::precondition_failed;
+    }
+    switch (outcome) {
+      case cluster_queue::script_write::created:
+        co_return write_result::created;
+      case cluster_queue::script_write::replaced:
+        co_return write_result::replaced;
+      case cluster_queue::script_write::deleted:
+        co_return write_result::deleted;
+      case cluster_queue::script_write::missing:
+        co_return write_result::absent;
+      case cluster_queue::script_write::full:
+        co_return write_result::full;
+      case cluster_queue::script_write::conflict:
+        break;
+    }
+    co_return write_result::precondition_failed;
+  }
+
+ private:
+  cluster_node& node_;
+  const worker& w_;
+  std::uint32_t max_;
+};
+
+class redis_backend final : public backend {
+ public:
+  redis_backend(const config::settings& settings, std::span<worker* const> workers,
+                drain_hooks drain)
+      : node_(settings, workers, scripts_) {
+    node_.set_drain_hooks(std::move(drain.hold), std::move(drain.release));
+    for (worker* w : workers) {
+      jobs_.push_back(std::make_unique<redis_job_store>(node_, *w, settings, survey_));
+      scripts_by_worker_.push_back(
+          std::make_unique<redis_script_store>(node_, *w, settings.scripts.max_named));
+    }
+  }
+
+  job_store& jobs(const worker& w) override { return *jobs_.at(w.index()); }
+  script_store& scripts(const worker& w) override { return *scripts_by_worker_.at(w.index()); }
+
+  net::awaitable<std::string> ready(const worker& w) override {
+    bool unavailable = false;
+    try {
+      co_await node_.queue(w).ping();
+    } catch (const std::exception&) {
+      unavailable = true;
+    }
+    if (unavailable) {
+      throw store_unavailable();
+    }
+    co_return nlohmann::ordered_json{
+        {"status", "ready"}, {"cluster", "connected"}, {"node", node_.node_id()}}
+        .dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+  }
+
+  void start() override { node_.start(); }
+  // Running cluster jobs stop and go back to the queue; the drain waits for that.
+  void drain() override { node_.stop_fetching(); }
+  void close() override { node_.close(); }
+
+  void write_metrics(exposition_writer& w) override {
+    node_.write_metrics(w);
+    std::optional<job_overview> last;
+    {
+      const std::lock_guard lock(survey_.mutex);
+      last = survey_.last;
+    }
+    if (!last || !last->reachable) {
+      return;
+    }
+    w.family("evald_cluster_jobs", "gauge",
+             "Cluster-wide jobs by status among the newest 1000 (surveyed once a second).");
+    for (const auto& [status, n] : last->by_status) {
+      w.sample("evald_cluster_jobs", exposition_writer::label("status", status), n);
+    }
+    w.family("evald_cluster_node_up", "gauge",
+             "Nodes that announced themselves to the cluster in the last 10 s.");
+    for (const auto& node : *last->nodes) {
+      w.sample("evald_cluster_node_up", exposition_writer::label("node", node), std::uint64_t{1});
+    }
+  }
+
+  std::string status_suffix() const override { return node_.status_suffix(); }
+
+ private:
+  script_table scripts_;  // the mirror; before node_, which keeps a reference
+  survey_cache survey_;
+  cluster_node node_;
+  std::vector<std::unique_ptr<redis_job_store>> jobs_;
+  std::vector<std::unique_ptr<redis_script_store>> scripts_by_worker_;
+};
+
+}  // namespace
+
+std::unique_ptr<backend> make_redis_backend(const config::settings& settings,
+                                            std::span<worker* const> workers, drain_hooks drain) {
+  return std::make_unique<redis_backend>(settings, workers, std::move(drain));
+}
+
+}  // namespace evald

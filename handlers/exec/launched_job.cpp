@@ -1,0 +1,29 @@
+#include "handlers/exec/launched_job.hpp"
+
+#include "handlers/eval_item.hpp"
+#include "handlers/evaluation.hpp"
+
+namespace evald {
+
+job_outcome failed_outcome(const http_error& e) {
+  return {e.code == "deadline_exceeded" ? "expired" : "failed", item_error_json(e)};
+}
+
+net::awaitable<job_outcome> run_launched_request(
+    worker& w, const config::settings& settings, const eval_request& er,
+    std::function<void(std::shared_ptr<parallel_job>)> on_job) {
+  job_outcome out;
+  try {
+    evaluation ev(w, settings, er.timeout_ms);
+    ev.on_job = std::move(on_job);
+    // (No co_await inside a braced initializer: GCC 12 destroys its temporaries twice.)
+    std::string body = co_await run_eval_request(ev, settings, er);
+    out.status = "done";
+    out.result = std::move(body);
+  } catch (const http_error& e) {
+    out = failed_outcome(e);
+  }
+  co_return out;
+}
+
+}  // namespace evald

@@ -1,0 +1,33 @@
+#pragma once
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "handlers/store/script_store.hpp"
+
+namespace evald {
+
+// The named scripts of one process: the memory backend's store, and the Redis
+// backend's mirror of what Redis holds. Any thread; a reader gets an immutable
+// catalog (one lock and a reference count), a write publishes a new one.
+class script_table {
+ public:
+  std::shared_ptr<const script_catalog> snapshot() const;
+  script_store::write_result write(const std::string& name, std::optional<std::string> source,
+                                   const script_store::condition& when, std::uint32_t max);
+
+  // The Redis mirror: replaces every entry with `sources` (name → source) if
+  // `version` is newer than the table's; returns whether it did.
+  bool replace_all(std::int64_t version, const std::map<std::string, std::string>& sources);
+  std::int64_t version() const;
+
+ private:
+  mutable std::mutex mutex_;
+  std::shared_ptr<const script_catalog> catalog_ = std::make_shared<const script_catalog>();
+  std::int64_t version_ = -1;
+};
+
+}  // namespace evald

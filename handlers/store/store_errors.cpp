@@ -1,0 +1,20 @@
+#include "handlers/store/store_errors.hpp"
+
+namespace evald {
+
+http_error store_unavailable() {
+  http_error e(http::status::service_unavailable, "cluster_unavailable",
+               "the cluster store (Redis) is unreachable; retry later");
+  e.retry_after = "1";
+  return e;
+}
+
+http_error job_store_full() {
+  http_error e(http::status::service_unavailable, "too_many_jobs",
+               "the job store is full (jobs.max jobs, or jobs.max_results_size bytes of "
+               "results kept); retry later, or DELETE finished jobs");
+  e.retry_after = "10";
+  return e;
+}
+
+}  // namespace evald

@@ -1,0 +1,13 @@
+#pragma once
+#include "server/http_error.hpp"
+
+namespace evald {
+
+// A backend could not reach its engine (Redis): 503 with Retry-After, the one error
+// every store throws for it.
+http_error store_unavailable();
+
+// The job store holds as much as it may: 503 with Retry-After.
+http_error job_store_full();
+
+}  // namespace evald
