@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "config/settings.hpp"
-#include "handlers/eval_request.hpp"
+#include "handlers/request/eval_request.hpp"
 
 int main() {
   evald::config::settings settings;

@@ -4,8 +4,8 @@
 
 #include "config/load.hpp"
 #include "handlers/cluster/redis_backend.hpp"
+#include "handlers/dashboard/stats_hub.hpp"
 #include "handlers/routes.hpp"
-#include "handlers/stats_hub.hpp"
 #include "handlers/store/memory_backend.hpp"
 #include "server/router.hpp"
 #include "server/server.hpp"

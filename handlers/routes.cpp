@@ -3,9 +3,9 @@
 #include <cstdlib>
 #include <string_view>
 
-#include "handlers/endpoints.hpp"
-#include "handlers/parallel_trial.hpp"
-#include "handlers/stats_hub.hpp"
+#include "handlers/dashboard/stats_hub.hpp"
+#include "handlers/exec/parallel_trial.hpp"
+#include "handlers/http/endpoints.hpp"
 #include "handlers/store/backend.hpp"
 
 namespace evald {

@@ -4,12 +4,15 @@
 #include <stdexcept>
 #include <string>
 
-#include "server/net.hpp"
+#include <boost/beast/http/status.hpp>
 
 namespace evald {
 
+namespace http = boost::beast::http;
+
 // The one exception handlers throw for a client-visible failure; the router turns
-// it into {"error":{"status":...,"code":...,"message":...}}.
+// it into {"error":{"status":...,"code":...,"message":...}}. Asio-free (the request
+// layer and its fuzzers use it): the Beast status enum only.
 struct http_error : std::runtime_error {
   http_error(http::status s, std::string c, const std::string& message)
       : std::runtime_error(message), status(s), code(std::move(c)), full_message(message) {}

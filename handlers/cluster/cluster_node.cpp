@@ -8,9 +8,10 @@
 #include <nlohmann/json.hpp>
 
 #include "handlers/cluster/cluster_split.hpp"
-#include "handlers/eval_request.hpp"
-#include "handlers/evaluation.hpp"
+#include "handlers/exec/eval_run.hpp"
+#include "handlers/exec/evaluation.hpp"
 #include "handlers/exec/launched_job.hpp"
+#include "handlers/request/eval_request.hpp"
 #include "handlers/store/script_table.hpp"
 #include "server/http_error.hpp"
 #include "server/metrics.hpp"

@@ -1,12 +1,14 @@
 #include "handlers/cluster/cluster_split.hpp"
 
+#include "handlers/exec/eval_run.hpp"
+#include "handlers/exec/item_results.hpp"
+
 #include <algorithm>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "handlers/exec/parallel_trial.hpp"
 #include "handlers/kernels/trial_division.hpp"
-#include "handlers/parallel_trial.hpp"
-#include "handlers/params.hpp"
 #include "server/http_error.hpp"
 
 namespace evald {

@@ -6,8 +6,8 @@
 #include <vector>
 
 #include "config/settings.hpp"
-#include "handlers/eval_request.hpp"
-#include "handlers/evaluation.hpp"
+#include "handlers/exec/evaluation.hpp"
+#include "handlers/request/eval_request.hpp"
 
 // One big launched job across cluster nodes: the plan (which bodies are split, into
 // which parts) and the running of one part. Each part is an ordinary local

@@ -1,7 +1,8 @@
 #include "handlers/exec/launched_job.hpp"
 
-#include "handlers/eval_item.hpp"
-#include "handlers/evaluation.hpp"
+#include "handlers/exec/eval_run.hpp"
+#include "handlers/exec/evaluation.hpp"
+#include "handlers/exec/item_results.hpp"
 
 namespace evald {
 

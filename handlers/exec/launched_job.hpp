@@ -4,7 +4,7 @@
 #include <string>
 
 #include "config/settings.hpp"
-#include "handlers/eval_request.hpp"
+#include "handlers/request/eval_request.hpp"
 #include "server/http_error.hpp"
 #include "server/parallel.hpp"
 

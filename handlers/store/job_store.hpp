@@ -6,7 +6,7 @@
 #include <utility>
 #include <vector>
 
-#include "handlers/eval_request.hpp"
+#include "handlers/request/eval_request.hpp"
 #include "server/net.hpp"
 
 namespace evald {

@@ -1,6 +1,6 @@
 #include "handlers/store/script_store.hpp"
 
-#include "handlers/eval_request.hpp"
+#include "handlers/request/eval_request.hpp"
 
 namespace evald {
 

@@ -4,20 +4,6 @@
 
 namespace evald {
 
-bool valid_script_name(std::string_view name) noexcept {
-  if (name.empty() || name.size() > 64 || name == "." || name == "..") {
-    return false;
-  }
-  for (const char c : name) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '_' || c == '.' || c == '-';
-    if (!ok) {
-      return false;
-    }
-  }
-  return true;
-}
-
 std::string script_etag(std::string_view name, std::string_view source) {
   std::string key = "script ";
   key += name;

@@ -11,8 +11,8 @@
 #include <nlohmann/json.hpp>
 
 #include "handlers/cluster/redis_backend.hpp"
-#include "handlers/eval_request.hpp"
-#include "handlers/script_request.hpp"
+#include "handlers/request/eval_request.hpp"
+#include "handlers/request/script_request.hpp"
 #include "handlers/store/memory_backend.hpp"
 #include "server/worker.hpp"
 #include "tests/cluster/redis_server.hpp"
@@ -156,7 +156,8 @@ TEST_P(StoreContract, AJobRunsToDoneAndEveryReadAgrees) {
 
 TEST_P(StoreContract, AFailingJobKeepsItsErrorAndAnExpiredOneSaysSo) {
   run([&]() -> net::awaitable<void> {
-    const auto bad = co_await submit(R"j({"workload":"script","source":"error('no luck')","input":1})j");
+    const auto bad =
+        co_await submit(R"j({"workload":"script","source":"error('no luck')","input":1})j");
     const auto v = co_await until(bad, finished);
     EXPECT_EQ(v.status, "failed");
     EXPECT_EQ(json::parse(v.result)["error"]["code"], "script_error");
@@ -171,7 +172,8 @@ TEST_P(StoreContract, AFailingJobKeepsItsErrorAndAnExpiredOneSaysSo) {
 
 TEST_P(StoreContract, DeleteCancelsARunningJobAndRemovesAFinishedOne) {
   run([&]() -> net::awaitable<void> {
-    const auto id = co_await submit(R"({"workload":"prime","n":"18446744073709551557","method":"trial"})");
+    const auto id =
+        co_await submit(R"({"workload":"prime","n":"18446744073709551557","method":"trial"})");
     co_await until(id, [](const job_view& v) { return v.status == "running"; });
     const auto cancelled = co_await jobs().cancel(id);
     EXPECT_TRUE(cancelled.has_value());

@@ -9,8 +9,8 @@
 #include <string_view>
 
 #include "config/settings.hpp"
-#include "handlers/eval_request.hpp"
-#include "handlers/json_keys.hpp"
+#include "handlers/json/json_keys.hpp"
+#include "handlers/request/eval_request.hpp"
 #include "server/http_error.hpp"
 
 namespace {

@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-#include "handlers/params.hpp"
+#include "handlers/http/params.hpp"
 #include "server/query.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {

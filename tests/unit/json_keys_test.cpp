@@ -1,4 +1,4 @@
-#include "handlers/json_keys.hpp"
+#include "handlers/json/json_keys.hpp"
 
 #include <gtest/gtest.h>
 

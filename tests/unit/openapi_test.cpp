@@ -1,15 +1,15 @@
 // The OpenAPI document describes exactly the routes the router serves: the same
 // (method, path) pairs (one route table for every backend), and every response
 // it names uses a schema or response that exists.
-#include "handlers/openapi_document.hpp"
+#include "handlers/openapi/openapi_document.hpp"
 
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "handlers/dashboard/stats_hub.hpp"
 #include "handlers/routes.hpp"
-#include "handlers/stats_hub.hpp"
 #include "handlers/store/memory_backend.hpp"
 #include "server/router.hpp"
 

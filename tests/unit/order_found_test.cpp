@@ -4,7 +4,7 @@
 
 #include <random>
 
-#include "handlers/rule_runner.hpp"
+#include "handlers/exec/rule_runner.hpp"
 
 namespace {
 

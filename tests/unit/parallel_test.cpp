@@ -6,9 +6,9 @@
 #include <vector>
 
 #include "config/settings.hpp"
-#include "handlers/evaluation.hpp"
+#include "handlers/exec/evaluation.hpp"
+#include "handlers/exec/parallel_trial.hpp"
 #include "handlers/kernels/trial_division.hpp"
-#include "handlers/parallel_trial.hpp"
 #include "server/parallel.hpp"
 #include "server/worker.hpp"
 

@@ -1,6 +1,8 @@
 #include <gtest/gtest.h>
 
-#include "handlers/params.hpp"
+#include "handlers/exec/item_results.hpp"
+#include "handlers/http/params.hpp"
+#include "handlers/request/decimal.hpp"
 #include "server/http_error.hpp"
 
 using namespace evald;
