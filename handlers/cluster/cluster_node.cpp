@@ -11,6 +11,7 @@
 #include "handlers/exec/eval_run.hpp"
 #include "handlers/exec/evaluation.hpp"
 #include "handlers/exec/launched_job.hpp"
+#include "handlers/json/error_json.hpp"
 #include "handlers/request/eval_request.hpp"
 #include "handlers/store/script_table.hpp"
 #include "server/http_error.hpp"
@@ -20,16 +21,9 @@
 namespace evald {
 namespace {
 
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-std::string error_json(unsigned status, const std::string& code, const std::string& message) {
-  nlohmann::ordered_json j;
-  j["error"] = {{"status", status}, {"code", code}, {"message", message}};
-  return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+// The result of a job the client cancelled.
+std::string cancelled_json() {
+  return error_json(http_error(http::status::conflict, "cancelled", "the job was cancelled"));
 }
 
 net::awaitable<void> pause(std::chrono::milliseconds d) {
@@ -372,7 +366,7 @@ net::awaitable<void> cluster_node::run_job(agent& a, cluster_queue::delivery d,
       hit = out.hit;
       if (st->cancelled) {
         status = "cancelled";
-        result = error_json(409, "cancelled", "the job was cancelled");
+        result = cancelled_json();
       } else if (st->superseded) {
         status = "superseded";  // stopped early: its partial answer must not count
       }
@@ -395,19 +389,19 @@ net::awaitable<void> cluster_node::run_job(agent& a, cluster_queue::delivery d,
       result = std::move(out.result);
       if (st->cancelled && status != "done") {
         status = "cancelled";
-        result = error_json(409, "cancelled", "the job was cancelled");
+        result = cancelled_json();
       }
     }
   } catch (const http_error& e) {
     status = st->cancelled ? "cancelled" : (e.code == "deadline_exceeded" ? "expired" : "failed");
-    result = st->cancelled ? error_json(409, "cancelled", "the job was cancelled")
-                           : error_json(static_cast<unsigned>(e.status), e.code, e.message());
+    result = st->cancelled ? cancelled_json() : error_json(e);
     if (part && st->superseded) {
       status = "superseded";
     }
   } catch (const std::exception& e) {
     status = "failed";
-    result = error_json(500, "internal_error", e.what());
+    result =
+        error_json(http_error(http::status::internal_server_error, "internal_error", e.what()));
   }
   st->finished = true;
   if (st->released && !st->stale) {

@@ -32,6 +32,13 @@
 // and one stream entry {id, part} per part.
 namespace evald {
 
+// Now as unix milliseconds: every time in the protocol is one.
+inline std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 struct cluster_job {
   std::string id;
   std::string status;  // queued, running, done, failed, cancelled, expired

@@ -16,12 +16,6 @@
 namespace evald {
 namespace {
 
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 job_view view_of(cluster_job j) {
   job_view v;
   v.id = std::move(j.id);

@@ -1,4 +1,5 @@
 #include "handlers/exec/item_results.hpp"
+#include "handlers/json/error_json.hpp"
 
 #include <charconv>
 #include <nlohmann/json.hpp>
@@ -80,14 +81,7 @@ std::string compute_eval_item(const eval_item& item) {
     case eval_item::kind::invalid:
       break;
   }
-  return item_error_json(*item.failure);
-}
-
-std::string item_error_json(const http_error& e) {
-  nlohmann::ordered_json j;
-  j["error"] = {
-      {"status", static_cast<unsigned>(e.status)}, {"code", e.code}, {"message", e.message()}};
-  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+  return error_json(*item.failure);
 }
 
 std::string trial_item_json(std::uint64_t n, const kernels::trial_division& t) {

@@ -20,9 +20,6 @@ void append_factor_json(std::string& out, std::uint64_t n,
                         const std::vector<std::uint64_t>& factors);
 void append_trial_json(std::string& out, std::uint64_t n, const trial_outcome& t);
 
-// {"error":{"status","code","message"}}: a batch slot's failure, a failed job's result.
-std::string item_error_json(const http_error& e);
-
 // The item's result object (the same JSON as the GET endpoints). Pure compute.
 std::string compute_eval_item(const eval_item& item);
 

@@ -3,11 +3,12 @@
 #include "handlers/exec/eval_run.hpp"
 #include "handlers/exec/evaluation.hpp"
 #include "handlers/exec/item_results.hpp"
+#include "handlers/json/error_json.hpp"
 
 namespace evald {
 
 job_outcome failed_outcome(const http_error& e) {
-  return {e.code == "deadline_exceeded" ? "expired" : "failed", item_error_json(e)};
+  return {e.code == "deadline_exceeded" ? "expired" : "failed", error_json(e)};
 }
 
 net::awaitable<job_outcome> run_launched_request(

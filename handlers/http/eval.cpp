@@ -20,7 +20,6 @@ bool is_json_content_type(std::string_view ct) {
   return equals_ignoring_case(type, "application/json");
 }
 
-
 }  // namespace
 
 net::awaitable<eval_request> parse_eval_request(request_context& ctx, bool launch_route) {

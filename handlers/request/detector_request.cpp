@@ -1,4 +1,5 @@
 #include "handlers/request/detector_request.hpp"
+#include "handlers/json/error_json.hpp"
 
 #include <algorithm>
 
@@ -286,18 +287,7 @@ eval_request parse_detector_body(json& body, bool launch_route, const config::se
   if (!payloads.is_array()) {
     bad(field{nullptr, "payloads"}, "must be an array of payloads, got " + describe(payloads));
   }
-  if (payloads.size() > settings.limits.max_batch_items) {
-    throw http_error(http::status::payload_too_large, "too_many_items",
-                     "payloads has " + std::to_string(payloads.size()) +
-                         " records; limits.max_batch_items is " +
-                         std::to_string(settings.limits.max_batch_items));
-  }
-  if (const auto c = body.find("chunk"); c != body.end()) {
-    if (!c->is_number_unsigned() || c->get<std::uint64_t>() == 0) {
-      throw bad_request("chunk must be a positive integer (records per chunk)");
-    }
-    out.chunk = c->get<std::uint64_t>();
-  }
+  read_batch_shape(body, payloads.size(), {"payloads", "records", "records"}, settings, out);
   out.batch = true;
   out.items.reserve(payloads.size());
   if (deferred_payloads != nullptr) {
@@ -346,17 +336,7 @@ http_error rule_http_error(const rule_failure& f) {
 }
 
 std::string rule_error_json(const rule_failure& f) {
-  const http_error e = rule_http_error(f);
-  nlohmann::ordered_json j;
-  j["error"] = {
-      {"status", static_cast<unsigned>(e.status)}, {"code", e.code}, {"message", e.message()}};
-  if (e.numeration) {
-    j["error"]["numeration"] = *e.numeration;
-  }
-  if (e.line) {
-    j["error"]["line"] = *e.line;
-  }
-  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+  return error_json(rule_http_error(f));
 }
 
 }  // namespace evald

@@ -29,7 +29,6 @@ void note_script_name(eval_request& er, const eval_item& item) {
   }
 }
 
-
 }  // namespace
 
 void bind_named_scripts(eval_request& er, const script_catalog& catalog) {
@@ -66,7 +65,6 @@ void bind_named_scripts(eval_request& er, const script_catalog& catalog) {
   }
 }
 
-
 namespace {
 
 // glibc keeps freed small blocks aside ("fast bins") and merges them all at the next
@@ -79,7 +77,6 @@ void merge_freed_blocks() {
 }
 
 }  // namespace
-
 
 eval_body_decoder::eval_body_decoder(std::string_view body)
     : body_(body), parser_(std::make_unique<json_incremental_parser>(body, max_depth)) {}
@@ -152,6 +149,23 @@ json eval_body_decoder::take() {
   return std::move(value_);
 }
 
+void read_batch_shape(const json& body, std::size_t count, const batch_words& words,
+                      const config::settings& settings, eval_request& out) {
+  if (count > settings.limits.max_batch_items) {
+    throw http_error(http::status::payload_too_large, "too_many_items",
+                     std::string(words.list) + " has " + std::to_string(count) + " " +
+                         std::string(words.items) + "; limits.max_batch_items is " +
+                         std::to_string(settings.limits.max_batch_items));
+  }
+  if (const auto c = body.find("chunk"); c != body.end()) {
+    if (!c->is_number_unsigned() || c->get<std::uint64_t>() == 0) {
+      throw bad_request("chunk must be a positive integer (" + std::string(words.chunk_unit) +
+                        " per chunk)");
+    }
+    out.chunk = c->get<std::uint64_t>();
+  }
+}
+
 eval_request parse_eval_body(std::string_view body, const config::settings& settings,
                              bool launch_route) {
   eval_body_reader reader(body, settings, launch_route);
@@ -209,18 +223,7 @@ eval_request interpret_eval_body(json& j, const config::settings& settings, bool
     if (!inputs.is_array()) {
       throw bad_request("inputs must be an array");
     }
-    if (inputs.size() > settings.limits.max_batch_items) {
-      throw http_error(http::status::payload_too_large, "too_many_items",
-                       "inputs has " + std::to_string(inputs.size()) +
-                           " items; limits.max_batch_items is " +
-                           std::to_string(settings.limits.max_batch_items));
-    }
-    if (const auto c = j.find("chunk"); c != j.end()) {
-      if (!c->is_number_unsigned() || c->get<std::uint64_t>() == 0) {
-        throw bad_request("chunk must be a positive integer (inputs per chunk)");
-      }
-      out.chunk = c->get<std::uint64_t>();
-    }
+    read_batch_shape(j, inputs.size(), {"inputs", "items", "inputs"}, settings, out);
     out.batch = true;
     out.script_map = true;
     out.items.reserve(inputs.size());
@@ -252,18 +255,7 @@ eval_request interpret_eval_body(json& j, const config::settings& settings, bool
   if (!items->is_array()) {
     throw bad_request("items must be an array");
   }
-  const auto max_items = settings.limits.max_batch_items;
-  if (items->size() > max_items) {
-    throw http_error(http::status::payload_too_large, "too_many_items",
-                     "batch has " + std::to_string(items->size()) +
-                         " items; limits.max_batch_items is " + std::to_string(max_items));
-  }
-  if (const auto c = j.find("chunk"); c != j.end()) {
-    if (!c->is_number_unsigned() || c->get<std::uint64_t>() == 0) {
-      throw bad_request("chunk must be a positive integer (items per chunk)");
-    }
-    out.chunk = c->get<std::uint64_t>();
-  }
+  read_batch_shape(j, items->size(), {"batch", "items", "items"}, settings, out);
   out.items.reserve(items->size());
   if (deferred_items != nullptr) {
     *deferred_items = &*items;  // the caller reads them in steps

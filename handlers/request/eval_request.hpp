@@ -30,6 +30,17 @@ struct eval_request {
 // error in a batch.
 void bind_named_scripts(eval_request& er, const script_catalog& catalog);
 
+// How a batch's errors name it: "<list> has N <items>", "(<chunk_unit> per chunk)".
+struct batch_words {
+  std::string_view list;
+  std::string_view items;
+  std::string_view chunk_unit;
+};
+// A batch body's size against limits.max_batch_items (413 too_many_items) and its
+// optional "chunk" (a positive integer, 400 otherwise) into out.chunk.
+void read_batch_shape(const nlohmann::json& body, std::size_t count, const batch_words& words,
+                      const config::settings& settings, eval_request& out);
+
 // Validates JSON (400 with the byte position), nesting depth, batch size (413); bad
 // items of a batch stay in their slots as errors. `launch_route`: the body came to
 // /eval-launch (a payload then has a launchCondition). Throws http_error. In one

@@ -1,4 +1,5 @@
 #include "handlers/request/script_request.hpp"
+#include "handlers/json/error_json.hpp"
 #include "handlers/request/script_catalog.hpp"
 
 #include <stdexcept>
@@ -162,14 +163,7 @@ http_error script_http_error(const sandbox::script_failure& f) {
 }
 
 std::string script_error_json(const sandbox::script_failure& f) {
-  const http_error e = script_http_error(f);
-  nlohmann::ordered_json j;
-  j["error"] = {
-      {"status", static_cast<unsigned>(e.status)}, {"code", e.code}, {"message", e.message()}};
-  if (e.line) {
-    j["error"]["line"] = *e.line;
-  }
-  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+  return error_json(script_http_error(f));
 }
 
 }  // namespace evald
