@@ -46,6 +46,8 @@ class http_connection final : public connection, public client_watch {
         shared_(shared),
         watch_done_(socket_.get_executor(), steady_clock::time_point::max()) {}
 
+  // Read head -> read body -> respond -> write, per request, until the connection
+  // ends; one exit.
   net::awaitable<void> run();
 
   void on_client_gone(std::function<void()> on_gone) override;
@@ -64,6 +66,18 @@ class http_connection final : public connection, public client_watch {
   bool client_gone() const noexcept override { return client_gone_; }
 
  private:
+  // How a step leaves the connection: serve the next request, close without a word
+  // (idle timeout, drained, client gone), send what is queued and close (an error
+  // reply, Connection: close), or nothing more (a write failed).
+  enum class connection_end { keep_going, close_quietly, send_and_close, gone };
+  net::awaitable<connection_end> read_head(std::uint32_t served);
+  net::awaitable<connection_end> read_body();
+  // Runs the handler into res_; whether the connection closes after this answer.
+  net::awaitable<bool> respond(std::uint32_t served);
+  net::awaitable<connection_end> write_response(bool close);
+  // Queues an error reply; the connection then closes.
+  connection_end fail(http::status status, std::string_view code, std::string_view message);
+  connection_end fail(const error_code& ec);  // a parse error from Beast
   void start_watch();
   net::awaitable<void> stop_watch();
   net::awaitable<read_result> read_more(wait_phase phase, steady_clock::time_point deadline);
@@ -100,6 +114,7 @@ class http_connection final : public connection, public client_watch {
   query_params query_;                            // of the request being handled
   steady_clock::time_point request_start_{};      // its first byte
   std::size_t route_index_ = 0;                   // its route, for metrics
+  std::chrono::nanoseconds request_cpu_{0};       // its CPU, for the access log
   std::uint64_t streamed_ = 0;                    // body bytes of a streamed response sent
   std::optional<net::steady_timer> stream_wait_;  // a stream waiting for its next bytes
   std::string remote_;                            // "address:port", once the access log needs it
@@ -390,276 +405,281 @@ const handler* http_connection::route(const request& req, std::string_view& path
 }
 
 net::awaitable<void> http_connection::run() {
+  std::uint32_t served = 0;
+  connection_end end = connection_end::keep_going;
+  while (end == connection_end::keep_going) {
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(shared_.settings.limits.max_header_bytes));
+    parser_->body_limit(shared_.settings.limits.max_body_bytes);
+    end = co_await read_head(served);
+    if (end == connection_end::keep_going) {
+      end = co_await read_body();
+    }
+    if (end == connection_end::keep_going) {
+      ++served;
+      bool close = co_await respond(served);
+      end = co_await write_response(close);
+    }
+  }
+  // The one exit.
+  if (end == connection_end::send_and_close) {
+    co_await finish_and_close();
+  } else if (end == connection_end::close_quietly) {
+    close_now();
+  }
+}
+
+http_connection::connection_end http_connection::fail(http::status status, std::string_view code,
+                                                      std::string_view message) {
+  queue_error(status, code, message);
+  return connection_end::send_and_close;
+}
+
+http_connection::connection_end http_connection::fail(const error_code& ec) {
+  http::status status{};
+  std::string code;
+  std::string message;
+  parse_error_reply(ec, status, code, message);
+  return fail(status, code, message);
+}
+
+net::awaitable<http_connection::connection_end> http_connection::read_head(std::uint32_t served) {
   const auto& limits = shared_.settings.limits;
   const auto& timeouts = shared_.settings.timeouts;
-  std::uint32_t served = 0;
-
+  error_code ec;
+  bool started = false;
+  bool line_checked = false;
+  bool skipped_empty_line = false;
+  steady_clock::time_point header_deadline{};
   for (;;) {
-    parser_.emplace();
-    parser_->header_limit(static_cast<std::uint32_t>(limits.max_header_bytes));
-    parser_->body_limit(limits.max_body_bytes);
-    error_code ec;
-    bool started = false;
-    bool line_checked = false;
-    bool skipped_empty_line = false;
-    steady_clock::time_point header_deadline{};
+    if (in_.size() != 0) {
+      if (!line_checked && !skipped_empty_line && buffered().starts_with("\r\n")) {
+        // RFC 9112 §2.2: one empty line before a request line (a stray CRLF after
+        // a body) is ignored, not answered.
+        in_.consume(2);
+        skipped_empty_line = true;
+        continue;
+      }
+      if (!started) {
+        started = true;
+        request_start_ = steady_clock::now();
+        header_deadline = request_start_ + timeouts.header;
+      }
+      if (!line_checked) {
+        const std::string_view seen = buffered();
+        const auto line_end = seen.find('\n');
+        std::optional<framing_problem> problem;
+        if (line_end != std::string_view::npos) {
+          problem = check_request_line(seen.substr(0, line_end + 1));
+          line_checked = true;
+        } else if (seen.size() >= limits.max_header_bytes) {
+          problem = overlong_request_line(seen, limits.max_header_bytes);
+        }
+        if (problem) {
+          co_return fail(problem->status, error_code_for(problem->status), problem->message);
+        }
+      }
+      // Beast sees the bytes only once the whole request line is known to be good.
+      if (line_checked) {
+        const std::size_t n = parser_->put(in_.data(), ec);
+        in_.consume(n);
+        if (ec == http::error::need_more) {
+          ec = {};
+        } else if (ec || parser_->is_header_done()) {
+          break;
+        }
+      }
+    }
+    // Responses to earlier pipelined requests go out before we wait for input.
+    if (!out_.empty() && !co_await flush()) {
+      co_return connection_end::gone;
+    }
+    const bool idle = !started;
+    auto deadline =
+        idle ? steady_clock::now() + (served == 0 ? timeouts.header : timeouts.keep_alive)
+             : header_deadline;
+    if (idle && owner().draining()) {
+      deadline = std::min(deadline, owner().drain_idle_deadline());
+      if (deadline <= steady_clock::now() && !has_pending_input()) {
+        co_return connection_end::close_quietly;
+      }
+    }
+    const read_result r =
+        co_await read_more(idle ? wait_phase::idle : wait_phase::header, deadline);
+    if (r == read_result::timed_out && started) {
+      co_return fail(
+          http::status::request_timeout, "request_timeout",
+          "request headers not received within " + std::to_string(timeouts.header.count()) + " ms");
+    }
+    if (r != read_result::ok) {
+      // Idle timeout, client gone, or drained: nothing is owed.
+      co_return connection_end::close_quietly;
+    }
+  }
+  if (ec) {
+    co_return fail(ec);
+  }
+  if (auto problem = check_request_framing(parser_->get().base())) {
+    co_return fail(problem->status, error_code_for(problem->status), problem->message);
+  }
+  co_return connection_end::keep_going;
+}
 
-    // --- request line and headers
-    for (;;) {
-      if (in_.size() != 0) {
-        if (!line_checked && !skipped_empty_line && buffered().starts_with("\r\n")) {
-          // RFC 9112 §2.2: one empty line before a request line (a stray CRLF after
-          // a body) is ignored, not answered.
-          in_.consume(2);
-          skipped_empty_line = true;
-          continue;
-        }
-        if (!started) {
-          started = true;
-          request_start_ = steady_clock::now();
-          header_deadline = request_start_ + timeouts.header;
-        }
-        if (!line_checked) {
-          const std::string_view seen = buffered();
-          const auto line_end = seen.find('\n');
-          std::optional<framing_problem> problem;
-          if (line_end != std::string_view::npos) {
-            problem = check_request_line(seen.substr(0, line_end + 1));
-            line_checked = true;
-          } else if (seen.size() >= limits.max_header_bytes) {
-            problem = overlong_request_line(seen, limits.max_header_bytes);
-          }
-          if (problem) {
-            queue_error(problem->status, error_code_for(problem->status), problem->message);
-            co_await finish_and_close();
-            co_return;
-          }
-        }
-        // Beast sees the bytes only once the whole request line is known to be good.
-        if (line_checked) {
-          const std::size_t n = parser_->put(in_.data(), ec);
-          in_.consume(n);
-          if (ec == http::error::need_more) {
-            ec = {};
-          } else if (ec || parser_->is_header_done()) {
-            break;
-          }
-        }
-      }
-      // Responses to earlier pipelined requests go out before we wait for input.
-      if (!out_.empty()) {
-        const bool sent = co_await flush();
-        if (!sent) {
-          co_return;
-        }
-      }
-      const bool idle = !started;
-      auto deadline =
-          idle ? steady_clock::now() + (served == 0 ? timeouts.header : timeouts.keep_alive)
-               : header_deadline;
-      if (idle && owner().draining()) {
-        deadline = std::min(deadline, owner().drain_idle_deadline());
-        if (deadline <= steady_clock::now() && !has_pending_input()) {
-          close_now();
-          co_return;
-        }
-      }
-      const read_result r =
-          co_await read_more(idle ? wait_phase::idle : wait_phase::header, deadline);
-      if (r == read_result::timed_out && started) {
-        queue_error(http::status::request_timeout, "request_timeout",
-                    "request headers not received within " +
-                        std::to_string(timeouts.header.count()) + " ms");
-        co_await finish_and_close();
-        co_return;
-      }
-      if (r != read_result::ok) {
-        close_now();  // idle timeout, client gone, or drained: nothing is owed
-        co_return;
+net::awaitable<http_connection::connection_end> http_connection::read_body() {
+  if (parser_->is_done()) {
+    co_return connection_end::keep_going;
+  }
+  const auto& limits = shared_.settings.limits;
+  const auto& timeouts = shared_.settings.timeouts;
+  const auto expect = parser_->get()[http::field::expect];
+  if (!expect.empty()) {
+    if (!equals_ignoring_case(expect, "100-continue")) {
+      co_return fail(http::status::expectation_failed, "expectation_failed",
+                     "only Expect: 100-continue is supported");
+    }
+    // RFC 9110 §10.1.1: an HTTP/1.0 client gets no 1xx; its expectation is ignored.
+    if (in_.size() == 0 && parser_->get().version() >= 11) {
+      out_.append(continue_response);
+    }
+  }
+  const auto body_deadline = steady_clock::now() + timeouts.body;
+  parser_->eager(true);
+  error_code ec;
+  for (;;) {
+    if (in_.size() != 0) {
+      const std::size_t n = parser_->put(in_.data(), ec);
+      in_.consume(n);
+      if (ec == http::error::need_more) {
+        ec = {};
+      } else if (ec || parser_->is_done()) {
+        break;
       }
     }
-    if (ec) {
-      http::status status{};
-      std::string code;
-      std::string message;
-      parse_error_reply(ec, status, code, message);
-      queue_error(status, code, message);
-      co_await finish_and_close();
-      co_return;
+    // Body bytes are consumed as they arrive; what stays buffered is a chunk
+    // header or trailer being assembled, which Beast 1.83 does not cap.
+    if (in_.size() >= limits.max_header_bytes) {
+      co_return fail(http::status::bad_request, "bad_request",
+                     "chunk header or trailer longer than " +
+                         std::to_string(limits.max_header_bytes) + " bytes");
     }
-    if (auto problem = check_request_framing(parser_->get().base())) {
-      queue_error(problem->status, error_code_for(problem->status), problem->message);
-      co_await finish_and_close();
-      co_return;
+    if (!out_.empty() && !co_await flush()) {
+      co_return connection_end::gone;
     }
+    const read_result r = co_await read_more(wait_phase::body, body_deadline);
+    if (r == read_result::timed_out) {
+      co_return fail(
+          http::status::request_timeout, "request_timeout",
+          "request body not received within " + std::to_string(timeouts.body.count()) + " ms");
+    }
+    if (r != read_result::ok) {
+      co_return connection_end::close_quietly;
+    }
+  }
+  if (ec) {
+    co_return fail(ec);
+  }
+  co_return connection_end::keep_going;
+}
 
-    // --- body
-    if (!parser_->is_done()) {
-      const auto expect = parser_->get()[http::field::expect];
-      if (!expect.empty()) {
-        if (!equals_ignoring_case(expect, "100-continue")) {
-          queue_error(http::status::expectation_failed, "expectation_failed",
-                      "only Expect: 100-continue is supported");
-          co_await finish_and_close();
-          co_return;
-        }
-        // RFC 9110 §10.1.1: an HTTP/1.0 client gets no 1xx; its expectation is ignored.
-        if (in_.size() == 0 && parser_->get().version() >= 11) {
-          out_.append(continue_response);
-        }
-      }
-      const auto body_deadline = steady_clock::now() + timeouts.body;
-      parser_->eager(true);
-      for (;;) {
-        if (in_.size() != 0) {
-          const std::size_t n = parser_->put(in_.data(), ec);
-          in_.consume(n);
-          if (ec == http::error::need_more) {
-            ec = {};
-          } else if (ec || parser_->is_done()) {
-            break;
-          }
-        }
-        // Body bytes are consumed as they arrive; what stays buffered is a chunk
-        // header or trailer being assembled, which Beast 1.83 does not cap.
-        if (in_.size() >= limits.max_header_bytes) {
-          queue_error(http::status::bad_request, "bad_request",
-                      "chunk header or trailer longer than " +
-                          std::to_string(limits.max_header_bytes) + " bytes");
-          co_await finish_and_close();
-          co_return;
-        }
-        if (!out_.empty()) {
-          const bool sent = co_await flush();
-          if (!sent) {
-            co_return;
-          }
-        }
-        const read_result r = co_await read_more(wait_phase::body, body_deadline);
-        if (r == read_result::timed_out) {
-          queue_error(
-              http::status::request_timeout, "request_timeout",
-              "request body not received within " + std::to_string(timeouts.body.count()) + " ms");
-          co_await finish_and_close();
-          co_return;
-        }
-        if (r != read_result::ok) {
-          close_now();
-          co_return;
-        }
-      }
-      if (ec) {
-        http::status status{};
-        std::string code;
-        std::string message;
-        parse_error_reply(ec, status, code, message);
-        queue_error(status, code, message);
-        co_await finish_and_close();
-        co_return;
-      }
-    }
-
-    // --- route and respond
-    ++served;
-    client_gone_ = false;
-    request& req = parser_->get();
-    res_.reset();
-    route_index_ = 0;
-    std::string_view path;
-    worker_metrics& metrics = owner().metrics();
-    metrics.requests_in_flight.add();
-    const bool logging = shared_.access != access_format::off;
-    // The thread's CPU clock is a syscall, so it is read only for the access log.
-    const auto cpu_start = logging ? platform::thread_cpu_time() : std::chrono::nanoseconds(0);
-    std::chrono::nanoseconds offloaded_cpu(0);
-    const bool safe_method = req.method() == http::verb::get || req.method() == http::verb::head;
-    const bool conditional = has_preconditions(req);
-    const handler* h = route(req, path);
-    if (h != nullptr && conditional && !safe_method && !h->own_preconditions &&
-        evaluate_preconditions(req, {}, false) != precondition::proceed) {
-      // An unsafe method's conditions are checked before it acts (RFC 9110 §13.2.1);
-      // routes such as POST /eval have no current representation for "*" to match.
-      set_precondition_failed(res_);
-      h = nullptr;
-    }
-    if (h != nullptr) {
-      request_context ctx{req, path, query_, owner(), shared_.settings, *this, h->data};
-      if (h->sync != nullptr) {
-        router::run_sync(*h, ctx, res_);
-      } else {
-        co_await router::run_async(*h, ctx, res_);
-        co_await stop_watch();
-        if (client_gone_) {
-          res_.close = true;  // nobody is reading; the write below fails and we close
-        }
-      }
-      offloaded_cpu = ctx.offloaded_cpu;
-      // A GET's conditions are judged against the answer it would send: only a 2xx
-      // has a representation to compare (RFC 9110 §13.2.1).
-      const auto code = static_cast<unsigned>(res_.status);
-      if (conditional && safe_method && code >= 200 && code < 300) {
-        switch (evaluate_preconditions(req, res_.etag, true)) {
-          case precondition::not_modified:
-            set_not_modified(res_);
-            break;
-          case precondition::failed:
-            set_precondition_failed(res_);
-            break;
-          case precondition::proceed:
-            break;
-        }
-      }
-    }
-    // An evaluation reports its CPU summed over workers; anything else ran here,
-    // without suspending, so the thread's clock measures it.
-    const auto request_cpu = !logging                     ? std::chrono::nanoseconds(0)
-                             : offloaded_cpu.count() != 0 ? offloaded_cpu
-                                                          : platform::thread_cpu_time() - cpu_start;
-    metrics.requests_in_flight.sub();
-    metrics.observe_request(route_index_, static_cast<unsigned>(res_.status),
-                            steady_clock::now() - request_start_);
-    bool close = res_.close || !req.keep_alive() || owner().draining() ||
-                 served >= limits.max_requests_per_connection;
-    const bool head = req.method() == http::verb::head;
-    append_head(out_, res_, close, !close && req.version() < 11);
-    std::uint64_t body_bytes = head ? 0 : res_.body.size();
-    if (res_.stream) {
-      streamed_ = 0;
-      if (!head) {
-        const bool head_sent = co_await flush();
-        if (!head_sent) {
-          co_return;
-        }
-        const bool body_sent = co_await write_stream(close);
-        if (logging) {
-          log_access(static_cast<unsigned>(res_.status), streamed_, request_cpu);
-        }
-        if (!body_sent) {
-          co_return;
-        }
-      } else if (logging) {
-        log_access(static_cast<unsigned>(res_.status), 0, request_cpu);
-      }
-      res_.stream.reset();
+net::awaitable<bool> http_connection::respond(std::uint32_t served) {
+  client_gone_ = false;
+  request& req = parser_->get();
+  res_.reset();
+  route_index_ = 0;
+  std::string_view path;
+  worker_metrics& metrics = owner().metrics();
+  metrics.requests_in_flight.add();
+  const bool logging = shared_.access != access_format::off;
+  // The thread's CPU clock is a syscall, so it is read only for the access log.
+  const auto cpu_start = logging ? platform::thread_cpu_time() : std::chrono::nanoseconds(0);
+  std::chrono::nanoseconds offloaded_cpu(0);
+  const bool safe_method = req.method() == http::verb::get || req.method() == http::verb::head;
+  const bool conditional = has_preconditions(req);
+  const handler* h = route(req, path);
+  if (h != nullptr && conditional && !safe_method && !h->own_preconditions &&
+      evaluate_preconditions(req, {}, false) != precondition::proceed) {
+    // An unsafe method's conditions are checked before it acts (RFC 9110 §13.2.1);
+    // routes such as POST /eval have no current representation for "*" to match.
+    set_precondition_failed(res_);
+    h = nullptr;
+  }
+  if (h != nullptr) {
+    request_context ctx{req, path, query_, owner(), shared_.settings, *this, h->data};
+    if (h->sync != nullptr) {
+      router::run_sync(*h, ctx, res_);
     } else {
-      if (!head) {
-        out_.append(res_.body);
-      }
-      if (logging) {
-        log_access(static_cast<unsigned>(res_.status), body_bytes, request_cpu);
+      co_await router::run_async(*h, ctx, res_);
+      co_await stop_watch();
+      if (client_gone_) {
+        res_.close = true;  // nobody is reading; the write fails and we close
       }
     }
-    if (close) {
-      co_await finish_and_close();
-      co_return;
-    }
-    if (in_.size() == 0 || out_.size() >= flush_threshold) {
-      const bool sent = co_await flush();
-      if (!sent) {
-        co_return;
+    offloaded_cpu = ctx.offloaded_cpu;
+    // A GET's conditions are judged against the answer it would send: only a 2xx
+    // has a representation to compare (RFC 9110 §13.2.1).
+    const auto code = static_cast<unsigned>(res_.status);
+    if (conditional && safe_method && code >= 200 && code < 300) {
+      switch (evaluate_preconditions(req, res_.etag, true)) {
+        case precondition::not_modified:
+          set_not_modified(res_);
+          break;
+        case precondition::failed:
+          set_precondition_failed(res_);
+          break;
+        case precondition::proceed:
+          break;
       }
     }
   }
+  // An evaluation reports its CPU summed over workers; anything else ran here,
+  // without suspending, so the thread's clock measures it.
+  request_cpu_ = !logging                     ? std::chrono::nanoseconds(0)
+                 : offloaded_cpu.count() != 0 ? offloaded_cpu
+                                              : platform::thread_cpu_time() - cpu_start;
+  metrics.requests_in_flight.sub();
+  metrics.observe_request(route_index_, static_cast<unsigned>(res_.status),
+                          steady_clock::now() - request_start_);
+  co_return res_.close || !req.keep_alive() || owner().draining() ||
+      served >= shared_.settings.limits.max_requests_per_connection;
+}
+
+net::awaitable<http_connection::connection_end> http_connection::write_response(bool close) {
+  const request& req = parser_->get();
+  const bool logging = shared_.access != access_format::off;
+  const bool head = req.method() == http::verb::head;
+  append_head(out_, res_, close, !close && req.version() < 11);
+  if (res_.stream) {
+    streamed_ = 0;
+    if (!head) {
+      if (!co_await flush()) {
+        co_return connection_end::gone;
+      }
+      const bool body_sent = co_await write_stream(close);
+      if (logging) {
+        log_access(static_cast<unsigned>(res_.status), streamed_, request_cpu_);
+      }
+      if (!body_sent) {
+        co_return connection_end::gone;
+      }
+    } else if (logging) {
+      log_access(static_cast<unsigned>(res_.status), 0, request_cpu_);
+    }
+    res_.stream.reset();
+  } else {
+    if (!head) {
+      out_.append(res_.body);
+    }
+    if (logging) {
+      log_access(static_cast<unsigned>(res_.status), head ? 0 : res_.body.size(), request_cpu_);
+    }
+  }
+  if (close) {
+    co_return connection_end::send_and_close;
+  }
+  if ((in_.size() == 0 || out_.size() >= flush_threshold) && !co_await flush()) {
+    co_return connection_end::gone;
+  }
+  co_return connection_end::keep_going;
 }
 
 }  // namespace
