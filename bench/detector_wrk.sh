@@ -12,6 +12,7 @@
 #     Targets: evald >= 20,000 req/s per core keep-alive; >= 500x (a); >= 10x (b).
 #  2. A batch of 10,000 records x 10 conditions: wall time on 1 worker and on all.
 # Usage: bash bench/detector_wrk.sh [seconds]   (needs the release build; root for apt)
+# EVALD_BINARY=path runs another build (e.g. to compare before and after a change).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 secs="${1:-10}"
@@ -76,7 +77,7 @@ wrk_script() { # body-file close(0|1) → lua file
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores, kernel $(uname -r)"
 echo "command: wrk -t1 -c64 -d${secs}s --timeout 30s (after a 2 s warm-up); body $(wc -c <"$work/lua.json") bytes (Lua), $(wc -c <"$work/python.json") bytes (Python)"
 
-"$root/build/release/evald" --listen 127.0.0.1:18411 --threads 1 --log-level warn >"$work/evald.out" 2>&1 &
+"${EVALD_BINARY:-$root/build/release/evald}" --listen 127.0.0.1:18411 --threads 1 --log-level warn >"$work/evald.out" 2>&1 &
 evald_pid=$!
 pids+=("$evald_pid")
 wait_port 18411
@@ -141,7 +142,7 @@ print(s["wall_ms"], float(total) * 1000, s["workers"], s["chunks"])' <<<"$out")
 }
 for t in 1 "$(nproc)"; do
   port=$((18420 + t))
-  "$root/build/release/evald" --config "$work/batch-config.json" --listen "127.0.0.1:$port" \
+  "${EVALD_BINARY:-$root/build/release/evald}" --config "$work/batch-config.json" --listen "127.0.0.1:$port" \
     --threads "$t" --log-level warn >"$work/evald-$t.out" 2>&1 &
   pids+=($!)
   wait_port "$port"

@@ -3,6 +3,7 @@
 # same machine, same run. Per core = req/s ÷ the server's CPU share over the run
 # (utime+stime of its process from /proc, so wrk's own CPU is not counted).
 # Usage: bash bench/healthz_wrk.sh [seconds]   (needs the release build; root for apt)
+# EVALD_BINARY=path runs another build (e.g. to compare before and after a change).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 secs="${1:-10}"
@@ -61,9 +62,9 @@ sleep 0.5
 ngx_worker=$(pgrep -f "nginx: worker process" -P "${pids[-1]}" | head -1)
 run_wrk "nginx 1 worker (return 200)" "$ngx_worker" http://127.0.0.1:18190/healthz
 
-start_evald "$root/build/release/evald" 1 18191
+start_evald "${EVALD_BINARY:-$root/build/release/evald}" 1 18191
 run_wrk "evald io_uring, 1 worker" "$pid" http://127.0.0.1:18191/healthz
-start_evald "$root/build/release/evald" 2 18192
+start_evald "${EVALD_BINARY:-$root/build/release/evald}" 2 18192
 run_wrk "evald io_uring, 2 workers" "$pid" http://127.0.0.1:18192/healthz
 if [[ -x "$root/build/release-epoll/evald" ]]; then
   start_evald "$root/build/release-epoll/evald" 1 18193

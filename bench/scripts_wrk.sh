@@ -4,6 +4,7 @@
 #     (one worker; per core = req/s ÷ the server's CPU share). Target: >= 0.4x /healthz.
 #  2. a CPU-heavy map on 1 worker and on all workers: the speed-up (target >= 0.9 x W).
 # Usage: bash bench/scripts_wrk.sh [seconds]   (needs the release build; root for apt)
+# EVALD_BINARY=path runs another build (e.g. to compare before and after a change).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 secs="${1:-10}"
@@ -16,7 +17,7 @@ tck=$(getconf CLK_TCK)
 ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
 
 start_evald() { # threads port
-  "$root/build/release/evald" --listen "127.0.0.1:$2" --threads "$1" --log-level warn \
+  "${EVALD_BINARY:-$root/build/release/evald}" --listen "127.0.0.1:$2" --threads "$1" --log-level warn \
     >"$work/evald-$2.out" 2>&1 &
   pid=$!
   pids+=("$pid")

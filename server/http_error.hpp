@@ -1,8 +1,11 @@
 #pragma once
+#include <charconv>
 #include <cstdint>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <boost/beast/http/status.hpp>
 
@@ -19,13 +22,24 @@ struct http_error : std::runtime_error {
   // The message whole: what() stops at the first NUL, and a script's error("a\0b")
   // must reach the client as "a\u0000b".
   const std::string& message() const noexcept { return full_message; }
+  // Members a workload adds, as (name, JSON number text), in order: inside the error
+  // object after "message" (a script's "line") or beside it (a deadline's "progress").
+  // The server writes them without knowing what they mean.
+  using fields = std::vector<std::pair<std::string, std::string>>;
+  void add_detail(std::string name, std::int64_t value) {
+    details.emplace_back(std::move(name), std::to_string(value));
+  }
+  void add_sibling(std::string name, double value) {
+    char buf[32];
+    const auto end = std::to_chars(buf, buf + sizeof buf, value).ptr;
+    siblings.emplace_back(std::move(name), std::string(buf, end));
+  }
   http::status status;
-  std::string code;                // machine-readable, snake_case: invalid_argument, not_found, ...
-  std::string retry_after;         // sets a Retry-After header when not empty (503)
-  std::optional<double> progress;  // adds "progress" beside "error" (504 deadline_exceeded)
-  std::string server_timing;       // sets a Server-Timing header when not empty
-  std::optional<int> line;         // adds "line" to the error object (a script's line)
-  std::optional<std::int64_t> numeration;  // adds "numeration" (a Log Detector condition's)
+  std::string code;           // machine-readable, snake_case: invalid_argument, not_found, ...
+  std::string retry_after;    // sets a Retry-After header when not empty (503)
+  std::string server_timing;  // sets a Server-Timing header when not empty
+  fields details;
+  fields siblings;
   std::string full_message;
 };
 

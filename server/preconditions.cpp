@@ -22,24 +22,6 @@ std::string_view value_of(const http::request_header<>::value_type& f) noexcept 
   return {f.value().data(), f.value().size()};
 }
 
-// Decimal digits, saturating at UINT64_MAX; nullopt when `s` is not 1*DIGIT.
-std::optional<std::uint64_t> read_decimal(std::string_view s) noexcept {
-  if (s.empty()) {
-    return std::nullopt;
-  }
-  std::uint64_t v = 0;
-  for (const char c : s) {
-    if (c < '0' || c > '9') {
-      return std::nullopt;
-    }
-    const auto digit = static_cast<std::uint64_t>(c - '0');
-    v = v > (std::numeric_limits<std::uint64_t>::max() - digit) / 10
-            ? std::numeric_limits<std::uint64_t>::max()
-            : v * 10 + digit;
-  }
-  return v;
-}
-
 }  // namespace
 
 std::string strong_etag(std::string_view key) {
@@ -166,7 +148,7 @@ range_answer evaluate_range(std::string_view value, std::uint64_t length) {
     }
     byte_range r;
     if (dash == 0) {
-      const auto suffix = read_decimal(spec.substr(1));
+      const auto suffix = parse_u64_decimal(spec.substr(1), on_overflow::saturate);
       if (!suffix) {
         return {};
       }
@@ -175,12 +157,12 @@ range_answer evaluate_range(std::string_view value, std::uint64_t length) {
       }
       r = {length - std::min(*suffix, length), length - 1};
     } else {
-      const auto first = read_decimal(spec.substr(0, dash));
+      const auto first = parse_u64_decimal(spec.substr(0, dash), on_overflow::saturate);
       const std::string_view last_text = spec.substr(dash + 1);
       const auto last =
           last_text.empty()
               ? std::optional<std::uint64_t>(std::numeric_limits<std::uint64_t>::max())
-              : read_decimal(last_text);
+              : parse_u64_decimal(last_text, on_overflow::saturate);
       if (!first || !last || *last < *first) {
         return {};  // invalid syntax: the whole field is ignored
       }

@@ -8,19 +8,6 @@ namespace evald {
 
 namespace {
 
-int hex_value(char c) noexcept {
-  if (c >= '0' && c <= '9') {
-    return c - '0';
-  }
-  if (c >= 'a' && c <= 'f') {
-    return c - 'a' + 10;
-  }
-  if (c >= 'A' && c <= 'F') {
-    return c - 'A' + 10;
-  }
-  return -1;
-}
-
 std::string decode_component(std::string_view in) {
   std::string out;
   out.reserve(in.size());
@@ -32,8 +19,8 @@ std::string decode_component(std::string_view in) {
       if (i + 2 >= in.size()) {
         throw std::invalid_argument("truncated percent escape in query");
       }
-      const int hi = hex_value(in[i + 1]);
-      const int lo = hex_value(in[i + 2]);
+      const int hi = ascii_hex_value(in[i + 1]);
+      const int lo = ascii_hex_value(in[i + 2]);
       if (hi < 0 || lo < 0) {
         throw std::invalid_argument("bad percent escape in query");
       }

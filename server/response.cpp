@@ -18,8 +18,8 @@ void response::add_header(std::string_view name, std::string_view value) {
 }
 
 void set_error(response& res, http::status status, std::string_view code, std::string_view message,
-               std::optional<double> progress, std::optional<int> line,
-               std::optional<std::int64_t> numeration) {
+               const std::vector<std::pair<std::string, std::string>>& details,
+               const std::vector<std::pair<std::string, std::string>>& siblings) {
   res.status = status;
   res.content_type = "application/json";
   res.stream.reset();
@@ -31,14 +31,11 @@ void set_error(response& res, http::status status, std::string_view code, std::s
                                {{"status", static_cast<unsigned>(status)},
                                 {"code", std::string(code)},
                                 {"message", std::string(message)}}}};
-  if (numeration) {
-    j["error"]["numeration"] = *numeration;
+  for (const auto& [name, value] : details) {
+    j["error"][name] = nlohmann::ordered_json::parse(value, nullptr, false);
   }
-  if (line) {
-    j["error"]["line"] = *line;
-  }
-  if (progress) {
-    j["progress"] = *progress;
+  for (const auto& [name, value] : siblings) {
+    j[name] = nlohmann::ordered_json::parse(value, nullptr, false);
   }
   // Messages can echo client bytes: replace invalid UTF-8 instead of throwing.
   res.body = j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);

@@ -42,10 +42,11 @@ struct response {
 
 // {"error":{"status":N,"code":"...","message":"..."}} with the JSON safely escaped.
 // `line` (a script's line) goes inside the error object, `progress` beside it.
+// `details` go inside the error object after "message", `siblings` beside it (name,
+// JSON number text).
 void set_error(response& res, http::status status, std::string_view code, std::string_view message,
-               std::optional<double> progress = std::nullopt,
-               std::optional<int> line = std::nullopt,
-               std::optional<std::int64_t> numeration = std::nullopt);
+               const std::vector<std::pair<std::string, std::string>>& details = {},
+               const std::vector<std::pair<std::string, std::string>>& siblings = {});
 
 // 304 Not Modified for the representation `res` describes: its ETag and
 // Cache-Control stay, its body and every other header go (RFC 9110 §15.4.5).

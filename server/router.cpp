@@ -129,7 +129,7 @@ const handler* router::find(http::verb method, std::string_view path, response& 
 
 namespace {
 void client_error(response& res, const http_error& e) {
-  set_error(res, e.status, e.code, e.message(), e.progress, e.line, e.numeration);
+  set_error(res, e.status, e.code, e.message(), e.details, e.siblings);
   if (!e.retry_after.empty()) {
     res.add_header("Retry-After", e.retry_after);
   }

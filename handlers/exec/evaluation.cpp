@@ -143,7 +143,7 @@ net::awaitable<void> evaluation::run(std::shared_ptr<parallel_job> job) {
             std::to_string(
                 std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - start_).count()) +
             " ms");
-    e.progress = job->progress();
+    e.add_sibling("progress", job->progress());
     e.server_timing = server_timing();
     throw e;
   }

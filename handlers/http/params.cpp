@@ -1,6 +1,6 @@
 #include "handlers/http/params.hpp"
 
-#include "handlers/request/decimal.hpp"
+#include "server/ascii.hpp"
 #include "server/http_error.hpp"
 
 namespace evald {

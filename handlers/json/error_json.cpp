@@ -8,11 +8,8 @@ std::string error_json(const http_error& e) {
   nlohmann::ordered_json j;
   j["error"] = {
       {"status", static_cast<unsigned>(e.status)}, {"code", e.code}, {"message", e.message()}};
-  if (e.numeration) {
-    j["error"]["numeration"] = *e.numeration;
-  }
-  if (e.line) {
-    j["error"]["line"] = *e.line;
+  for (const auto& [name, value] : e.details) {
+    j["error"][name] = nlohmann::ordered_json::parse(value, nullptr, false);
   }
   // Messages can echo client bytes: invalid UTF-8 is replaced, never thrown.
   return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);

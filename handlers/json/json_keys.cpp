@@ -1,5 +1,7 @@
 #include "handlers/json/json_keys.hpp"
 
+#include "server/ascii.hpp"
+
 #include <charconv>
 #include <cmath>
 #include <cstdint>
@@ -183,19 +185,6 @@ class parser {
     return &it->second;
   }
 
-  static int hex_value(char c) {
-    if (c >= '0' && c <= '9') {
-      return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-      return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-      return c - 'A' + 10;
-    }
-    return -1;
-  }
-
   // Four hex digits after "\u" (p_ on the first).
   unsigned read_hex4() {
     if (end_ - p_ < 4) {
@@ -203,7 +192,7 @@ class parser {
     }
     unsigned v = 0;
     for (int i = 0; i < 4; ++i) {
-      const int d = hex_value(p_[i]);
+      const int d = ascii_hex_value(p_[i]);
       if (d < 0) {
         fail("\\u must be followed by four hex digits");
       }

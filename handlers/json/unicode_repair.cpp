@@ -2,6 +2,7 @@
 
 #include <cstdint>
 
+#include "server/ascii.hpp"
 #include "server/utf8.hpp"
 
 namespace evald {
@@ -15,10 +16,7 @@ int hex4(std::string_view text, std::size_t i) {
   int v = 0;
   for (std::size_t k = i; k < i + 4; ++k) {
     const char c = text[k];
-    const int d = c >= '0' && c <= '9'   ? c - '0'
-                  : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                  : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                         : -1;
+    const int d = ascii_hex_value(c);
     if (d < 0) {
       return -1;
     }

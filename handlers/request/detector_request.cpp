@@ -330,8 +330,12 @@ http_error rule_http_error(const rule_failure& f) {
     what += " line " + std::to_string(*f.failure.line);
   }
   http_error e(status, code, what + ": " + f.failure.message);
-  e.line = f.failure.line;
-  e.numeration = f.numeration;
+  if (f.numeration) {
+    e.add_detail("numeration", *f.numeration);
+  }
+  if (f.failure.line) {
+    e.add_detail("line", *f.failure.line);
+  }
   return e;
 }
 

@@ -6,8 +6,8 @@
 #include <nlohmann/json.hpp>
 #include <string_view>
 
-#include "handlers/request/decimal.hpp"
 #include "handlers/request/script_request.hpp"
+#include "server/ascii.hpp"
 #include "server/http_error.hpp"
 
 namespace evald {

@@ -158,7 +158,9 @@ http_error script_http_error(const sandbox::script_failure& f) {
       break;
   }
   http_error e(status, code, f.message);
-  e.line = f.line;
+  if (f.line) {
+    e.add_detail("line", *f.line);
+  }
   return e;
 }
 

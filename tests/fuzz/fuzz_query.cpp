@@ -7,7 +7,7 @@
 #include <string_view>
 
 #include "handlers/http/params.hpp"
-#include "handlers/request/decimal.hpp"
+#include "server/ascii.hpp"
 #include "server/query.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {

@@ -12,6 +12,7 @@
 
 #include "tests/integration/harness.hpp"
 #include "tests/integration/http_client.hpp"
+#include "tests/integration/shared_server.hpp"
 
 using namespace evald::test;
 using json = nlohmann::json;
@@ -20,23 +21,13 @@ namespace {
 
 constexpr auto hard_timeout = std::chrono::seconds(10);
 
-class Containment : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    evald_process::options opts;
-    opts.config_json =
-        R"({"scripts":{"condition_time":"100ms"},"limits":{"max_response_size":"4MiB"},)"
-        R"("jobs":{"max_results_size":"1MiB"}})";
-    server_ = new evald_process(opts);
+class Containment : public shared_server<Containment> {
+ public:
+  static std::string config() {
+    return R"({"scripts":{"condition_time":"100ms"},"limits":{"max_response_size":"4MiB"},)"
+           R"("jobs":{"max_results_size":"1MiB"}})";
   }
-  static void TearDownTestSuite() {
-    delete server_;
-    server_ = nullptr;
-  }
-  static std::uint16_t port() { return server_->port(); }
-  static evald_process* server_;
 };
-evald_process* Containment::server_ = nullptr;
 
 http_response post(std::uint16_t port, const std::string& target, const std::string& body) {
   http_client c(port, hard_timeout);

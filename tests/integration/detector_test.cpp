@@ -13,27 +13,19 @@
 #include "tests/integration/harness.hpp"
 #include "tests/integration/http_client.hpp"
 #include "tests/integration/probes.hpp"
+#include "tests/integration/shared_server.hpp"
 
 using namespace evald::test;
 using json = nlohmann::json;
 
 namespace {
 
-class Detector : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    evald_process::options opts;
-    opts.config_json = R"({"scripts":{"condition_time":"300ms","memory":"4MiB"}})";
-    server_ = new evald_process(opts);
+class Detector : public shared_server<Detector> {
+ public:
+  static std::string config() {
+    return R"({"scripts":{"condition_time":"300ms","memory":"4MiB"}})";
   }
-  static void TearDownTestSuite() {
-    delete server_;
-    server_ = nullptr;
-  }
-  static std::uint16_t port() { return server_->port(); }
-  static evald_process* server_;
 };
-evald_process* Detector::server_ = nullptr;
 
 std::string post_raw(const std::string& target, const std::string& body) {
   return "POST " + target +

@@ -11,6 +11,7 @@
 
 #include "tests/integration/harness.hpp"
 #include "tests/integration/http_client.hpp"
+#include "tests/integration/shared_server.hpp"
 
 using namespace evald::test;
 using json = nlohmann::json;
@@ -19,22 +20,12 @@ namespace {
 
 // The header timeout is long, so an answer that comes within the client's few
 // seconds cannot be the 408 of a parser that waited for more bytes.
-class HttpSemantics : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    evald_process::options opts;
-    opts.config_json =
-        R"({"timeouts":{"header":"60s"},"http":{"cache_control":"public, max-age=600"}})";
-    server_ = new evald_process(opts);
+class HttpSemantics : public shared_server<HttpSemantics> {
+ public:
+  static std::string config() {
+    return R"({"timeouts":{"header":"60s"},"http":{"cache_control":"public, max-age=600"}})";
   }
-  static void TearDownTestSuite() {
-    delete server_;
-    server_ = nullptr;
-  }
-  static std::uint16_t port() { return server_->port(); }
-  static evald_process* server_;
 };
-evald_process* HttpSemantics::server_ = nullptr;
 
 // Reads one raw response head (through the blank line) and replaces the Date
 // value, the one part that changes between runs, with "<date>".

@@ -12,27 +12,17 @@
 
 #include "tests/integration/harness.hpp"
 #include "tests/integration/http_client.hpp"
+#include "tests/integration/shared_server.hpp"
 
 using namespace evald::test;
 using json = nlohmann::json;
 
 namespace {
 
-class Scripts : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    evald_process::options opts;
-    opts.config_json = R"({"scripts":{"max_named":3}})";
-    server_ = new evald_process(opts);
-  }
-  static void TearDownTestSuite() {
-    delete server_;
-    server_ = nullptr;
-  }
-  static std::uint16_t port() { return server_->port(); }
-  static evald_process* server_;
+class Scripts : public shared_server<Scripts> {
+ public:
+  static std::string config() { return R"({"scripts":{"max_named":3}})"; }
 };
-evald_process* Scripts::server_ = nullptr;
 
 std::string post_request(const std::string& target, const std::string& body,
                          const std::string& method = "POST",
@@ -259,7 +249,7 @@ TEST_F(Scripts, LaunchedScriptJobsReportProgressAndStopOnDelete) {
   }
   EXPECT_EQ(job["status"], "running");
   EXPECT_EQ(job["progress"], 0.5);
-  const auto cpu_before = server_->cpu_seconds();
+  const auto cpu_before = server().cpu_seconds();
   c.send("DELETE " + href + " HTTP/1.1\r\nHost: x\r\n\r\n");
   EXPECT_EQ(c.read_response()->status, 200);
   for (int i = 0; i < 200; ++i) {
@@ -271,9 +261,9 @@ TEST_F(Scripts, LaunchedScriptJobsReportProgressAndStopOnDelete) {
   }
   EXPECT_EQ(job["status"], "cancelled");
   // The loop stopped: the process is (nearly) idle now.
-  const auto cpu_after = server_->cpu_seconds();
+  const auto cpu_after = server().cpu_seconds();
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  EXPECT_LT(server_->cpu_seconds() - cpu_after, 0.15) << "cpu before delete " << cpu_before;
+  EXPECT_LT(server().cpu_seconds() - cpu_after, 0.15) << "cpu before delete " << cpu_before;
   // A map job finishes with every result.
   r = roundtrip(c, post_request("/eval-launch", json{{"workload", "script"},
                                                      {"source", "return input + 1"},
@@ -390,8 +380,8 @@ TEST_F(Scripts, HostileScriptsGetTheirSafeOutcome) {
       {"string.rep with separator", "return #string.rep('x', 1e7, 'yy')", 422, "script_memory", ""},
   };
   ASSERT_GE(table.size(), 27U);
-  const auto fds_before = server_->fd_count();
-  const auto rss_before = server_->rss_kib();
+  const auto fds_before = server().fd_count();
+  const auto rss_before = server().rss_kib();
   for (const auto& c : table) {
     SCOPED_TRACE(c.name);
     http_client client(port(), std::chrono::seconds(30));
@@ -426,10 +416,10 @@ TEST_F(Scripts, HostileScriptsGetTheirSafeOutcome) {
     EXPECT_EQ(next.status, 200);
   }
   EXPECT_EQ(get(port(), "/healthz").status, 200);
-  EXPECT_LE(server_->fd_count(), fds_before + 2) << "descriptors leaked";
+  EXPECT_LE(server().fd_count(), fds_before + 2) << "descriptors leaked";
 #if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
   // (Sanitizer runtimes keep freed memory in quarantine and shadow it: plain builds only.)
-  EXPECT_LT(server_->rss_kib(), rss_before + 24 * 1024)
+  EXPECT_LT(server().rss_kib(), rss_before + 24 * 1024)
       << "RSS stayed up after the memory bombs (before " << rss_before << " KiB)";
 #else
   (void)rss_before;

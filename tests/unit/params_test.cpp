@@ -2,7 +2,7 @@
 
 #include "handlers/exec/item_results.hpp"
 #include "handlers/http/params.hpp"
-#include "handlers/request/decimal.hpp"
+#include "server/ascii.hpp"
 #include "server/http_error.hpp"
 
 using namespace evald;
