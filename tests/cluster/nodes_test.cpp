@@ -118,6 +118,39 @@ class Cluster : public ::testing::Test {
     return json::parse(r.body).value("id", "");
   }
 
+  // A trial division of `prime` that runs for seconds (its deadline 5 minutes away).
+  std::string launch_trial(std::uint16_t port, const std::string& prime) {
+    return launch(
+        port, json{{"workload", "prime"}, {"n", prime}, {"method", "trial"}, {"timeout_ms", 300000}}
+                  .dump());
+  }
+
+  // The node running job `id` once it runs (read through `port`), or "" after 20 s.
+  static std::string running_owner(std::uint16_t port, const std::string& id) {
+    std::string owner;
+    const bool running = eventually(
+        [&] {
+          const auto j = job(port, id);
+          owner = j.value("node", json(nullptr)).is_string() ? j["node"].get<std::string>() : "";
+          return j.value("status", "") == "running" && !owner.empty();
+        },
+        std::chrono::seconds(20));
+    return running ? owner : "";
+  }
+
+  // The job once it is done (read through `port`), or as it was when `limit` passed.
+  static json wait_done(std::uint16_t port, const std::string& id,
+                        std::chrono::milliseconds limit) {
+    json done;
+    eventually(
+        [&] {
+          done = job(port, id);
+          return done.value("status", "") == "done";
+        },
+        limit);
+    return done;
+  }
+
   evald_process* node_named(const std::string& name) {
     for (std::size_t i = 0; i < names_.size(); ++i) {
       if (names_[i] == name) {
@@ -143,14 +176,8 @@ TEST_F(Cluster, LaunchOnOneNodeReadOnEveryNodeCancelFromAnother) {
   }
   const std::string id = launch(
       a.port(), json{{"workload", "prime"}, {"n", "1000000007"}, {"method", "trial"}}.dump());
-  json done;
-  ASSERT_TRUE(eventually(
-      [&] {
-        done = job(b.port(), id);
-        return done.value("status", "") == "done";
-      },
-      std::chrono::seconds(30)))
-      << done.dump();
+  const json done = wait_done(b.port(), id, std::chrono::seconds(30));
+  ASSERT_EQ(done.value("status", ""), "done") << done.dump();
   EXPECT_EQ(job(c.port(), id), done) << "every node gives the same answer";
   EXPECT_EQ(done["result"]["prime"], coreutils_factor("1000000007") == "1000000007: 1000000007");
   EXPECT_NE(send(c.port(), "GET", "/jobs").body.find(id), std::string::npos);
@@ -360,14 +387,8 @@ TEST_F(Cluster, NamedScriptsLiveInRedisAndEveryNodeRunsTheSameOne) {
   // A launched job by name runs the same source wherever it lands.
   const std::string id =
       launch(c.port(), json{{"workload", "script"}, {"script", "scale"}, {"input", 5}}.dump());
-  json done;
-  ASSERT_TRUE(eventually(
-      [&] {
-        done = job(a.port(), id);
-        return done.value("status", "") == "done";
-      },
-      std::chrono::seconds(30)))
-      << done.dump();
+  const json done = wait_done(a.port(), id, std::chrono::seconds(30));
+  ASSERT_EQ(done.value("status", ""), "done") << done.dump();
   EXPECT_EQ(done["result"]["result"], 15);
   EXPECT_NE(send(b.port(), "GET", "/scripts").body.find("\"scale\""), std::string::npos);
   EXPECT_EQ(send(c.port(), "GET", "/scripts/scale").body, "return input * 3");
@@ -382,18 +403,9 @@ TEST_F(Cluster, Kill9OfTheRunningNodeAnotherNodeFinishesItOnce) {
   add_node("node-b");
   add_node("node-c");
   const std::string big_prime = long_prime(nodes_[0]->port());
-  const std::string id = launch(
-      nodes_[0]->port(),
-      json{{"workload", "prime"}, {"n", big_prime}, {"method", "trial"}, {"timeout_ms", 300000}}
-          .dump());
-  std::string owner;
-  ASSERT_TRUE(eventually(
-      [&] {
-        const auto j = job(nodes_[0]->port(), id);
-        owner = j.value("node", json(nullptr)).is_string() ? j["node"].get<std::string>() : "";
-        return j.value("status", "") == "running" && !owner.empty();
-      },
-      std::chrono::seconds(20)));
+  const std::string id = launch_trial(nodes_[0]->port(), big_prime);
+  const std::string owner = running_owner(nodes_[0]->port(), id);
+  ASSERT_FALSE(owner.empty()) << "the job never ran";
   auto* victim = node_named(owner);
   ASSERT_NE(victim, nullptr);
   victim->signal(SIGKILL);
@@ -404,14 +416,8 @@ TEST_F(Cluster, Kill9OfTheRunningNodeAnotherNodeFinishesItOnce) {
       survivor = nodes_[i]->port();
     }
   }
-  json done;
-  ASSERT_TRUE(eventually(
-      [&] {
-        done = job(survivor, id);
-        return done.value("status", "") == "done";
-      },
-      std::chrono::seconds(240)))
-      << done.dump();
+  const json done = wait_done(survivor, id, std::chrono::seconds(240));
+  ASSERT_EQ(done.value("status", ""), "done") << done.dump();
   EXPECT_NE(done["node"], owner) << "finished elsewhere";
   EXPECT_EQ(done["result"]["prime"], true);
   EXPECT_EQ(coreutils_factor(big_prime), big_prime + ": " + big_prime);
@@ -433,10 +439,7 @@ TEST_F(Cluster, ADrainingNodeHandsItsJobBackAtOnce) {
     nodes.push_back(std::make_unique<evald_process>(o));
   }
   const std::string prime = long_prime(nodes[0]->port());
-  const std::string id =
-      launch(nodes[0]->port(),
-             json{{"workload", "prime"}, {"n", prime}, {"method", "trial"}, {"timeout_ms", 300000}}
-                 .dump());
+  const std::string id = launch_trial(nodes[0]->port(), prime);
   const std::string key = "evald:job:{" + id + "}";
   std::string owner;
   ASSERT_TRUE(eventually(
@@ -453,14 +456,8 @@ TEST_F(Cluster, ADrainingNodeHandsItsJobBackAtOnce) {
   EXPECT_NE(nodes[runner]->stderr_text().find("handed back to the queue by the drain"),
             std::string::npos)
       << nodes[runner]->stderr_text();
-  json done;
-  ASSERT_TRUE(eventually(
-      [&] {
-        done = job(nodes[1 - runner]->port(), id);
-        return done.value("status", "") == "done";
-      },
-      std::chrono::seconds(120)))
-      << done.dump();
+  const json done = wait_done(nodes[1 - runner]->port(), id, std::chrono::seconds(120));
+  ASSERT_EQ(done.value("status", ""), "done") << done.dump();
   // Taken over at once, not after the 30 s lease (the job itself runs a few seconds).
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(25));
   EXPECT_EQ(done["node"], owner == "drain-a" ? "drain-b" : "drain-a");
@@ -473,18 +470,9 @@ TEST_F(Cluster, AFrozenOwnerComesBackAndItsWritesAreRefused) {
   add_node("node-a");
   add_node("node-b");
   const std::string big_prime = long_prime(nodes_[0]->port());
-  const std::string id = launch(
-      nodes_[0]->port(),
-      json{{"workload", "prime"}, {"n", big_prime}, {"method", "trial"}, {"timeout_ms", 300000}}
-          .dump());
-  std::string owner;
-  ASSERT_TRUE(eventually(
-      [&] {
-        const auto j = job(nodes_[0]->port(), id);
-        owner = j["node"].is_string() ? j["node"].get<std::string>() : "";
-        return j.value("status", "") == "running" && !owner.empty();
-      },
-      std::chrono::seconds(20)));
+  const std::string id = launch_trial(nodes_[0]->port(), big_prime);
+  const std::string owner = running_owner(nodes_[0]->port(), id);
+  ASSERT_FALSE(owner.empty()) << "the job never ran";
   auto* frozen = node_named(owner);
   const std::uint16_t other = names_[0] == owner ? nodes_[1]->port() : nodes_[0]->port();
   frozen->signal(SIGSTOP);
@@ -503,14 +491,8 @@ TEST_F(Cluster, AFrozenOwnerComesBackAndItsWritesAreRefused) {
                1;
       },
       std::chrono::seconds(20)));
-  json done;
-  ASSERT_TRUE(eventually(
-      [&] {
-        done = job(other, id);
-        return done.value("status", "") == "done";
-      },
-      std::chrono::seconds(240)))
-      << done.dump();
+  const json done = wait_done(other, id, std::chrono::seconds(240));
+  ASSERT_EQ(done.value("status", ""), "done") << done.dump();
   EXPECT_NE(done["node"], owner) << "the result is the new owner's";
   EXPECT_EQ(redis_->cli({"LLEN", "evald:job:{" + id + "}:finishes"}), "1");
 }
@@ -665,14 +647,8 @@ TEST_F(Cluster, APartitionedNodeLosesItsJobAndCannotWriteWhenItComesBack) {
       std::chrono::seconds(30)))
       << "the host node took the job over";
   ns.link(true);
-  json done;
-  ASSERT_TRUE(eventually(
-      [&] {
-        done = job(host_node.port(), id);
-        return done.value("status", "") == "done";
-      },
-      std::chrono::seconds(240)))
-      << done.dump();
+  const json done = wait_done(host_node.port(), id, std::chrono::seconds(240));
+  ASSERT_EQ(done.value("status", ""), "done") << done.dump();
   EXPECT_EQ(done["node"], "on-host");
   // Back on the network, the cut-off node's heartbeat or result is refused.
   EXPECT_TRUE(eventually(
