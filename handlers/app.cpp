@@ -5,6 +5,7 @@
 #include "config/load.hpp"
 #include "handlers/cluster/redis_backend.hpp"
 #include "handlers/dashboard/stats_hub.hpp"
+#include "handlers/http/chargen_tcp.hpp"
 #include "handlers/routes.hpp"
 #include "handlers/store/memory_backend.hpp"
 #include "server/router.hpp"
@@ -49,6 +50,7 @@ struct app::parts {
 
 app::app(const config::settings& settings) : parts_(std::make_unique<parts>(settings)) {
   auto& p = *parts_;
+  p.srv.on_chargen_connection(serve_chargen_tcp);
   p.srv.on_status([&p] { return p.stores->status_suffix(); });
   p.srv.on_drain([&p] {
     if (p.stats) {

@@ -9,7 +9,6 @@
 #include <thread>
 
 #include "config/load.hpp"
-#include "server/chargen_tcp.hpp"
 #include "server/listener.hpp"
 #include "server/logging.hpp"
 #include "server/platform.hpp"
@@ -178,7 +177,10 @@ void server::start_accepting() {
   }
   for (auto& acceptor : chargen_acceptors_) {
     add(*acceptor, [this](tcp::socket s, worker& w) {
-      net::co_spawn(w.context(), serve_chargen_tcp(std::move(s), w, settings_), log_unexpected);
+      if (chargen_service_ == nullptr) {
+        return;  // nobody serves raw TCP: the socket closes
+      }
+      net::co_spawn(w.context(), chargen_service_(std::move(s), w, settings_), log_unexpected);
     });
   }
 }

@@ -43,6 +43,9 @@ class server {
   // itself back to the queue): the process stops only once every hold is released,
   // or at timeouts.shutdown. Any thread.
   void hold_drain() noexcept { drain_holds_.fetch_add(1); }
+  // What serves a connection on a raw TCP (chargen) listener; set before run().
+  using tcp_service = net::awaitable<void> (*)(tcp::socket, worker&, const config::settings&);
+  void on_chargen_connection(tcp_service serve) { chargen_service_ = serve; }
   // Appended to the systemd status line (e.g. the cluster link's state); any thread.
   void on_status(std::function<std::string()> detail) { status_detail_ = std::move(detail); }
   void release_drain();
@@ -69,6 +72,7 @@ class server {
   std::function<void()> reload_;
   std::function<void()> drain_;
   std::function<std::string()> status_detail_;
+  tcp_service chargen_service_ = nullptr;
   std::unique_ptr<net::steady_timer> shutdown_timer_;
   std::size_t drained_workers_ = 0;
   std::atomic<std::uint32_t> drain_holds_{0};

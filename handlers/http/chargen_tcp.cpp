@@ -1,4 +1,4 @@
-#include "server/chargen_tcp.hpp"
+#include "handlers/http/chargen_tcp.hpp"
 
 #include "handlers/kernels/chargen_pattern.hpp"
 #include "server/connection.hpp"
