@@ -45,6 +45,7 @@ std::string default_node_id() {
 // A worker's figures in cluster mode; written on its thread, read by a scrape.
 struct agent_metrics {
   metric_cell connected;      // this worker's Redis link: 1 up, 0 down
+  metric_cell problem;        // 0, or 1 + the redis_problem this worker last met
   metric_cell rtt_us;         // round trip of its last answered command
   metric_cell claimed;        // jobs taken from the queue
   metric_cell reclaimed;      // jobs taken over from a node that stopped renewing them
@@ -148,11 +149,13 @@ cluster_queue& cluster_node::queue(const worker& w) {
 
 net::awaitable<void> cluster_node::sync_scripts(const worker& w) {
   auto& q = *agents_.at(w.index())->queue;
-  if (co_await q.scripts_version() == scripts_.version()) {
+  const auto remote = co_await q.scripts_version();
+  const auto [generation, counter] = scripts_.version();
+  if (remote.generation == generation && remote.counter == counter) {
     co_return;
   }
   auto [version, sources] = co_await q.all_scripts();
-  scripts_.replace_all(version, sources);
+  scripts_.replace_all(version.generation, version.counter, sources);
 }
 
 net::awaitable<std::shared_ptr<const script_catalog>> cluster_node::current_scripts(
@@ -177,6 +180,17 @@ void cluster_node::write_metrics(exposition_writer& w) const {
            "Workers whose Redis connection is up (cluster mode; below the worker count = "
            "degraded).");
   w.sample("evald_cluster_connected", "", total(&agent_metrics::connected));
+  w.family("evald_cluster_store_problem", "gauge",
+           "Workers whose last Redis command failed, by cause (unreachable, auth, "
+           "out_of_memory, lost_data).");
+  for (const auto p : {redis_problem::unreachable, redis_problem::auth,
+                       redis_problem::out_of_memory, redis_problem::lost_data}) {
+    std::uint64_t n = 0;
+    for (const auto& a : agents_) {
+      n += a->metrics.problem.get() == 1 + static_cast<unsigned>(p) ? 1 : 0;
+    }
+    w.sample("evald_cluster_store_problem", exposition_writer::label("reason", name(p)), n);
+  }
   w.family("evald_cluster_redis_rtt_seconds", "gauge",
            "Round trip of the last answered Redis command, the largest over workers.");
   std::uint64_t rtt = 0;
@@ -196,13 +210,38 @@ void cluster_node::write_metrics(exposition_writer& w) const {
 
 std::string cluster_node::status_suffix() const {
   std::uint64_t up = 0;
+  std::uint64_t failing = 0;
+  std::string cause;
   for (const auto& a : agents_) {
     up += a->metrics.connected.get();
+    if (const auto p = a->metrics.problem.get(); p != 0) {
+      ++failing;
+      cause = name(static_cast<redis_problem>(p - 1));
+    }
   }
   // A worker without its Redis link cannot launch or read jobs.
-  return up == agents_.size() ? ", cluster connected"
-                              : ", cluster degraded (Redis unreachable from " +
-                                    std::to_string(agents_.size() - up) + " workers)";
+  if (up == agents_.size() && failing == 0) {
+    return ", cluster connected";
+  }
+  if (failing == 0) {
+    return ", cluster degraded (Redis unreachable from " + std::to_string(agents_.size() - up) +
+           " workers)";
+  }
+  return ", cluster degraded (Redis: " + cause + ", on " + std::to_string(failing) + " workers)";
+}
+
+void cluster_node::observe_generation(const std::string& generation) {
+  if (generation.empty()) {
+    return;  // lost, and not recreated yet: the fetch loops recreate it
+  }
+  const std::lock_guard lock(generation_mutex_);
+  if (!generation_.empty() && generation != generation_) {
+    data_lost_at_.store(now_ms());
+    spdlog::warn(
+        "cluster: Redis lost its data (restarted empty or flushed); jobs launched "
+        "before are gone, the queue and the script mirror are recreated");
+  }
+  generation_ = generation;
 }
 
 bool cluster_node::connected(const worker& w) const {
@@ -223,11 +262,15 @@ net::awaitable<void> cluster_node::fetch_loop(agent& a) {
     }
     try {
       if (!prepared) {
-        co_await a.queue->prepare();
+        // Again after any failure: a Redis restarted empty (or flushed) has no group,
+        // and every node recreates it at once instead of failing forever.
+        const std::string generation = co_await a.queue->prepare();
+        observe_generation(generation);
         prepared = true;
       }
       auto d = co_await cluster_queue::fetch(*a.blocking, a.queue->config(),
                                              std::chrono::milliseconds(1000));
+      m.problem.set(0);
       if (d && a.stopping) {
         // Fetched as the drain began: hand it back unstarted.
         const auto idle = settings_.cluster.lease + std::chrono::seconds(1);
@@ -243,10 +286,16 @@ net::awaitable<void> cluster_node::fetch_loop(agent& a) {
         ++a.running;
         net::co_spawn(a.w.context(), run_job(a, std::move(*d), s), net::detached);
       }
-    } catch (const redis_unavailable&) {
+    } catch (const redis_unavailable& e) {
+      if (m.problem.get() != 1 + static_cast<unsigned>(e.problem)) {
+        spdlog::warn("cluster fetch on worker {}: {}", a.w.index(), e.what());
+      }
+      m.problem.set(1 + static_cast<unsigned>(e.problem));
+      prepared = false;
       backoff = std::chrono::milliseconds(250);
     } catch (const std::exception& e) {
       spdlog::error("cluster fetch on worker {}: {}", a.w.index(), e.what());
+      prepared = false;
       backoff = std::chrono::milliseconds(1000);
     }
     if (backoff.count() > 0) {
@@ -260,13 +309,31 @@ net::awaitable<void> cluster_node::reclaim_loop(agent& a) {
   // At least once a second: a job a draining node handed back waits no longer.
   const auto period = std::clamp(settings_.cluster.lease / 3, std::chrono::milliseconds(100),
                                  std::chrono::milliseconds(1000));
+  // After an outage, no claim for one lease: the owners could not renew while Redis
+  // was away (their leases look expired), and they renew at their next heartbeat. A
+  // running job survives an outage of any length on its live node.
+  auto quiet_until = std::chrono::steady_clock::time_point::min();
+  bool was_down = false;
   while (!a.stopping) {
     co_await pause(period);
     try {
       co_await a.queue->announce(now_ms());  // for the dashboard's list of live nodes
+      // A node whose fetches still succeed (another node recreated the group first)
+      // learns here that Redis lost its data.
+      const std::string generation = co_await a.queue->generation();
+      observe_generation(generation);
     } catch (const std::exception&) {
+      was_down = true;
+      continue;
     }
-    if (a.stopping || a.running >= settings_.cluster.jobs_per_worker) {
+    if (was_down) {
+      // The owners' links may come back up to one reconnect backoff (2 s) after ours.
+      quiet_until = std::chrono::steady_clock::now() + settings_.cluster.lease +
+                    std::chrono::seconds(2) + settings_.cluster.heartbeat;
+      was_down = false;
+    }
+    if (a.stopping || a.running >= settings_.cluster.jobs_per_worker ||
+        std::chrono::steady_clock::now() < quiet_until) {
       continue;
     }
     try {

@@ -1,7 +1,9 @@
 #pragma once
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string>
 #include <vector>
@@ -56,8 +58,10 @@ class cluster_node {
   const std::string& node_id() const noexcept { return node_id_; }
   // The node's own /metrics families (Redis links, claims, refused writes).
   void write_metrics(exposition_writer& w) const;
-  // ", cluster connected" or ", cluster degraded (…)" for the systemd status line.
+  // ", cluster connected" or ", cluster degraded (…)" naming the cause, for systemd.
   std::string status_suffix() const;
+  // When this node last saw Redis come back without evald's data (unix ms; 0: never).
+  std::int64_t data_lost_at() const noexcept { return data_lost_at_.load(); }
 
  private:
   struct agent;
@@ -67,6 +71,8 @@ class cluster_node {
   net::awaitable<void> run_job(agent& a, cluster_queue::delivery d, cluster_queue::start_result s);
   // The mirror brought up to date if Redis answers, as it is otherwise.
   net::awaitable<std::shared_ptr<const script_catalog>> current_scripts(const worker& w);
+  // Notes the data set's generation; a change means Redis lost its data. Any thread.
+  void observe_generation(const std::string& generation);
   net::awaitable<void> heartbeat(agent& a, cluster_queue::delivery d, std::int64_t epoch,
                                  std::shared_ptr<run_state> st);
 
@@ -76,6 +82,9 @@ class cluster_node {
   script_table& scripts_;
   std::string node_id_;
   std::vector<std::unique_ptr<agent>> agents_;
+  std::atomic<std::int64_t> data_lost_at_{0};
+  std::mutex generation_mutex_;
+  std::string generation_;
 };
 
 // "<host name>-<pid>".

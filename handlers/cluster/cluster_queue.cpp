@@ -1,5 +1,7 @@
 #include "handlers/cluster/cluster_queue.hpp"
 
+#include "server/platform.hpp"
+
 #include <algorithm>
 #include <charconv>
 #include <cstdlib>
@@ -316,10 +318,23 @@ return 'created')";
 
 // KEYS: scripts, version. Returns {version, name, source, name, source, ...}.
 constexpr const char* all_scripts_lua = R"(
-local out = {tonumber(redis.call('GET', KEYS[2]) or '0')}
+local out = {tonumber(redis.call('GET', KEYS[2]) or '0'), redis.call('GET', KEYS[3]) or ''}
 local all = redis.call('HGETALL', KEYS[1])
 for _, v in ipairs(all) do table.insert(out, v) end
 return out)";
+
+// 128 random bits as hex: a data set's generation.
+std::string random_generation() {
+  unsigned char bytes[16];
+  platform::fill_random(bytes, sizeof bytes);
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out;
+  for (const unsigned char b : bytes) {
+    out.push_back(hex[b >> 4]);
+    out.push_back(hex[b & 15]);
+  }
+  return out;
+}
 
 std::int64_t to_int(const std::string& s) {
   std::int64_t v = 0;
@@ -340,9 +355,13 @@ const std::string& text_of(const redis_reply& r) {
 }
 
 void throw_if_error(const redis_reply& r) {
-  if (r.is_error()) {
-    throw std::runtime_error("Redis refused a cluster command: " + r.str);
+  if (!r.is_error()) {
+    return;
   }
+  if (auto unavailable = unavailable_from_reply(r.str)) {
+    throw *unavailable;
+  }
+  throw std::runtime_error("Redis refused a cluster command: " + r.str);
 }
 
 std::string ms(std::chrono::milliseconds d) {
@@ -371,21 +390,37 @@ net::awaitable<redis_reply> cluster_queue::script(const std::string& body,
   co_return reply;
 }
 
-net::awaitable<std::int64_t> cluster_queue::scripts_version() {
-  const auto r = co_await redis_.exec(redis_args("GET", settings_.prefix + "scripts:version"));
+net::awaitable<std::string> cluster_queue::generation() {
+  const auto r = co_await redis_.exec(redis_args("GET", settings_.prefix + "generation"));
   throw_if_error(r);
-  co_return r.is_nil() ? 0 : to_int(r.str);
+  co_return r.is_nil() ? std::string() : r.str;
 }
 
-net::awaitable<std::pair<std::int64_t, std::map<std::string, std::string>>>
+net::awaitable<cluster_queue::script_version> cluster_queue::scripts_version() {
+  const auto r = co_await redis_.exec(
+      redis_args("MGET", settings_.prefix + "generation", settings_.prefix + "scripts:version"));
+  throw_if_error(r);
+  script_version v;
+  if (r.elements.size() == 2) {
+    v.generation = r.elements[0].str;
+    v.counter = r.elements[1].is_nil() ? 0 : to_int(r.elements[1].str);
+  }
+  co_return v;
+}
+
+net::awaitable<std::pair<cluster_queue::script_version, std::map<std::string, std::string>>>
 cluster_queue::all_scripts() {
-  const auto r = co_await script(
-      all_scripts_lua,
-      redis_args(settings_.prefix + "scripts", settings_.prefix + "scripts:version"),
-      std::vector<std::string>{});
-  std::pair<std::int64_t, std::map<std::string, std::string>> out;
-  out.first = r.elements.empty() ? 0 : r.elements[0].integer;
-  for (std::size_t i = 1; i + 1 < r.elements.size(); i += 2) {
+  const auto r =
+      co_await script(all_scripts_lua,
+                      redis_args(settings_.prefix + "scripts", settings_.prefix + "scripts:version",
+                                 settings_.prefix + "generation"),
+                      std::vector<std::string>{});
+  std::pair<script_version, std::map<std::string, std::string>> out;
+  if (r.elements.size() >= 2) {
+    out.first.counter = r.elements[0].integer;
+    out.first.generation = r.elements[1].str;
+  }
+  for (std::size_t i = 2; i + 1 < r.elements.size(); i += 2) {
     out.second.emplace(r.elements[i].str, r.elements[i + 1].str);
   }
   co_return out;
@@ -438,18 +473,32 @@ net::awaitable<cluster_queue::overview> cluster_queue::survey(std::size_t limit,
 }
 
 net::awaitable<void> cluster_queue::ping() {
-  const auto r = co_await redis_.exec(redis_args("PING"));
+  const auto r = co_await redis_.exec(redis_args("EXISTS", settings_.prefix + "generation"));
   if (r.is_error()) {
-    throw redis_unavailable("Redis answered PING with " + r.str);
+    throw unavailable_from_reply(r.str).value_or(
+        redis_unavailable("Redis answered with " + r.str.substr(0, 120)));
+  }
+  if (r.integer == 0) {
+    throw redis_unavailable(
+        "Redis has lost evald's queue (restarted empty or flushed); it is being recreated",
+        redis_problem::lost_data);
   }
 }
 
-net::awaitable<void> cluster_queue::prepare() {
-  const auto r = co_await redis_.exec(
+net::awaitable<std::string> cluster_queue::prepare() {
+  // A generation marks this data set: a Redis that lost its data has none (or a new
+  // one), and every node notices at its next look.
+  auto r = co_await redis_.exec(
+      redis_args("SET", settings_.prefix + "generation", random_generation(), "NX"));
+  throw_if_error(r);
+  r = co_await redis_.exec(
       redis_args("XGROUP", "CREATE", settings_.prefix + "jobs", group, "0", "MKSTREAM"));
   if (r.is_error() && r.str.find("BUSYGROUP") == std::string::npos) {
-    throw std::runtime_error("Redis refused XGROUP CREATE: " + r.str);
+    throw_if_error(r);
   }
+  r = co_await redis_.exec(redis_args("GET", settings_.prefix + "generation"));
+  throw_if_error(r);
+  co_return r.str;
 }
 
 net::awaitable<bool> cluster_queue::submit(const std::string& id, const std::string& params,

@@ -89,8 +89,11 @@ class cluster_queue {
 
   cluster_queue(redis_connection& redis, settings s);
 
-  // Creates the stream and the group if missing (idempotent).
-  net::awaitable<void> prepare();
+  // Creates the stream, the group and the data set's generation if missing
+  // (idempotent); returns the generation.
+  net::awaitable<std::string> prepare();
+  // The data set's generation now ("" when Redis has none: it lost its data).
+  net::awaitable<std::string> generation();
   // Queues a job; returns once Redis has acknowledged it (fsynced with
   // appendfsync always). False if the id exists.
   net::awaitable<bool> submit(const std::string& id, const std::string& params,
@@ -146,8 +149,15 @@ class cluster_queue {
 
   // Named scripts (P scripts: HASH name → source; P scripts:version: raised by every
   // change). The version alone, and every script with the version they belong to.
-  net::awaitable<std::int64_t> scripts_version();
-  net::awaitable<std::pair<std::int64_t, std::map<std::string, std::string>>> all_scripts();
+  // The counter restarts at 0 when Redis loses its data; the generation (set by
+  // prepare) changes then, so (generation, counter) never repeats.
+  struct script_version {
+    std::string generation;
+    std::int64_t counter = 0;
+    bool operator==(const script_version&) const = default;
+  };
+  net::awaitable<script_version> scripts_version();
+  net::awaitable<std::pair<script_version, std::map<std::string, std::string>>> all_scripts();
   // Writes (or deletes, with `source` null) one script if it is still what the
   // caller judged its preconditions against (`expected`: null = absent).
   enum class script_write { created, replaced, deleted, conflict, full, missing };
@@ -167,7 +177,8 @@ class cluster_queue {
   net::awaitable<overview> survey(std::size_t limit, std::int64_t now_ms,
                                   std::chrono::milliseconds live);
 
-  // Throws redis_unavailable unless Redis answers a PING now.
+  // Throws redis_unavailable (naming the cause) unless Redis answers now and holds
+  // evald's data set (a generation).
   net::awaitable<void> ping();
 
   const settings& config() const noexcept { return settings_; }

@@ -60,7 +60,7 @@ class redis_job_store final : public job_store {
       j["timeout_ms"] = *er.timeout_ms;
       params = j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
     }
-    bool unavailable = false;
+    std::optional<std::string> unavailable;
     try {
       auto& queue = node_.queue(w_);
       if (plan) {
@@ -69,11 +69,11 @@ class redis_job_store final : public job_store {
       } else {
         co_await queue.submit(id, params, now_ms());
       }
-    } catch (const redis_unavailable&) {
-      unavailable = true;
+    } catch (const redis_unavailable& e) {
+      unavailable = e.what();
     }
     if (unavailable) {
-      throw store_unavailable();
+      throw store_unavailable(*unavailable);
     }
     co_return id;
   }
@@ -82,8 +82,11 @@ class redis_job_store final : public job_store {
     std::optional<cluster_job> j;
     try {
       j = co_await node_.queue(w_).get(id);
-    } catch (const redis_unavailable&) {
-      throw store_unavailable();
+    } catch (const redis_unavailable& e) {
+      throw store_unavailable(e.what());
+    }
+    if (!j) {
+      throw_if_lost(id);
     }
     co_return j ? std::optional<job_view>(view_of(std::move(*j))) : std::nullopt;
   }
@@ -99,8 +102,8 @@ class redis_job_store final : public job_store {
       if (outcome == cluster_queue::cancel_result::finished) {
         co_await queue.remove(id);  // as the memory store: its result is freed now
       }
-    } catch (const redis_unavailable&) {
-      throw store_unavailable();
+    } catch (const redis_unavailable& e) {
+      throw store_unavailable(e.what());
     }
     co_return j ? std::optional<job_view>(view_of(std::move(*j))) : std::nullopt;
   }
@@ -111,8 +114,8 @@ class redis_job_store final : public job_store {
       for (auto& j : co_await node_.queue(w_).newest(limit)) {
         out.push_back(view_of(std::move(j)));
       }
-    } catch (const redis_unavailable&) {
-      throw store_unavailable();
+    } catch (const redis_unavailable& e) {
+      throw store_unavailable(e.what());
     }
     co_return out;
   }
@@ -134,6 +137,16 @@ class redis_job_store final : public job_store {
   }
 
  private:
+  // A job Redis does not have, after Redis lost its data: a 404 that says so.
+  void throw_if_lost(const std::string& id) const {
+    if (const auto at = node_.data_lost_at(); at != 0) {
+      throw http_error(http::status::not_found, "not_found",
+                       "no job " + id + ": the cluster store (Redis) lost its data at " +
+                           std::to_string(at / 1000) +
+                           " (unix time); jobs launched before then are gone");
+    }
+  }
+
   cluster_node& node_;
   const worker& w_;
   const config::settings& settings_;
@@ -149,14 +162,14 @@ class redis_script_store final : public script_store {
       : node_(node), w_(w), max_(max) {}
 
   net::awaitable<std::shared_ptr<const script_catalog>> current() override {
-    bool unavailable = false;
+    std::optional<std::string> unavailable;
     try {
       co_await node_.sync_scripts(w_);
-    } catch (const redis_unavailable&) {
-      unavailable = true;
+    } catch (const redis_unavailable& e) {
+      unavailable = e.what();
     }
     if (unavailable) {
-      throw store_unavailable();
+      throw store_unavailable(*unavailable);
     }
     co_return node_.scripts().snapshot();
   }
@@ -164,7 +177,7 @@ class redis_script_store final : public script_store {
   net::awaitable<write_result> write(const std::string& name, std::optional<std::string> source,
                                      const condition& when) override {
     cluster_queue::script_write outcome{};
-    bool unavailable = false;
+    std::optional<std::string> unavailable;
     bool refused = false;
     try {
       co_await node_.sync_scripts(w_);
@@ -182,11 +195,11 @@ class redis_script_store final : public script_store {
         outcome = co_await node_.queue(w_).write_script(name, expected, source, max_);
         co_await node_.sync_scripts(w_);
       }
-    } catch (const redis_unavailable&) {
-      unavailable = true;
+    } catch (const redis_unavailable& e) {
+      unavailable = e.what();
     }
     if (unavailable) {
-      throw store_unavailable();
+      throw store_unavailable(*unavailable);
     }
     if (refused) {
       co_return write_result::precondition_failed;
@@ -231,14 +244,14 @@ class redis_backend final : public backend {
   script_store& scripts(const worker& w) override { return *scripts_by_worker_.at(w.index()); }
 
   net::awaitable<std::string> ready(const worker& w) override {
-    bool unavailable = false;
+    std::optional<std::string> unavailable;
     try {
       co_await node_.queue(w).ping();
-    } catch (const std::exception&) {
-      unavailable = true;
+    } catch (const std::exception& e) {
+      unavailable = e.what();
     }
     if (unavailable) {
-      throw store_unavailable();
+      throw store_unavailable(*unavailable);
     }
     co_return nlohmann::ordered_json{
         {"status", "ready"}, {"cluster", "connected"}, {"node", node_.node_id()}}

@@ -192,6 +192,40 @@ void redis_connection::connect() {
   hook_add_write(this);
 }
 
+const char* name(redis_problem p) noexcept {
+  switch (p) {
+    case redis_problem::unreachable:
+      return "unreachable";
+    case redis_problem::auth:
+      return "auth";
+    case redis_problem::out_of_memory:
+      return "out_of_memory";
+    case redis_problem::lost_data:
+      return "lost_data";
+  }
+  return "unreachable";
+}
+
+std::optional<redis_unavailable> unavailable_from_reply(const std::string& error) {
+  const auto starts = [&error](std::string_view prefix) { return error.starts_with(prefix); };
+  if (starts("NOAUTH") || starts("WRONGPASS") || starts("NOPERM") ||
+      error.find("AUTH") != std::string::npos) {
+    return redis_unavailable(
+        "Redis refused evald's credentials (cluster.password): " + error.substr(0, 120),
+        redis_problem::auth);
+  }
+  if (starts("OOM") || error.find("OOM command not allowed") != std::string::npos) {
+    return redis_unavailable("Redis is out of memory (maxmemory reached with noeviction)",
+                             redis_problem::out_of_memory);
+  }
+  if (starts("NOGROUP")) {
+    return redis_unavailable(
+        "Redis has lost evald's queue (restarted empty or flushed); it is being recreated",
+        redis_problem::lost_data);
+  }
+  return std::nullopt;
+}
+
 void redis_connection::schedule_reconnect() {
   if (state_ == state::closed) {
     return;

@@ -33,10 +33,23 @@ struct redis_reply {
   bool is_nil() const noexcept { return type == kind::nil; }
 };
 
-// Redis could not be reached or did not answer in time.
+// Why Redis cannot take a command now, for clients, /readyz, /metrics and systemd.
+enum class redis_problem : std::uint8_t { unreachable, auth, out_of_memory, lost_data };
+const char* name(redis_problem p) noexcept;  // "unreachable", "auth", "out_of_memory", ...
+
+// Redis could not be reached, did not answer in time, refused our credentials or is
+// out of memory: what() names the cause (never a secret).
 struct redis_unavailable : std::runtime_error {
-  using std::runtime_error::runtime_error;
+  explicit redis_unavailable(const std::string& what,
+                             redis_problem why = redis_problem::unreachable)
+      : std::runtime_error(what), problem(why) {}
+  redis_problem problem;
 };
+
+// An error reply that means Redis cannot take commands now (NOAUTH, WRONGPASS, OOM,
+// NOGROUP after a data loss) as redis_unavailable naming the cause; nullopt for any
+// other error.
+std::optional<redis_unavailable> unavailable_from_reply(const std::string& error);
 
 struct redis_endpoint {
   std::string host;  // an IPv4 or IPv6 literal; empty when unix_path is set

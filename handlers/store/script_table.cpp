@@ -51,7 +51,7 @@ script_store::write_result script_table::write(const std::string& name,
   return !fresh ? result::deleted : existed ? result::replaced : result::created;
 }
 
-bool script_table::replace_all(std::int64_t version,
+bool script_table::replace_all(const std::string& generation, std::int64_t version,
                                const std::map<std::string, std::string>& sources) {
   auto fresh = std::make_shared<script_catalog>();
   for (const auto& [name, source] : sources) {
@@ -60,7 +60,7 @@ bool script_table::replace_all(std::int64_t version,
                            script_etag(name, source), std::chrono::system_clock::now()});
   }
   const std::lock_guard lock(mutex_);
-  if (version <= version_) {
+  if (generation == generation_ && version <= version_) {
     return false;  // another worker applied this version or a newer one
   }
   for (auto& [name, e] : fresh->entries) {
@@ -70,13 +70,14 @@ bool script_table::replace_all(std::int64_t version,
     }
   }
   catalog_ = std::move(fresh);
+  generation_ = generation;
   version_ = version;
   return true;
 }
 
-std::int64_t script_table::version() const {
+std::pair<std::string, std::int64_t> script_table::version() const {
   const std::lock_guard lock(mutex_);
-  return version_;
+  return {generation_, version_};
 }
 
 }  // namespace evald

@@ -5,6 +5,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "handlers/store/script_store.hpp"
 
@@ -19,14 +20,17 @@ class script_table {
   script_store::write_result write(const std::string& name, std::optional<std::string> source,
                                    const script_store::condition& when, std::uint32_t max);
 
-  // The Redis mirror: replaces every entry with `sources` (name → source) if
-  // `version` is newer than the table's; returns whether it did.
-  bool replace_all(std::int64_t version, const std::map<std::string, std::string>& sources);
-  std::int64_t version() const;
+  // The Redis mirror: replaces every entry with `sources` (name → source) if they
+  // belong to another data set (`generation`: Redis lost its data since) or to a newer
+  // `version` of this one; returns whether it did.
+  bool replace_all(const std::string& generation, std::int64_t version,
+                   const std::map<std::string, std::string>& sources);
+  std::pair<std::string, std::int64_t> version() const;  // (generation, version)
 
  private:
   mutable std::mutex mutex_;
   std::shared_ptr<const script_catalog> catalog_ = std::make_shared<const script_catalog>();
+  std::string generation_;
   std::int64_t version_ = -1;
 };
 

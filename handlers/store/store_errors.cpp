@@ -9,6 +9,13 @@ http_error store_unavailable() {
   return e;
 }
 
+http_error store_unavailable(const std::string& cause) {
+  http_error e(http::status::service_unavailable, "cluster_unavailable",
+               "the cluster store (Redis) is unavailable: " + cause + "; retry later");
+  e.retry_after = "1";
+  return e;
+}
+
 http_error job_store_full() {
   http_error e(http::status::service_unavailable, "too_many_jobs",
                "the job store is full (jobs.max jobs, or jobs.max_results_size bytes of "

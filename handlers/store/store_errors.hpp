@@ -6,6 +6,8 @@ namespace evald {
 // A backend could not reach its engine (Redis): 503 with Retry-After, the one error
 // every store throws for it.
 http_error store_unavailable();
+// The same, naming why (e.g. "Redis refused evald's credentials"; never a secret).
+http_error store_unavailable(const std::string& cause);
 
 // The job store holds as much as it may: 503 with Retry-After.
 http_error job_store_full();

@@ -11,6 +11,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -100,12 +101,13 @@ class Cluster : public ::testing::Test {
   // By default a job runs whole (the fence tests follow one owner); the split tests
   // set their own thresholds.
   evald_process& add_node(const std::string& name,
-                          const std::string& cluster_extra = R"(,"split_time":"0s")") {
+                          const std::string& cluster_extra = R"(,"split_time":"0s")",
+                          const std::string& heartbeat = "200ms") {
     evald_process::options o;
     o.threads = 1;
     o.config_json = R"({"limits":{"max_eval_time":"5m"},"cluster":{"redis":")" + redis_->url() +
-                    R"(","lease":"1500ms","heartbeat":"200ms","command_timeout":"1s")" +
-                    cluster_extra + "}}";
+                    R"(","lease":"1500ms","heartbeat":")" + heartbeat +
+                    R"(","command_timeout":"1s")" + cluster_extra + "}}";
     o.args = {"--node-id", name};
     nodes_.push_back(std::make_unique<evald_process>(o));
     names_.push_back(name);
@@ -669,4 +671,120 @@ TEST_F(Cluster, APartitionedNodeLosesItsJobAndCannotWriteWhenItComesBack) {
       std::chrono::seconds(30)));
   EXPECT_EQ(redis_->cli({"LLEN", key + ":finishes"}), "1");
   inner.reset();
+}
+
+// Redis restarted empty (here: FLUSHALL, the same for evald): every node recreates the
+// queue at once instead of failing forever, /readyz says why until then, a job whose
+// data is gone is a 404 saying so, and the named scripts are Redis's again (an old
+// mirror would keep serving the lost source, and answer 412 to a new PUT).
+TEST_F(Cluster, ARedisThatLostItsDataIsNoticedAndTheQueueRecreated) {
+  auto& a = add_node("node-a");
+  auto& b = add_node("node-b");
+  ASSERT_EQ(send(a.port(), "PUT", "/scripts/scale", "return input * 2").status, 201);
+  const std::string old_job = launch(a.port(), R"({"workload":"prime","n":"97"})");
+  ASSERT_EQ(wait_done(b.port(), old_job, std::chrono::seconds(30)).value("status", ""), "done");
+  EXPECT_EQ(redis_->cli({"FLUSHALL"}), "OK");
+  const auto flushed = std::chrono::steady_clock::now();
+  EXPECT_TRUE(eventually([&] { return send(a.port(), "GET", "/readyz").status == 200; },
+                         std::chrono::seconds(10)))
+      << send(a.port(), "GET", "/readyz").body;
+  const auto ready_after = std::chrono::steady_clock::now() - flushed;
+  http_response gone;
+  EXPECT_TRUE(eventually(
+      [&] {
+        gone = send(b.port(), "GET", "/jobs/" + old_job);
+        return gone.status == 404 && gone.body.find("lost its data") != std::string::npos;
+      },
+      std::chrono::seconds(5)))
+      << gone.status << " " << gone.body;
+  EXPECT_EQ(send(b.port(), "GET", "/scripts/scale").status, 404) << "the mirror follows Redis";
+  EXPECT_EQ(send(b.port(), "PUT", "/scripts/scale", "return input * 3").status, 201);
+  const auto r =
+      send(a.port(), "POST", "/eval", R"({"workload":"script","script":"scale","input":5})");
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(json::parse(r.body).value("result", 0), 15) << r.body;
+  const std::string fresh = launch(b.port(), R"({"workload":"factor","n":"360"})");
+  EXPECT_EQ(wait_done(a.port(), fresh, std::chrono::seconds(30)).value("status", ""), "done");
+  std::printf("ready again %lld ms after FLUSHALL\n",
+              static_cast<long long>(
+                  std::chrono::duration_cast<std::chrono::milliseconds>(ready_after).count()));
+}
+
+// A wrong password and a Redis out of memory are 503s that name the cause (never a
+// secret), on the launch, on /readyz and in /metrics; not an opaque 500.
+TEST_F(Cluster, RedisRefusalsAre503sThatNameTheCause) {
+  redis_->cli({"CONFIG", "SET", "requirepass", "right-one"});
+  auto& a = add_node("node-a", R"(,"split_time":"0s","password":"wrong-one")");
+  const auto launched = send(a.port(), "POST", "/eval-launch", R"({"workload":"prime","n":"7"})");
+  EXPECT_EQ(launched.status, 503) << launched.body;
+  EXPECT_NE(launched.body.find("credentials"), std::string::npos) << launched.body;
+  EXPECT_EQ(launched.body.find("wrong-one"), std::string::npos) << "no secret in the answer";
+  const auto ready = send(a.port(), "GET", "/readyz");
+  EXPECT_EQ(ready.status, 503);
+  EXPECT_NE(ready.body.find("credentials"), std::string::npos) << ready.body;
+  EXPECT_TRUE(eventually(
+      [&] {
+        return scrape_metrics(a.port()).count(R"(evald_cluster_store_problem{reason="auth"})") &&
+               scrape_metrics(a.port()).at(R"(evald_cluster_store_problem{reason="auth"})") >= 1;
+      },
+      std::chrono::seconds(10)));
+  a.stop();
+  redis_->cli({"-a", "right-one", "CONFIG", "SET", "requirepass", ""});
+  // Out of memory (noeviction): the submit is refused by Redis, and the client is told.
+  auto& b = add_node("node-b");
+  EXPECT_TRUE(eventually([&] { return send(b.port(), "GET", "/readyz").status == 200; },
+                         std::chrono::seconds(10)));
+  redis_->cli({"CONFIG", "SET", "maxmemory-policy", "noeviction"});
+  redis_->cli({"CONFIG", "SET", "maxmemory", "1"});
+  const auto full = send(b.port(), "POST", "/eval-launch", R"({"workload":"prime","n":"7"})");
+  EXPECT_EQ(full.status, 503) << full.body;
+  EXPECT_NE(full.body.find("out of memory"), std::string::npos) << full.body;
+  redis_->cli({"CONFIG", "SET", "maxmemory", "0"});
+  const std::string id = launch(b.port(), R"({"workload":"prime","n":"7"})");
+  EXPECT_EQ(wait_done(b.port(), id, std::chrono::seconds(30)).value("status", ""), "done");
+}
+
+// Redis away for twice the lease while ten jobs run: each stays with its node, which
+// writes its result once Redis is back; no other node (an idle third one included)
+// claims and re-runs it (the reclaimers wait one lease after Redis returns; the
+// owners renew at once).
+TEST_F(Cluster, ARedisOutageLongerThanTheLeaseRunsNoJobTwice) {
+  // A heartbeat of 750 ms (half the lease): after the outage, an owner renews up to that
+  // long after its link is back, while a claimer looks every 500 ms (a third of the lease).
+  const std::string extra = R"(,"split_time":"0s","jobs_per_worker":5)";
+  auto& a = add_node("node-a", extra, "750ms");
+  auto& b = add_node("node-b", extra, "750ms");
+  const std::string prime = long_prime(a.port());
+  std::vector<std::string> ids;
+  for (int i = 0; i < 10; ++i) {
+    ids.push_back(launch_trial(i % 2 == 0 ? a.port() : b.port(), prime));
+  }
+  std::map<std::string, std::string> owners;
+  for (const auto& id : ids) {
+    owners[id] = running_owner(a.port(), id);
+    ASSERT_FALSE(owners[id].empty()) << "job " << id << " never ran";
+  }
+  // An idle node, free to claim any job whose lease looks expired.
+  auto& c = add_node("node-c", extra, "750ms");
+  EXPECT_TRUE(eventually([&] { return send(c.port(), "GET", "/readyz").status == 200; },
+                         std::chrono::seconds(10)));
+  redis_->kill9();
+  // The outage itself is the test's input: twice the lease (1.5 s here); Redis comes
+  // back from its AOF, and every node has to reconnect.
+  const auto back_at = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+  EXPECT_TRUE(eventually([&] { return send(b.port(), "GET", "/readyz").status == 503; },
+                         std::chrono::seconds(10)))
+      << "node b sees the outage";
+  while (std::chrono::steady_clock::now() < back_at) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  redis_->restart();
+  for (const auto& id : ids) {
+    const json done = wait_done(b.port(), id, std::chrono::seconds(240));
+    EXPECT_EQ(done.value("status", ""), "done") << done.dump();
+    EXPECT_EQ(done.value("node", ""), owners[id]) << "written by its first node";
+    const std::string key = "evald:job:{" + id + "}";
+    EXPECT_EQ(redis_->cli({"HGET", key, "epoch"}), "1") << "never claimed by another node";
+    EXPECT_EQ(redis_->cli({"LLEN", key + ":finishes"}), "1");
+  }
 }
