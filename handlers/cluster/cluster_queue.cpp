@@ -14,14 +14,39 @@ constexpr const char* group = "workers";
 
 // Each script runs atomically in Redis. KEYS and ARGV are documented above each.
 
-// KEYS: job, stream, index. ARGV: id, params, submitted_ms.
+// Idempotency keys, shared by both submit scripts: P idempotency:{key} holds the id of
+// the job the key launched, for as long as that job is kept (its TTL is the job's).
+// A launch with a key held for a job that exists replays it, or is refused when its
+// params differ; a key whose job is gone is free again.
+constexpr const char* idempotency_lua = R"(
+local function replay(keyed, job_prefix, params)
+  if keyed == '' then return nil end
+  local prev = redis.call('GET', keyed)
+  if not prev then return nil end
+  local job = job_prefix .. prev .. '}'
+  if redis.call('EXISTS', job) == 0 then return nil end
+  if redis.call('HGET', job, 'params') ~= params then return {'reused'} end
+  return {'replayed', prev, redis.call('HGET', job, 'status')}
+end
+local function remember(keyed, job, id)
+  if keyed == '' then return end
+  redis.call('SET', keyed, id)
+  redis.call('HSET', job, 'keyed', keyed)
+end
+)";
+
+// KEYS: job, stream, index. ARGV: id, params, submitted_ms, idempotency key ("" for
+// none), job key prefix.
 constexpr const char* submit_lua = R"(
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+local replayed = replay(ARGV[4], ARGV[5], ARGV[2])
+if replayed then return replayed end
+if redis.call('EXISTS', KEYS[1]) == 1 then return {'exists'} end
 redis.call('HSET', KEYS[1], 'id', ARGV[1], 'status', 'queued', 'params', ARGV[2],
            'submitted', ARGV[3], 'epoch', 0, 'progress', 0)
+remember(ARGV[4], KEYS[1], ARGV[1])
 redis.call('XADD', KEYS[2], '*', 'id', ARGV[1])
 redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
-return 1)";
+return {'new'})";
 
 // A final write shared by the scripts below (defined in each: scripts cannot share).
 constexpr const char* final_write_lua = R"(
@@ -31,10 +56,20 @@ local function final_write(job, finishes, status, result, now, ttl, mark)
   redis.call('RPUSH', finishes, mark)
   redis.call('PEXPIRE', job, ttl)
   redis.call('PEXPIRE', finishes, ttl)
+  local keyed = redis.call('HGET', job, 'keyed')
+  if keyed and redis.call('GET', keyed) == redis.call('HGET', job, 'id') then
+    redis.call('PEXPIRE', keyed, ttl)
+  end
   -- A split job's own keys (named from the job's: one Redis, not a Redis Cluster).
   for _, s in ipairs({':parts', ':results', ':epochs', ':nodes', ':workers'}) do
     redis.call('PEXPIRE', job .. s, ttl)
   end
+end
+local function expire_now(job, finishes, now, ttl)
+  final_write(job, finishes, 'expired',
+    '{"error":{"status":504,"code":"deadline_exceeded","message":"the job ran past its ' ..
+    'deadline (timeout_ms from its first part\'s start, capped by limits.max_eval_time) ' ..
+    'before all its parts ran"}}', now, ttl, 'deadline')
 end
 local function drop_entry(stream, entry)
   redis.call('XACK', stream, 'workers', entry)
@@ -43,17 +78,21 @@ end
 )";
 
 // KEYS: job, stream, index, parts. ARGV: id, params, submitted_ms, kind, head,
-// deadline_ms, then every part's body.
+// timeout_ms, idempotency key ("" for none), job key prefix, then every part's body.
+// The deadline is set when the first part starts: timeout_ms from then.
 constexpr const char* submit_split_lua = R"(
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-local count = #ARGV - 6
+local replayed = replay(ARGV[7], ARGV[8], ARGV[2])
+if replayed then return replayed end
+if redis.call('EXISTS', KEYS[1]) == 1 then return {'exists'} end
+local count = #ARGV - 8
 redis.call('HSET', KEYS[1], 'id', ARGV[1], 'status', 'queued', 'params', ARGV[2],
            'submitted', ARGV[3], 'epoch', 0, 'progress', 0, 'split', ARGV[4], 'head', ARGV[5],
-           'deadline', ARGV[6], 'parts', count, 'limit', count, 'done', 0)
-for k = 0, count - 1 do redis.call('HSET', KEYS[4], k, ARGV[7 + k]) end
+           'timeout', ARGV[6], 'parts', count, 'limit', count, 'done', 0)
+remember(ARGV[7], KEYS[1], ARGV[1])
+for k = 0, count - 1 do redis.call('HSET', KEYS[4], k, ARGV[9 + k]) end
 for k = 0, count - 1 do redis.call('XADD', KEYS[2], '*', 'id', ARGV[1], 'part', k) end
 redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
-return 1)";
+return {'new'})";
 
 // KEYS: job, stream, finishes, parts, results, epochs, nodes, workers.
 // ARGV: entry, node, part, max_deliveries, now_ms, ttl_ms, worker label.
@@ -70,10 +109,7 @@ if redis.call('HGET', KEYS[1], 'cancel') == '1' then
 end
 local deadline = tonumber(redis.call('HGET', KEYS[1], 'deadline') or '0')
 if deadline > 0 and tonumber(ARGV[5]) >= deadline then
-  final_write(KEYS[1], KEYS[3], 'expired',
-    '{"error":{"status":504,"code":"deadline_exceeded","message":"the job ran past its ' ..
-    'deadline (timeout_ms, capped by limits.max_eval_time) before all its parts ran"}}',
-    ARGV[5], ARGV[6], 'deadline')
+  expire_now(KEYS[1], KEYS[3], ARGV[5], ARGV[6])
   drop_entry(KEYS[2], ARGV[1]) return {'skip', 0, 0}
 end
 if tonumber(ARGV[3]) >= tonumber(redis.call('HGET', KEYS[1], 'limit')) or
@@ -90,6 +126,13 @@ if deliveries > tonumber(ARGV[4]) then
     ARGV[4] .. '): every node running it stopped before it ended"}}', ARGV[5], ARGV[6], 'dead')
   drop_entry(KEYS[2], ARGV[1]) return {'dead', 0, deliveries}
 end
+local timeout = tonumber(redis.call('HGET', KEYS[1], 'timeout') or '0')
+if deadline == 0 and timeout > 0 then
+  -- The first part to start: the job's time runs from now (queueing and outages
+  -- before it do not count).
+  deadline = tonumber(ARGV[5]) + timeout
+  redis.call('HSET', KEYS[1], 'deadline', deadline)
+end
 local epoch = redis.call('HINCRBY', KEYS[6], ARGV[3], 1)
 redis.call('HSET', KEYS[1], 'status', 'running', 'owner', ARGV[2])
 redis.call('HSETNX', KEYS[1], 'started', ARGV[5])
@@ -97,6 +140,16 @@ redis.call('SADD', KEYS[7], ARGV[2])
 redis.call('SADD', KEYS[8], ARGV[7])
 return {'run', epoch, deliveries, redis.call('HGET', KEYS[4], ARGV[3]),
         redis.call('HGET', KEYS[1], 'split'), tostring(deadline)})";
+
+// KEYS: job, finishes. ARGV: now_ms, ttl_ms. A split job past its deadline ends
+// expired now, whoever asks, instead of when its next part starts or ends.
+constexpr const char* expire_lua = R"(
+local status = redis.call('HGET', KEYS[1], 'status')
+if status ~= 'queued' and status ~= 'running' then return 'no' end
+local deadline = tonumber(redis.call('HGET', KEYS[1], 'deadline') or '0')
+if deadline == 0 or tonumber(ARGV[1]) < deadline then return 'no' end
+expire_now(KEYS[1], KEYS[2], ARGV[1], ARGV[2])
+return 'expired')";
 
 // KEYS: job, stream, epochs. ARGV: entry, node, part, epoch.
 constexpr const char* part_beat_lua = R"(
@@ -501,26 +554,57 @@ net::awaitable<std::string> cluster_queue::prepare() {
   co_return r.str;
 }
 
-net::awaitable<bool> cluster_queue::submit(const std::string& id, const std::string& params,
-                                           std::int64_t now_ms) {
-  const auto r = co_await script(
-      submit_lua, redis_args(job_key(id), settings_.prefix + "jobs", settings_.prefix + "index"),
-      redis_args(id, params, std::to_string(now_ms)));
-  co_return r.integer == 1;
+std::string cluster_queue::keyed_key(const std::string& idempotency_key) const {
+  return idempotency_key.empty() ? std::string()
+                                 : settings_.prefix + "idempotency:" + idempotency_key;
 }
 
-net::awaitable<bool> cluster_queue::submit_split(const std::string& id, const std::string& params,
-                                                 std::int64_t now_ms, const std::string& kind,
-                                                 const std::string& head, std::int64_t deadline_ms,
-                                                 const std::vector<std::string>& parts) {
-  auto args =
-      redis_args(id, params, std::to_string(now_ms), kind, head, std::to_string(deadline_ms));
+cluster_queue::submit_result cluster_queue::submitted(const redis_reply& r) {
+  throw_if_error(r);
+  submit_result out;
+  const std::string& kind = r.elements.at(0).str;
+  if (kind == "new") {
+    out.what = submit_result::kind::queued;
+  } else if (kind == "replayed") {
+    out.what = submit_result::kind::replayed;
+    out.id = text_of(r.elements.at(1));
+    out.status = text_of(r.elements.at(2));
+  } else if (kind == "reused") {
+    out.what = submit_result::kind::reused;
+  }
+  return out;
+}
+
+net::awaitable<cluster_queue::submit_result> cluster_queue::submit(
+    const std::string& id, const std::string& params, std::int64_t now_ms,
+    const std::string& idempotency_key) {
+  const auto r = co_await script(
+      std::string(idempotency_lua) + submit_lua,
+      redis_args(job_key(id), settings_.prefix + "jobs", settings_.prefix + "index"),
+      redis_args(id, params, std::to_string(now_ms), keyed_key(idempotency_key),
+                 settings_.prefix + "job:{"));
+  co_return submitted(r);
+}
+
+net::awaitable<cluster_queue::submit_result> cluster_queue::submit_split(
+    const std::string& id, const std::string& params, std::int64_t now_ms, const std::string& kind,
+    const std::string& head, std::int64_t timeout_ms, const std::vector<std::string>& parts,
+    const std::string& idempotency_key) {
+  auto args = redis_args(id, params, std::to_string(now_ms), kind, head, std::to_string(timeout_ms),
+                         keyed_key(idempotency_key), settings_.prefix + "job:{");
   args.insert(args.end(), parts.begin(), parts.end());
-  const auto r = co_await script(submit_split_lua,
+  const auto r = co_await script(std::string(idempotency_lua) + submit_split_lua,
                                  redis_args(job_key(id), settings_.prefix + "jobs",
                                             settings_.prefix + "index", job_key(id) + ":parts"),
                                  std::move(args));
-  co_return r.integer == 1;
+  co_return submitted(r);
+}
+
+net::awaitable<bool> cluster_queue::expire_if_late(const std::string& id, std::int64_t now_ms) {
+  const auto r = co_await script(std::string(final_write_lua) + expire_lua,
+                                 redis_args(job_key(id), job_key(id) + ":finishes"),
+                                 redis_args(std::to_string(now_ms), ms(settings_.job_ttl)));
+  co_return r.str == "expired";
 }
 
 net::awaitable<std::optional<cluster_queue::delivery>> cluster_queue::fetch(
@@ -740,6 +824,8 @@ net::awaitable<std::optional<cluster_job>> cluster_queue::get(const std::string&
       j.parts = to_int(v);
     } else if (k == "done") {
       j.parts_done = to_int(v);
+    } else if (k == "deadline") {
+      j.deadline_ms = to_int(v);
     }
   }
   if (j.parts > 0) {

@@ -18,12 +18,15 @@
 // Keys (prefix P, "evald:" by default; one job's keys share a hash tag):
 //   P jobs                STREAM  entries {id}; group "workers", consumer = node id
 //   P job:{id}            HASH    id status params submitted started finished progress
-//                                 result owner epoch cancel deliveries
+//                                 result owner epoch cancel deliveries keyed
 //   P job:{id}:finishes   LIST    one element per accepted final write (an audit)
 //   P index               ZSET    ids by submission time (GET /jobs, newest first)
+//   P idempotency:{key}   STRING  the id of the job launched with this Idempotency-Key
+//                                 (expires with the job)
 //   P nodes               ZSET    node ids by their last announcement (once a second)
 // A job split into parts (one big job across nodes, cluster_split.hpp) also has
-//   P job:{id}            + split head deadline parts limit done (limit: the parts
+//   P job:{id}            + split head timeout deadline parts limit done (deadline:
+//                           set when the first part starts; limit: the parts
 //                           still needed; a trial part that finds a factor lowers it)
 //   P job:{id}:parts      HASH    part number → the part's body
 //   P job:{id}:results    HASH    part number → its result (written once)
@@ -52,6 +55,7 @@ struct cluster_job {
   std::int64_t parts = 0;  // a split job: its part count (0: run whole)
   std::int64_t parts_done = 0;
   std::vector<std::string> nodes;  // a split job: the nodes that ran its parts
+  std::int64_t deadline_ms = 0;    // a split job once a part started (unix ms), else 0
 };
 
 class cluster_queue {
@@ -94,15 +98,27 @@ class cluster_queue {
   net::awaitable<std::string> prepare();
   // The data set's generation now ("" when Redis has none: it lost its data).
   net::awaitable<std::string> generation();
+  // What a submit did: queued the job; found the job an idempotency key launched
+  // (its id and status; nothing queued); refused a key sent with other params; or
+  // found the id taken.
+  struct submit_result {
+    enum class kind { queued, replayed, reused, exists } what = kind::exists;
+    std::string id;
+    std::string status;
+  };
   // Queues a job; returns once Redis has acknowledged it (fsynced with
-  // appendfsync always). False if the id exists.
-  net::awaitable<bool> submit(const std::string& id, const std::string& params,
-                              std::int64_t now_ms);
-  // Queues a job split into parts (every part an entry any node may take).
-  net::awaitable<bool> submit_split(const std::string& id, const std::string& params,
-                                    std::int64_t now_ms, const std::string& kind,
-                                    const std::string& head, std::int64_t deadline_ms,
-                                    const std::vector<std::string>& parts);
+  // appendfsync always). Atomic with the idempotency key's check ("" for none).
+  net::awaitable<submit_result> submit(const std::string& id, const std::string& params,
+                                       std::int64_t now_ms, const std::string& idempotency_key);
+  // Queues a job split into parts (every part an entry any node may take). Its
+  // deadline is `timeout_ms` from when its first part starts.
+  net::awaitable<submit_result> submit_split(const std::string& id, const std::string& params,
+                                             std::int64_t now_ms, const std::string& kind,
+                                             const std::string& head, std::int64_t timeout_ms,
+                                             const std::vector<std::string>& parts,
+                                             const std::string& idempotency_key);
+  // A split job past its deadline and not ended yet ends expired now; true if so.
+  net::awaitable<bool> expire_if_late(const std::string& id, std::int64_t now_ms);
   // A new entry for this node, waiting up to `block` (use a connection of its own:
   // the wait holds it). Nothing within the wait: nullopt.
   static net::awaitable<std::optional<delivery>> fetch(redis_connection& blocking,
@@ -183,6 +199,8 @@ class cluster_queue {
 
   const settings& config() const noexcept { return settings_; }
   std::string job_key(const std::string& id) const;
+  std::string keyed_key(const std::string& idempotency_key) const;
+  static submit_result submitted(const redis_reply& r);
 
  private:
   net::awaitable<redis_reply> script(const std::string& body, std::vector<std::string> keys,

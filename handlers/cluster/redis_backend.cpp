@@ -44,15 +44,14 @@ class redis_job_store final : public job_store {
                   survey_cache& survey)
       : node_(node), w_(w), settings_(settings), survey_(survey) {}
 
-  net::awaitable<std::string> submit(job_launch launch) override {
+  net::awaitable<job_submitted> submit(job_launch launch) override {
     // 202 only once Redis has acknowledged the job; any node may run it.
     const std::string id = random_job_id();
     const eval_request& er = launch.request;
     const auto plan = plan_split(er, launch.body, settings_);
-    // A split job's deadline is the job's, over all its parts.
+    // A split job's time is the job's, over all its parts, from its first part's start.
     const auto cap = static_cast<std::uint64_t>(settings_.limits.max_eval_time.count());
-    const auto deadline =
-        now_ms() + static_cast<std::int64_t>(std::min(er.timeout_ms.value_or(cap), cap));
+    const auto timeout = static_cast<std::int64_t>(std::min(er.timeout_ms.value_or(cap), cap));
     // The node that runs it parses the body again: a ?timeout_ms= goes into it.
     std::string params(launch.body);
     if (launch.timeout_from_query && er.timeout_ms) {
@@ -61,13 +60,14 @@ class redis_job_store final : public job_store {
       params = j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
     }
     std::optional<std::string> unavailable;
+    cluster_queue::submit_result r;
     try {
       auto& queue = node_.queue(w_);
       if (plan) {
-        co_await queue.submit_split(id, params, now_ms(), plan->kind, plan->head, deadline,
-                                    plan->parts);
+        r = co_await queue.submit_split(id, params, now_ms(), plan->kind, plan->head, timeout,
+                                        plan->parts, launch.idempotency_key);
       } else {
-        co_await queue.submit(id, params, now_ms());
+        r = co_await queue.submit(id, params, now_ms(), launch.idempotency_key);
       }
     } catch (const redis_unavailable& e) {
       unavailable = e.what();
@@ -75,13 +75,33 @@ class redis_job_store final : public job_store {
     if (unavailable) {
       throw store_unavailable(*unavailable);
     }
-    co_return id;
+    switch (r.what) {
+      case cluster_queue::submit_result::kind::queued:
+        co_return job_submitted{id};
+      case cluster_queue::submit_result::kind::replayed:
+        co_return job_submitted{r.id, true, r.status};
+      case cluster_queue::submit_result::kind::reused:
+        throw idempotency_key_reused();
+      case cluster_queue::submit_result::kind::exists:
+        break;
+    }
+    // 128 random bits met an id in use: never seen, but not a job to hand out twice.
+    throw store_unavailable("a new job id was already in use");
   }
 
   net::awaitable<std::optional<job_view>> get(const std::string& id) override {
     std::optional<cluster_job> j;
     try {
-      j = co_await node_.queue(w_).get(id);
+      auto& queue = node_.queue(w_);
+      j = co_await queue.get(id);
+      // A split job past its deadline shows expired at once, on any node, and stays so.
+      if (j && (j->status == "queued" || j->status == "running") && j->deadline_ms > 0 &&
+          now_ms() >= j->deadline_ms) {
+        const bool expired = co_await queue.expire_if_late(id, now_ms());
+        if (expired) {
+          j = co_await queue.get(id);
+        }
+      }
     } catch (const redis_unavailable& e) {
       throw store_unavailable(e.what());
     }

@@ -8,6 +8,7 @@
 #include "handlers/http/endpoints.hpp"
 #include "handlers/http/eval_input.hpp"
 #include "handlers/http/params.hpp"
+#include "handlers/request/idempotency_key.hpp"
 #include "handlers/store/backend.hpp"
 #include "server/http_error.hpp"
 #include "server/platform.hpp"
@@ -67,6 +68,19 @@ std::string job_id(const request_context& ctx) {
   return id;
 }
 
+// The request's Idempotency-Key ("" for none); sent twice is a mistake, not a choice.
+std::string idempotency_key(const request& req) {
+  const auto [first, last] = req.equal_range("Idempotency-Key");
+  if (first == last) {
+    return {};
+  }
+  if (std::next(first) != last) {
+    throw http_error(http::status::bad_request, "bad_idempotency_key",
+                     "Idempotency-Key was sent more than once; send one key per request");
+  }
+  return parse_idempotency_key(first->value());
+}
+
 }  // namespace
 
 net::awaitable<void> eval_launch(request_context& ctx, response& res, backend& stores) {
@@ -80,12 +94,16 @@ net::awaitable<void> eval_launch(request_context& ctx, response& res, backend& s
     ev.finish(res);
     co_return;
   }
-  job_launch launch{std::move(er), ctx.req.body(), ctx.query.find("timeout_ms") != nullptr};
-  const std::string id = co_await stores.jobs(ctx.owner).submit(std::move(launch));
+  job_launch launch{std::move(er), ctx.req.body(), ctx.query.find("timeout_ms") != nullptr,
+                    idempotency_key(ctx.req)};
+  const job_submitted job = co_await stores.jobs(ctx.owner).submit(std::move(launch));
   res.status = http::status::accepted;
-  const std::string href = "/jobs/" + id;
-  res.body = dump(json{{"id", id}, {"status", "queued"}, {"href", href}});
+  const std::string href = "/jobs/" + job.id;
+  res.body = dump(json{{"id", job.id}, {"status", job.status}, {"href", href}});
   res.add_header("Location", href);
+  if (job.replayed) {
+    res.add_header("Idempotent-Replayed", "true");
+  }
 }
 
 net::awaitable<void> job(request_context& ctx, response& res, backend& stores) {

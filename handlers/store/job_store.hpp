@@ -36,6 +36,16 @@ struct job_launch {
   eval_request request;
   std::string_view body;            // lives until submit() completes
   bool timeout_from_query = false;  // ?timeout_ms= set request.timeout_ms
+  // The client's Idempotency-Key ("" for none): a launch with a key the store holds
+  // returns that job instead of a new one, as long as the store keeps the job.
+  std::string idempotency_key;
+};
+
+// What submit() did: queued a new job, or found the one launched with the same key.
+struct job_submitted {
+  std::string id;
+  bool replayed = false;
+  std::string status = "queued";  // the job's status now (a replay's may be later)
 };
 
 // Jobs by status, for the dashboard and /metrics.
@@ -49,12 +59,15 @@ struct job_overview {
 // Launched jobs (POST /eval-launch, GET/DELETE /jobs/<id>, GET /jobs). One instance
 // per worker, called on that worker's thread only; every call is an awaitable of the
 // worker (the memory store completes without suspending). A store that cannot reach
-// its engine throws store_unavailable (503); a full store throws too_many_jobs (503).
+// its engine throws store_unavailable (503); a full store throws too_many_jobs (503);
+// a key the store holds for a different request throws idempotency_key_reused (422).
 class job_store {
  public:
   virtual ~job_store() = default;
-  // Queues the job; returns its id once the store has it (the 202).
-  virtual net::awaitable<std::string> submit(job_launch launch) = 0;
+  // Queues the job and returns its id once the store has it (the 202). With an
+  // idempotency key the store already holds for the same request (its body and
+  // parameters): that job, replayed, and nothing is queued.
+  virtual net::awaitable<job_submitted> submit(job_launch launch) = 0;
   virtual net::awaitable<std::optional<job_view>> get(const std::string& id) = 0;
   // DELETE: a queued or running job is cancelled (its computation stops at the next
   // slice); a finished one is removed. The job as it was left, or nullopt for none.

@@ -1,5 +1,6 @@
 #include "handlers/store/job_table.hpp"
 
+#include "handlers/store/store_errors.hpp"
 #include "server/platform.hpp"
 
 #include <algorithm>
@@ -37,15 +38,23 @@ const char* job_table::name(state s) {
   return "unknown";
 }
 
+void job_table::forget_locked(std::map<std::string, record>::iterator it) {
+  result_bytes_ -= it->second.info.result.size() + it->second.fingerprint.size();
+  if (!it->second.idempotency_key.empty()) {
+    keyed_.erase(it->second.idempotency_key);
+  }
+  jobs_.erase(it);
+}
+
 void job_table::purge_locked() {
   const auto now = std::chrono::steady_clock::now();
-  std::erase_if(jobs_, [this, now](const auto& kv) {
-    if (kv.second.forget_at > now) {
-      return false;
+  for (auto it = jobs_.begin(); it != jobs_.end();) {
+    const auto next = std::next(it);
+    if (it->second.forget_at <= now) {
+      forget_locked(it);
     }
-    result_bytes_ -= kv.second.info.result.size();
-    return true;
-  });
+    it = next;
+  }
 }
 
 job_table::snapshot job_table::view_locked(const record& r) const {
@@ -69,6 +78,37 @@ std::optional<std::string> job_table::create() {
   r.sequence = ++sequence_;
   jobs_.emplace(id, std::move(r));
   return id;
+}
+
+std::optional<job_table::created> job_table::create(const std::string& key,
+                                                    std::string fingerprint) {
+  if (key.empty()) {
+    auto id = create();
+    return id ? std::optional<created>(created{std::move(*id)}) : std::nullopt;
+  }
+  std::lock_guard lock(mutex_);
+  purge_locked();
+  if (const auto k = keyed_.find(key); k != keyed_.end()) {
+    const record& r = jobs_.at(k->second);
+    if (r.fingerprint != fingerprint) {
+      throw idempotency_key_reused();
+    }
+    return created{r.info.id, true, r.info.status};
+  }
+  if (jobs_.size() >= max_ || result_bytes_ + fingerprint.size() > max_result_bytes_) {
+    return std::nullopt;
+  }
+  std::string id = random_job_id();
+  record r;
+  r.info.id = id;
+  r.info.submitted = std::chrono::system_clock::now();
+  r.sequence = ++sequence_;
+  r.idempotency_key = key;
+  result_bytes_ += fingerprint.size();
+  r.fingerprint = std::move(fingerprint);
+  jobs_.emplace(id, std::move(r));
+  keyed_.emplace(key, id);
+  return created{id};
 }
 
 bool job_table::start(const std::string& id) {
@@ -131,8 +171,7 @@ std::optional<job_table::snapshot> job_table::cancel(const std::string& id) {
   if (it->second.info.status != state::queued && it->second.info.status != state::running) {
     // Finished: removed, its result freed now (a GET then answers 404).
     snapshot last = view_locked(it->second);
-    result_bytes_ -= it->second.info.result.size();
-    jobs_.erase(it);
+    forget_locked(it);
     return last;
   }
   cancel_locked(it->second);

@@ -37,6 +37,16 @@ class job_table {
   // A new queued job with an unguessable id, or nullopt when the store is full (jobs.max
   // jobs, or jobs.max_results_size bytes of results kept).
   std::optional<std::string> create();
+  // The same with an idempotency key: the job this key launched while the table keeps
+  // it (replayed), else a new one that remembers the key and `fingerprint` (the exact
+  // request, kept with the job and counted with the results). Throws
+  // idempotency_key_reused when the key came with a different request.
+  struct created {
+    std::string id;
+    bool replayed = false;
+    state status = state::queued;
+  };
+  std::optional<created> create(const std::string& key, std::string fingerprint);
   // Called by the job's runner. start() returns false if it was cancelled while queued.
   bool start(const std::string& id);
   void set_job(const std::string& id, std::shared_ptr<parallel_job> job);
@@ -64,13 +74,17 @@ class job_table {
     std::shared_ptr<parallel_job> job;
     std::chrono::steady_clock::time_point forget_at = std::chrono::steady_clock::time_point::max();
     std::uint64_t sequence = 0;
+    std::string idempotency_key;  // "" for none
+    std::string fingerprint;      // the request the key was sent with
   };
+  void forget_locked(std::map<std::string, record>::iterator it);
   void purge_locked();
   void cancel_locked(record& r);
   snapshot view_locked(const record& r) const;
 
   std::mutex mutex_;
   std::map<std::string, record> jobs_;
+  std::map<std::string, std::string> keyed_;  // idempotency key → job id
   std::uint64_t sequence_ = 0;
   std::uint32_t max_;
   std::chrono::milliseconds ttl_;

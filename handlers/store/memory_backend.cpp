@@ -55,12 +55,23 @@ class memory_backend::worker_jobs final : public job_store {
   worker_jobs(job_table& table, worker& w, const config::settings& settings)
       : table_(table), w_(w), settings_(settings) {}
 
-  net::awaitable<std::string> submit(job_launch launch) override {
-    const auto id = table_.create();
-    if (!id) {
+  net::awaitable<job_submitted> submit(job_launch launch) override {
+    // A retry must repeat the body and the ?timeout_ms= it came with.
+    std::string fingerprint;
+    if (!launch.idempotency_key.empty()) {
+      fingerprint = launch.body;
+      if (launch.timeout_from_query && launch.request.timeout_ms) {
+        fingerprint += "\n?timeout_ms=" + std::to_string(*launch.request.timeout_ms);
+      }
+    }
+    const auto made = table_.create(launch.idempotency_key, std::move(fingerprint));
+    if (!made) {
       throw job_store_full();
     }
-    net::co_spawn(w_.context(), run_job(table_, w_, settings_, *id, std::move(launch.request)),
+    if (made->replayed) {
+      co_return job_submitted{made->id, true, job_table::name(made->status)};
+    }
+    net::co_spawn(w_.context(), run_job(table_, w_, settings_, made->id, std::move(launch.request)),
                   [](std::exception_ptr e) {
                     if (e) {
                       try {
@@ -70,7 +81,7 @@ class memory_backend::worker_jobs final : public job_store {
                       }
                     }
                   });
-    co_return *id;
+    co_return job_submitted{made->id};
   }
 
   net::awaitable<std::optional<job_view>> get(const std::string& id) override {

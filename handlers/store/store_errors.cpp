@@ -24,4 +24,11 @@ http_error job_store_full() {
   return e;
 }
 
+http_error idempotency_key_reused() {
+  return http_error(http::status::unprocessable_entity, "idempotency_key_reused",
+                    "this Idempotency-Key was sent with a different request (body or "
+                    "parameters); a retry must repeat the request exactly, a new request "
+                    "needs a new key");
+}
+
 }  // namespace evald

@@ -95,14 +95,19 @@ class ClusterQueue : public ::testing::Test {
   net::io_context ctx_{1};
 };
 
+bool queued(const cluster_queue::submit_result& r) {
+  return r.what == cluster_queue::submit_result::kind::queued;
+}
+
 }  // namespace
 
 TEST_F(ClusterQueue, AJobsLife) {
   node a(ctx_, redis_->url(), "node-a");
   run(ctx_, [&]() -> net::awaitable<void> {
     co_await a.ready();
-    EXPECT_TRUE(co_await a.queue.submit("j1", R"({"workload":"prime","n":"97"})", now_ms()));
-    EXPECT_FALSE(co_await a.queue.submit("j1", "{}", now_ms())) << "ids are unique";
+    EXPECT_TRUE(
+        queued(co_await a.queue.submit("j1", R"({"workload":"prime","n":"97"})", now_ms(), "")));
+    EXPECT_FALSE(queued(co_await a.queue.submit("j1", "{}", now_ms(), ""))) << "ids are unique";
     auto job = co_await a.queue.get("j1");
     EXPECT_TRUE(job && job->status == "queued");
     const auto d = co_await a.fetch();
@@ -142,7 +147,7 @@ TEST_F(ClusterQueue, AStaleOwnerCannotRenewOrFinish) {
   run(ctx_, [&]() -> net::awaitable<void> {
     co_await a.ready();
     co_await b.ready();
-    co_await a.queue.submit("j2", "{}", now_ms());
+    co_await a.queue.submit("j2", "{}", now_ms(), "");
     const auto d = co_await a.fetch();
     EXPECT_TRUE(d.has_value());
     if (!d) {
@@ -178,7 +183,7 @@ TEST_F(ClusterQueue, AJobThatKeepsKillingNodesEndsFailed) {
   node a(ctx_, redis_->url(), "node-a", 2);
   run(ctx_, [&]() -> net::awaitable<void> {
     co_await a.ready();
-    co_await a.queue.submit("poison", "{}", now_ms());
+    co_await a.queue.submit("poison", "{}", now_ms(), "");
     auto d = co_await a.fetch();
     EXPECT_EQ((co_await a.queue.start(*d, now_ms())).what, cluster_queue::start_result::kind::run);
     auto again = co_await a.queue.reclaim(std::chrono::milliseconds(0), 8);  // delivery 2
@@ -200,14 +205,14 @@ TEST_F(ClusterQueue, CancelQueuedAndRunning) {
   node a(ctx_, redis_->url(), "node-a");
   run(ctx_, [&]() -> net::awaitable<void> {
     co_await a.ready();
-    co_await a.queue.submit("q", "{}", now_ms());
+    co_await a.queue.submit("q", "{}", now_ms(), "");
     EXPECT_EQ(co_await a.queue.cancel("q", now_ms()), cluster_queue::cancel_result::cancelled);
     EXPECT_EQ((co_await a.queue.get("q"))->status, "cancelled");
     // Its stream entry is skipped (and removed) by whoever fetches it.
     auto d = co_await a.fetch();
     EXPECT_EQ((co_await a.queue.start(*d, now_ms())).what, cluster_queue::start_result::kind::skip);
 
-    co_await a.queue.submit("r", "{}", now_ms());
+    co_await a.queue.submit("r", "{}", now_ms(), "");
     d = co_await a.fetch();
     const auto s = co_await a.queue.start(*d, now_ms());
     EXPECT_EQ(co_await a.queue.cancel("r", now_ms()), cluster_queue::cancel_result::flagged);
@@ -225,7 +230,7 @@ TEST_F(ClusterQueue, NewestFirstAndExpiredJobsLeaveTheIndex) {
   run(ctx_, [&]() -> net::awaitable<void> {
     co_await a.ready();
     for (int i = 0; i < 5; ++i) {
-      co_await a.queue.submit("n" + std::to_string(i), "{}", 1000 + i);
+      co_await a.queue.submit("n" + std::to_string(i), "{}", 1000 + i, "");
     }
     co_await a.commands->exec(redis_args("DEL", "evald:job:{n3}"));  // as if it expired
     const auto list = co_await a.queue.newest(3);
@@ -246,7 +251,7 @@ TEST_F(ClusterQueue, NoAcceptedJobIsLostToKill9OfRedis) {
     run(ctx_, [&]() -> net::awaitable<void> {
       co_await a.ready();
       for (int i = 0; i < 100; ++i) {
-        EXPECT_TRUE(co_await a.queue.submit("k" + std::to_string(i), "{}", now_ms()));
+        EXPECT_TRUE(queued(co_await a.queue.submit("k" + std::to_string(i), "{}", now_ms(), "")));
       }
     });
   }
@@ -269,8 +274,8 @@ TEST_F(ClusterQueue, ASplitJobsPartsRunAnywhereAndTheLowestHitWins) {
     co_await a.ready();
     co_await b.ready();
     const std::vector<std::string> parts{"p0", "p1", "p2", "p3"};
-    EXPECT_TRUE(
-        co_await a.queue.submit_split("s1", "{}", now_ms(), "trial", R"({"n":"77")", 0, parts));
+    EXPECT_TRUE(queued(co_await a.queue.submit_split("s1", "{}", now_ms(), "trial", R"({"n":"77")",
+                                                     0, parts, "")));
     auto job = co_await a.queue.get("s1");
     EXPECT_EQ(job->parts, 4);
     EXPECT_EQ(job->status, "queued");
@@ -327,7 +332,7 @@ TEST_F(ClusterQueue, AMapsPartsAssembleInOrderAndAFailedPartEndsTheJob) {
   run(ctx_, [&]() -> net::awaitable<void> {
     co_await a.ready();
     const std::vector<std::string> two{"x", "y"};
-    EXPECT_TRUE(co_await a.queue.submit_split("m1", "{}", now_ms(), "map", "", 0, two));
+    EXPECT_TRUE(queued(co_await a.queue.submit_split("m1", "{}", now_ms(), "map", "", 0, two, "")));
     auto d0 = co_await a.fetch();
     auto d1 = co_await a.fetch();
     if (!d0 || !d1) {
@@ -351,7 +356,7 @@ TEST_F(ClusterQueue, AMapsPartsAssembleInOrderAndAFailedPartEndsTheJob) {
         << job->result;
     EXPECT_TRUE(job->result.ends_with(R"(,"cpu_ms":1.750}})")) << job->result;
 
-    EXPECT_TRUE(co_await a.queue.submit_split("m2", "{}", now_ms(), "map", "", 0, two));
+    EXPECT_TRUE(queued(co_await a.queue.submit_split("m2", "{}", now_ms(), "map", "", 0, two, "")));
     auto e0 = co_await a.fetch();
     if (!e0) {
       co_return;
@@ -367,5 +372,43 @@ TEST_F(ClusterQueue, AMapsPartsAssembleInOrderAndAFailedPartEndsTheJob) {
     EXPECT_TRUE(e1 && (co_await a.queue.start(*e1, now_ms(), "0")).what ==
                           cluster_queue::start_result::kind::skip)
         << "the other part of an ended job is dropped";
+  });
+}
+
+TEST_F(ClusterQueue, ASplitJobsDeadlineRunsFromItsFirstPartsStartAndAnyReaderSeesItExpire) {
+  node a(ctx_, redis_->url(), "node-a");
+  run(ctx_, [&]() -> net::awaitable<void> {
+    co_await a.ready();
+    const std::vector<std::string> two{"x", "y"};
+    // Launched a minute ago with a 1 s timeout: queueing does not count.
+    const std::int64_t launched = now_ms() - 60'000;
+    EXPECT_TRUE(
+        queued(co_await a.queue.submit_split("d1", "{}", launched, "map", "", 1000, two, "")));
+    auto queued_job = co_await a.queue.get("d1");
+    EXPECT_EQ(queued_job->deadline_ms, 0) << "no deadline before a part starts";
+    auto d0 = co_await a.fetch();
+    auto d1 = co_await a.fetch();
+    if (!d0 || !d1) {
+      ADD_FAILURE() << "no part fetched";
+      co_return;
+    }
+    const std::int64_t t0 = now_ms();
+    const auto s0 = co_await a.queue.start(*d0, t0, "0");
+    EXPECT_EQ(s0.what, cluster_queue::start_result::kind::run);
+    EXPECT_EQ(s0.deadline_ms, t0 + 1000) << "1 s from the first part's start";
+    const auto s1 = co_await a.queue.start(*d1, t0 + 500, "0");
+    EXPECT_EQ(s1.deadline_ms, t0 + 1000) << "a later part keeps the job's deadline";
+    EXPECT_FALSE(co_await a.queue.expire_if_late("d1", t0 + 999));
+    EXPECT_EQ((co_await a.queue.get("d1"))->status, "running");
+    // Past it, whoever asks ends it: expired with its error, once.
+    EXPECT_TRUE(co_await a.queue.expire_if_late("d1", t0 + 1000));
+    EXPECT_FALSE(co_await a.queue.expire_if_late("d1", t0 + 2000));
+    const auto job = co_await a.queue.get("d1");
+    EXPECT_EQ(job->status, "expired");
+    EXPECT_NE(job->result.find("deadline_exceeded"), std::string::npos) << job->result;
+    EXPECT_EQ(co_await a.queue.finish_part(*d0, "done", R"(1,0,0.5|{"r":1})", false, t0 + 1100),
+              cluster_queue::part_result::late)
+        << "a part ending after the expiry writes nothing";
+    EXPECT_EQ((co_await a.queue.get("d1"))->status, "expired");
   });
 }

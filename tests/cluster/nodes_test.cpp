@@ -54,6 +54,16 @@ std::string coreutils_factor(const std::string& n) {
   return out;
 }
 
+std::string request_text(const std::string& method, const std::string& target,
+                         const std::string& body, const std::string& headers = "") {
+  std::string req = method + " " + target + " HTTP/1.1\r\nHost: x\r\n" + headers;
+  if (!body.empty()) {
+    req +=
+        "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
+  }
+  return req + "\r\n" + body;
+}
+
 http_response send(std::uint16_t port, const std::string& method, const std::string& target,
                    const std::string& body = "") {
   http_client c(port, std::chrono::seconds(10));
@@ -787,4 +797,56 @@ TEST_F(Cluster, ARedisOutageLongerThanTheLeaseRunsNoJobTwice) {
     EXPECT_EQ(redis_->cli({"HGET", key, "epoch"}), "1") << "never claimed by another node";
     EXPECT_EQ(redis_->cli({"LLEN", key + ":finishes"}), "1");
   }
+}
+
+// A launch whose answer was lost to a frozen Redis (503 after the command timeout),
+// retried by the client. Redis runs the first submit when it thaws (it was in its
+// socket buffer): without a key the retry makes a second job; with a key, the retry
+// gets the job the first attempt made.
+TEST_F(Cluster, ALaunchRetriedAfterAFrozenRedisRunsOnceWithItsIdempotencyKey) {
+  auto& a = add_node("node-a");
+  ASSERT_TRUE(eventually([&] { return send(a.port(), "GET", "/readyz").status == 200; },
+                         std::chrono::seconds(10)));
+  const std::string keyed = R"({"workload":"factor","n":"1001"})";
+  const std::string unkeyed = R"({"workload":"factor","n":"1002"})";
+  const std::string key = "Idempotency-Key: \"retry-after-freeze\"\r\n";
+  redis_->pause();
+  // Both launches at once, before any other command of the node times out: both are
+  // written to Redis's socket, neither is answered.
+  http_client first(a.port(), std::chrono::seconds(10));
+  http_client second(a.port(), std::chrono::seconds(10));
+  first.send(request_text("POST", "/eval-launch", keyed, key));
+  second.send(request_text("POST", "/eval-launch", unkeyed));
+  const auto r1 = first.read_response();
+  const auto r2 = second.read_response();
+  redis_->resume();
+  ASSERT_TRUE(r1 && r2);
+  EXPECT_EQ(r1->status, 503) << r1->body;
+  EXPECT_EQ(r2->status, 503) << r2->body;
+  ASSERT_TRUE(eventually([&] { return send(a.port(), "GET", "/readyz").status == 200; },
+                         std::chrono::seconds(20)));
+  http_client retry1(a.port(), std::chrono::seconds(10));
+  retry1.send(request_text("POST", "/eval-launch", keyed, key));
+  const auto k = retry1.read_response();
+  ASSERT_TRUE(k);
+  EXPECT_EQ(k->status, 202) << k->body;
+  EXPECT_EQ(k->header("Idempotent-Replayed"), "true") << "the frozen attempt made the job";
+  const std::string id = json::parse(k->body).value("id", "");
+  EXPECT_EQ(send(a.port(), "POST", "/eval-launch", unkeyed).status, 202);
+  std::map<std::string, std::vector<std::string>> by_number;
+  const auto list = send(a.port(), "GET", "/jobs");
+  ASSERT_EQ(list.status, 200) << list.body;
+  const json listed = json::parse(list.body);
+  for (const auto& j : listed["jobs"]) {
+    const std::string jid = j["id"];
+    by_number[redis_->cli({"HGET", "evald:job:{" + jid + "}", "params"})].push_back(jid);
+  }
+  std::string seen;
+  for (const auto& [params, jobs] : by_number) {
+    seen += params + " ×" + std::to_string(jobs.size()) + "; ";
+  }
+  EXPECT_EQ(by_number[keyed], std::vector<std::string>{id})
+      << "one job, the one the retry got; jobs by params: " << seen << list.body;
+  EXPECT_EQ(by_number[unkeyed].size(), 2u) << "without a key, the retry ran it twice";
+  EXPECT_EQ(wait_done(a.port(), id, std::chrono::seconds(30)).value("status", ""), "done");
 }

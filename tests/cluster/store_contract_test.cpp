@@ -80,15 +80,21 @@ class StoreContract : public ::testing::TestWithParam<std::string> {
   // As POST /eval-launch hands a job to the store: parsed, its names resolved.
   net::awaitable<job_launch> launch(const std::string& body) {
     body_ = body;
-    job_launch out{parse_eval_body(body_, settings_, true), body_, false};
+    job_launch out{parse_eval_body(body_, settings_, true), body_, false, {}};
     co_await resolve_named_scripts(out.request, scripts());
     co_return out;
   }
 
+  net::awaitable<job_submitted> submit_keyed(const std::string& body, const std::string& key) {
+    job_launch l = co_await launch(body);
+    l.idempotency_key = key;
+    co_return co_await jobs().submit(std::move(l));
+  }
+
   net::awaitable<std::string> submit(const std::string& body) {
     job_launch l = co_await launch(body);
-    std::string id = co_await jobs().submit(std::move(l));
-    co_return id;
+    job_submitted made = co_await jobs().submit(std::move(l));
+    co_return made.id;
   }
 
   // Reads the job until `done(view)` holds (or 30 s pass).
@@ -186,6 +192,53 @@ TEST_P(StoreContract, DeleteCancelsARunningJobAndRemovesAFinishedOne) {
     EXPECT_FALSE(co_await jobs().get(id)) << "a finished job is gone after DELETE";
     EXPECT_FALSE(co_await jobs().cancel(std::string(32, 'f')));
     EXPECT_FALSE(co_await jobs().get(std::string(32, 'f')));
+  });
+}
+
+TEST_P(StoreContract, AnIdempotencyKeyReplaysItsJobWhileTheJobIsKept) {
+  run([&]() -> net::awaitable<void> {
+    const std::string body = R"({"workload":"factor","n":"360"})";
+    const auto first = co_await submit_keyed(body, "key-1");
+    EXPECT_FALSE(first.replayed);
+    EXPECT_EQ(first.status, "queued");
+    const auto again = co_await submit_keyed(body, "key-1");
+    EXPECT_TRUE(again.replayed);
+    EXPECT_EQ(again.id, first.id) << "a retry with the key gets the same job";
+    const auto other = co_await submit_keyed(body, "key-2");
+    EXPECT_FALSE(other.replayed);
+    EXPECT_NE(other.id, first.id);
+    int code = 0;
+    std::string error;
+    try {
+      co_await submit_keyed(R"({"workload":"factor","n":"361"})", "key-1");
+    } catch (const http_error& e) {
+      code = static_cast<int>(e.status);
+      error = e.code;
+    }
+    EXPECT_EQ(code, 422) << "the key with a different body";
+    EXPECT_EQ(error, "idempotency_key_reused");
+    // A split job (a map of many items) the same way.
+    std::string items;
+    for (int i = 0; i < 64; ++i) {
+      items += (i ? "," : "") + std::to_string(i);
+    }
+    const std::string map =
+        R"({"workload":"script","source":"return input + 1","inputs":[)" + items + "]}";
+    const auto m1 = co_await submit_keyed(map, "key-3");
+    const auto m2 = co_await submit_keyed(map, "key-3");
+    EXPECT_TRUE(m2.replayed);
+    EXPECT_EQ(m2.id, m1.id);
+    // Finished, the replay says so; deleted, the key is free for a new job.
+    co_await until(first.id, finished);
+    const auto done = co_await submit_keyed(body, "key-1");
+    EXPECT_EQ(done.id, first.id);
+    EXPECT_EQ(done.status, "done");
+    EXPECT_TRUE(co_await jobs().cancel(first.id));
+    const auto fresh = co_await submit_keyed(body, "key-1");
+    EXPECT_FALSE(fresh.replayed);
+    EXPECT_NE(fresh.id, first.id);
+    const auto list = co_await jobs().newest(10);
+    EXPECT_EQ(list.size(), 3u) << "key-1 (the new one), key-2, key-3; replays queued nothing";
   });
 }
 

@@ -17,9 +17,10 @@ using steady = std::chrono::steady_clock;
 namespace {
 
 http_response request(std::uint16_t port, const std::string& method, const std::string& target,
-                      const std::string& body = "") {
+                      const std::string& body = "", const std::string& headers = "") {
   http_client c(port);
-  std::string raw = method + " " + target + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n";
+  std::string raw =
+      method + " " + target + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" + headers;
   if (!body.empty()) {
     raw +=
         "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
@@ -113,6 +114,44 @@ TEST(Jobs, UnknownIdIs404AndListIsNewestFirst) {
   EXPECT_EQ(list[2]["id"], ids[0]);
   EXPECT_FALSE(list[0].contains("result"));
   EXPECT_EQ(request(server.port(), "POST", "/eval-launch", "{").status, 400);  // checked up front
+}
+
+TEST(Jobs, AnIdempotencyKeyMakesARetryReturnTheSameJob) {
+  evald_process server;
+  const std::string body = R"({"workload":"factor","n":"360"})";
+  const std::string key = "Idempotency-Key: \"8e03978e-40d5-43e8-bc93-6894a57f9324\"\r\n";
+  const auto first = request(server.port(), "POST", "/eval-launch", body, key);
+  ASSERT_EQ(first.status, 202) << first.body;
+  EXPECT_FALSE(first.has_header("Idempotent-Replayed"));
+  const std::string id = json::parse(first.body)["id"];
+  const auto retry = request(server.port(), "POST", "/eval-launch", body, key);
+  ASSERT_EQ(retry.status, 202) << retry.body;
+  EXPECT_EQ(json::parse(retry.body)["id"], id);
+  EXPECT_EQ(retry.header("Location"), "/jobs/" + id);
+  EXPECT_EQ(retry.header("Idempotent-Replayed"), "true");
+  // The same key bare (unquoted) is the same key.
+  const auto bare = request(server.port(), "POST", "/eval-launch", body,
+                            "Idempotency-Key: 8e03978e-40d5-43e8-bc93-6894a57f9324\r\n");
+  EXPECT_EQ(json::parse(bare.body)["id"], id);
+  // The key with another body, or another ?timeout_ms=: 422 naming the mistake.
+  for (const auto& [target, other] : std::vector<std::pair<std::string, std::string>>{
+           {"/eval-launch", R"({"workload":"factor","n":"361"})"},
+           {"/eval-launch?timeout_ms=500", body}}) {
+    const auto reused = request(server.port(), "POST", target, other, key);
+    EXPECT_EQ(reused.status, 422) << reused.body;
+    EXPECT_EQ(json::parse(reused.body)["error"]["code"], "idempotency_key_reused");
+  }
+  // Bad keys: 400 with the reason.
+  for (const std::string& bad : std::vector<std::string>{
+           "Idempotency-Key: \"\"\r\n", "Idempotency-Key: \"open\r\n", "Idempotency-Key: a b\r\n",
+           "Idempotency-Key: " + std::string(300, 'k') + "\r\n",
+           "Idempotency-Key: one\r\nIdempotency-Key: two\r\n"}) {
+    const auto res = request(server.port(), "POST", "/eval-launch", body, bad);
+    EXPECT_EQ(res.status, 400) << bad;
+    EXPECT_EQ(json::parse(res.body)["error"]["code"], "bad_idempotency_key") << res.body;
+  }
+  const json list = json::parse(request(server.port(), "GET", "/jobs").body)["jobs"];
+  EXPECT_EQ(list.size(), 1U) << "the retries queued nothing";
 }
 
 TEST(Jobs, DeadlineExpiresAJob) {
