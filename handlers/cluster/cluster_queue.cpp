@@ -560,7 +560,6 @@ std::string cluster_queue::keyed_key(const std::string& idempotency_key) const {
 }
 
 cluster_queue::submit_result cluster_queue::submitted(const redis_reply& r) {
-  throw_if_error(r);
   submit_result out;
   const std::string& kind = r.elements.at(0).str;
   if (kind == "new") {

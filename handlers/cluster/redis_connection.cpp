@@ -173,21 +173,7 @@ void redis_connection::connect() {
   redisAsyncSetConnectCallback(ac_, on_connect_cb);
   redisAsyncSetDisconnectCallback(ac_, on_disconnect_cb);
   socket_.emplace(ctx_, ac_->c.fd);  // not owned: released before hiredis closes it
-  if (!endpoint_.password.empty()) {
-    const char* argv[] = {"AUTH", endpoint_.password.c_str()};
-    const std::size_t lens[] = {4, endpoint_.password.size()};
-    redisAsyncCommandArgv(
-        ac_,
-        [](redisAsyncContext* ac, void* reply, void*) {
-          const auto* r = static_cast<const redisReply*>(reply);
-          if (r != nullptr && r->type == REDIS_REPLY_ERROR) {
-            auto* self = static_cast<redis_connection*>(ac->data);
-            spdlog::error("redis {}: AUTH failed: {}", self->endpoint_.describe(),
-                          std::string(r->str, r->len));
-          }
-        },
-        nullptr, 2, argv, lens);
-  }
+  send_auth();
   // The connect completes on the socket's first write readiness.
   hook_add_write(this);
 }
@@ -208,8 +194,11 @@ const char* name(redis_problem p) noexcept {
 
 std::optional<redis_unavailable> unavailable_from_reply(const std::string& error) {
   const auto starts = [&error](std::string_view prefix) { return error.starts_with(prefix); };
+  // An unauthenticated client sending a command of more than 10 arguments gets a
+  // protocol error instead of NOAUTH (Redis 7 bounds what it parses before AUTH).
   if (starts("NOAUTH") || starts("WRONGPASS") || starts("NOPERM") ||
-      error.find("AUTH") != std::string::npos) {
+      error.find("AUTH") != std::string::npos ||
+      error.find("unauthenticated") != std::string::npos) {
     return redis_unavailable(
         "Redis refused evald's credentials (cluster.password): " + error.substr(0, 120),
         redis_problem::auth);
@@ -295,9 +284,56 @@ void redis_connection::on_reply_cb(redisAsyncContext* ac, void* reply, void* pri
   op->complete();
 }
 
+void redis_connection::send_auth() {
+  if (endpoint_.password.empty() || ac_ == nullptr) {
+    return;
+  }
+  const char* argv[] = {"AUTH", endpoint_.password.c_str()};
+  const std::size_t lens[] = {4, endpoint_.password.size()};
+  auth_pending_ = true;
+  auth_sent_ = std::chrono::steady_clock::now();
+  redisAsyncCommandArgv(
+      ac_,
+      [](redisAsyncContext* ac, void* reply, void*) {
+        const auto* r = static_cast<const redisReply*>(reply);
+        auto* self = ac != nullptr ? static_cast<redis_connection*>(ac->data) : nullptr;
+        if (self == nullptr) {
+          return;
+        }
+        self->auth_pending_ = false;
+        if (r != nullptr && r->type == REDIS_REPLY_ERROR) {
+          if (self->auth_refused_.empty()) {
+            spdlog::error("redis {}: AUTH failed: {}", self->endpoint_.describe(),
+                          std::string(r->str, r->len));
+          }
+          self->auth_refused_.assign(r->str, r->len);
+        } else if (r != nullptr) {
+          self->auth_refused_.clear();
+        }
+      },
+      nullptr, 2, argv, lens);
+}
+
 net::awaitable<redis_reply> redis_connection::exec(std::vector<std::string> argv) {
   if ((state_ != state::connected && state_ != state::connecting) || ac_ == nullptr) {
+    if (!auth_refused_.empty()) {
+      // Closed after refusing our credentials: that is the cause to report.
+      throw unavailable_from_reply(auth_refused_)
+          .value_or(redis_unavailable("Redis refused evald's credentials", redis_problem::auth));
+    }
     throw redis_unavailable("Redis at " + endpoint_.describe() + " is unreachable");
+  }
+  if (!auth_refused_.empty()) {
+    // Refused credentials are answered here, not sent on: Redis answers an
+    // unauthenticated command of more than 10 arguments with a protocol error and
+    // closes the connection. Once a second the AUTH alone is tried again (the
+    // password may have been fixed in Redis); commands go on once it is accepted.
+    if (!auth_pending_ &&
+        std::chrono::steady_clock::now() - auth_sent_ >= std::chrono::seconds(1)) {
+      send_auth();
+    }
+    throw unavailable_from_reply(auth_refused_)
+        .value_or(redis_unavailable("Redis refused evald's credentials", redis_problem::auth));
   }
   auto op = std::make_shared<pending>(ctx_);
   std::vector<const char*> args;

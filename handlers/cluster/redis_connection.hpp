@@ -126,6 +126,11 @@ class redis_connection : public std::enable_shared_from_this<redis_connection> {
   std::chrono::milliseconds backoff_{50};
   std::chrono::microseconds last_rtt_{0};
   std::uint64_t reconnects_ = 0;
+  // AUTH: sent on connect (and again once a second while refused); the refusal text.
+  void send_auth();
+  bool auth_pending_ = false;
+  std::string auth_refused_;
+  std::chrono::steady_clock::time_point auth_sent_{};
   std::uint64_t generation_ = 0;  // of the current hiredis context: stale waits ignore themselves
 };
 

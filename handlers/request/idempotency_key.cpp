@@ -46,8 +46,9 @@ std::string parse_idempotency_key(std::string_view value) {
   } else {
     for (const char c : value) {
       if (c <= 0x20 || c > 0x7e || c == '"' || c == '\\' || c == ',' || c == ';') {
-        refuse("an unquoted key is printable ASCII without spaces, quotes, commas or "
-               "semicolons; quote it");
+        refuse(
+            "an unquoted key is printable ASCII without spaces, quotes, commas or "
+            "semicolons; quote it");
       }
     }
     key.assign(value);

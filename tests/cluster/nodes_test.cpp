@@ -738,8 +738,13 @@ TEST_F(Cluster, RedisRefusalsAre503sThatNameTheCause) {
                scrape_metrics(a.port()).at(R"(evald_cluster_store_problem{reason="auth"})") >= 1;
       },
       std::chrono::seconds(10)));
+  // Redis is made to accept the node's password: the node tries it again by itself.
+  redis_->cli({"-a", "right-one", "CONFIG", "SET", "requirepass", "wrong-one"});
+  EXPECT_TRUE(eventually([&] { return send(a.port(), "GET", "/readyz").status == 200; },
+                         std::chrono::seconds(10)))
+      << "the node never retried its credentials";
   a.stop();
-  redis_->cli({"-a", "right-one", "CONFIG", "SET", "requirepass", ""});
+  redis_->cli({"-a", "wrong-one", "CONFIG", "SET", "requirepass", ""});
   // Out of memory (noeviction): the submit is refused by Redis, and the client is told.
   auto& b = add_node("node-b");
   EXPECT_TRUE(eventually([&] { return send(b.port(), "GET", "/readyz").status == 200; },
