@@ -163,6 +163,21 @@ class Cluster : public ::testing::Test {
     return done;
   }
 
+  // Milliseconds from `since` until another node started job `id` (its epoch reached
+  // 2), polled every 50 ms; -1 if not within `limit`. Printed as a figure.
+  long long takeover_ms(const std::string& id, std::chrono::steady_clock::time_point since,
+                        std::chrono::milliseconds limit) {
+    const bool moved = eventually(
+        [&] {
+          return redis_->cli({"HGET", "evald:job:{" + id + "}", "epoch"}) == "2";
+        },
+        limit);
+    return moved ? static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                              std::chrono::steady_clock::now() - since)
+                                              .count())
+                 : -1;
+  }
+
   evald_process* node_named(const std::string& name) {
     for (std::size_t i = 0; i < names_.size(); ++i) {
       if (names_[i] == name) {
@@ -420,8 +435,12 @@ TEST_F(Cluster, Kill9OfTheRunningNodeAnotherNodeFinishesItOnce) {
   ASSERT_FALSE(owner.empty()) << "the job never ran";
   auto* victim = node_named(owner);
   ASSERT_NE(victim, nullptr);
+  const auto killed = std::chrono::steady_clock::now();
   victim->signal(SIGKILL);
   victim->wait_exit(std::chrono::seconds(10));
+  const long long moved = takeover_ms(id, killed, std::chrono::seconds(30));
+  EXPECT_GE(moved, 0) << "never taken over";
+  std::printf("taken over %lld ms after kill -9 of its node (lease 1500 ms)\n", moved);
   std::uint16_t survivor = 0;
   for (std::size_t i = 0; i < names_.size(); ++i) {
     if (names_[i] != owner) {
@@ -468,6 +487,9 @@ TEST_F(Cluster, ADrainingNodeHandsItsJobBackAtOnce) {
   EXPECT_NE(nodes[runner]->stderr_text().find("handed back to the queue by the drain"),
             std::string::npos)
       << nodes[runner]->stderr_text();
+  const long long moved = takeover_ms(id, t0, std::chrono::seconds(20));
+  EXPECT_GE(moved, 0) << "not taken over before the lease";
+  std::printf("taken over %lld ms after SIGTERM of its node (lease 30 s)\n", moved);
   const json done = wait_done(nodes[1 - runner]->port(), id, std::chrono::seconds(120));
   ASSERT_EQ(done.value("status", ""), "done") << done.dump();
   // Taken over at once, not after the 30 s lease (the job itself runs a few seconds).
@@ -487,15 +509,13 @@ TEST_F(Cluster, AFrozenOwnerComesBackAndItsWritesAreRefused) {
   ASSERT_FALSE(owner.empty()) << "the job never ran";
   auto* frozen = node_named(owner);
   const std::uint16_t other = names_[0] == owner ? nodes_[1]->port() : nodes_[0]->port();
+  const auto stopped = std::chrono::steady_clock::now();
   frozen->signal(SIGSTOP);
   // Past the lease the other node claims it (epoch 2).
-  const bool moved = eventually(
-      [&] {
-        return redis_->cli({"HGET", "evald:job:{" + id + "}", "epoch"}) == "2";
-      },
-      std::chrono::seconds(30));
+  const long long moved = takeover_ms(id, stopped, std::chrono::seconds(30));
   frozen->signal(SIGCONT);
-  ASSERT_TRUE(moved);
+  ASSERT_GE(moved, 0);
+  std::printf("taken over %lld ms after SIGSTOP of its node (lease 1500 ms)\n", moved);
   // The late owner's next heartbeat (or result) is refused and counted.
   EXPECT_TRUE(eventually(
       [&] {
@@ -718,6 +738,22 @@ TEST_F(Cluster, ARedisThatLostItsDataIsNoticedAndTheQueueRecreated) {
   std::printf("ready again %lld ms after FLUSHALL\n",
               static_cast<long long>(
                   std::chrono::duration_cast<std::chrono::milliseconds>(ready_after).count()));
+  // Restarted empty (its AOF lost): the same recovery, once the nodes reconnect.
+  redis_->restart_empty();
+  const auto restarted = std::chrono::steady_clock::now();
+  EXPECT_TRUE(eventually(
+      [&] {
+        return send(a.port(), "GET", "/readyz").status == 200 &&
+               send(b.port(), "GET", "/readyz").status == 200;
+      },
+      std::chrono::seconds(15)));
+  const auto ready_again = std::chrono::steady_clock::now() - restarted;
+  EXPECT_EQ(send(a.port(), "GET", "/jobs/" + fresh).status, 404);
+  const std::string after = launch(a.port(), R"({"workload":"factor","n":"391"})");
+  EXPECT_EQ(wait_done(b.port(), after, std::chrono::seconds(30)).value("status", ""), "done");
+  std::printf("both nodes ready again %lld ms after Redis restarted empty\n",
+              static_cast<long long>(
+                  std::chrono::duration_cast<std::chrono::milliseconds>(ready_again).count()));
 }
 
 // A wrong password and a Redis out of memory are 503s that name the cause (never a

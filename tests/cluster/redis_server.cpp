@@ -141,6 +141,16 @@ void redis_server::restart() {
   start();
 }
 
+void redis_server::restart_empty() {
+  if (pid_ > 0) {
+    kill9();
+  }
+  std::error_code ec;
+  std::filesystem::remove_all(dir_ + "/appendonlydir", ec);
+  std::filesystem::remove(dir_ + "/dump.rdb", ec);
+  start();
+}
+
 void redis_server::pause() {
   ::kill(pid_, SIGSTOP);
 }

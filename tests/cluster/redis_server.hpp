@@ -24,10 +24,11 @@ class redis_server {
   std::string url() const { return "redis://127.0.0.1:" + std::to_string(port_); }
   pid_t pid() const { return pid_; }
 
-  void kill9();    // kill -9 and reap
-  void restart();  // the same port, directory and AOF
-  void pause();    // SIGSTOP
-  void resume();   // SIGCONT
+  void kill9();          // kill -9 and reap
+  void restart();        // the same port, directory and AOF
+  void restart_empty();  // kill -9, its AOF and dump deleted, started again: all data lost
+  void pause();          // SIGSTOP
+  void resume();         // SIGCONT
   // Runs redis-cli with `args` and returns its stdout (trimmed).
   std::string cli(const std::vector<std::string>& args) const;
 

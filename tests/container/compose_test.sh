@@ -15,7 +15,9 @@ extra_packages="podman-compose"
 # shellcheck source=tests/container/podman_env.sh
 source "$src/tests/container/podman_env.sh"
 project=evaldct$$
-port=$((20000 + RANDOM % 20000))
+# shellcheck source=tests/free_port.sh
+source "$src/tests/free_port.sh"
+port=$(free_port)
 export EVALD_IMAGE EVALD_REDIS_IMAGE=localhost/evald-redis:test
 export EVALD_NGINX_IMAGE=localhost/evald-nginx:test EVALD_PORT=$port EVALD_REPLICAS=3
 compose() { podman-compose -p "$project" -f "$src/docker/compose.yaml" "$@"; }
@@ -48,6 +50,15 @@ for _ in $(seq 300); do
   sleep 0.1
 done
 check "up in $((SECONDS - t0)) s, /readyz through nginx: $ready" grep -q '"cluster":"connected"' <<<"$ready"
+if ! grep -q '"cluster":"connected"' <<<"$ready"; then
+  # What went wrong, for the CI log: the containers, and the last lines of each.
+  tail -20 "$work/up.log"
+  podman ps -a --filter "label=io.podman.compose.project=$project" --format '{{.Names}} {{.Status}} {{.Ports}}'
+  for c in $(podman ps -aq --filter "label=io.podman.compose.project=$project"); do
+    echo "--- $(podman inspect --format '{{.Name}}' "$c")"
+    podman logs --tail 15 "$c" 2>&1
+  done
+fi
 mapfile -t replicas < <(podman ps -q --filter "label=io.podman.compose.project=$project" \
   --filter "label=com.docker.compose.service=evald")
 check "three evald replicas run" test "${#replicas[@]}" = 3

@@ -22,7 +22,9 @@ image=$(evald_image) || { echo "FAIL: podman build"; exit 1; }
 check "image has a HEALTHCHECK" grep -q 'GET /healthz' <<<"$(podman image inspect "$image")"
 check "image stops with SIGTERM" test "$(podman inspect --format '{{.Config.StopSignal}}' "$image")" = SIGTERM
 
-port=$((20000 + RANDOM % 20000))
+# shellcheck source=tests/free_port.sh
+source "$src/tests/free_port.sh"
+port=$(free_port)
 # PID 1 is not systemd here, so podman cannot schedule the HEALTHCHECK timer (it
 # logs an error and goes on); the check is run by hand below.
 podman run -d --name "$name" --read-only --cap-drop=ALL --security-opt no-new-privileges \

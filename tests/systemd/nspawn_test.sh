@@ -71,7 +71,9 @@ rm -rf "$root"
 cp -a "$base" "$root"
 echo evaldtest >"$root/etc/hostname"
 
-port=$((20000 + RANDOM % 20000))
+# shellcheck source=tests/free_port.sh
+source "$src/tests/free_port.sh"
+port=$(free_port)
 cp "$deb" "$root/root/evald.deb"
 chroot "$root" dpkg -i /root/evald.deb >/tmp/evald-nspawn-dpkg.log 2>&1 ||
   { cat /tmp/evald-nspawn-dpkg.log; exit 1; }
