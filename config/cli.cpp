@@ -130,9 +130,13 @@ Options:
 
 Precedence: built-in defaults < config file < environment < flags.
 Environment: EVALD_CONFIG, EVALD_LISTEN (comma-separated), EVALD_THREADS, EVALD_LOG_LEVEL,
-             EVALD_ACCESS_LOG, EVALD_CLUSTER_REDIS, EVALD_CLUSTER_PASSWORD, EVALD_NODE_ID.
+             EVALD_ACCESS_LOG, EVALD_CLUSTER_REDIS, EVALD_CLUSTER_PASSWORD, EVALD_NODE_ID,
+             EVALD_KEYS_FILE, EVALD_ANONYMOUS (scopes of clients without a key).
 Signals: SIGINT/SIGTERM drain gracefully (a second one exits at once); SIGHUP reopens the
-         log files (logrotate) and re-reads the log level from the config file.
+         log files (logrotate), re-reads the log level from the config file and the keys
+         file (all or nothing).
+API keys: evald keys new --tenant NAME --scopes eval,read prints a new token (once) and
+          the keys-file entry to add.
 Under systemd: Type=notify (READY/RELOADING/STOPPING/STATUS/WATCHDOG) and socket
 activation (listening sockets passed as LISTEN_FDS are used instead of --listen).
 Exit status: 0 clean stop, 1 runtime failure, 2 configuration error,

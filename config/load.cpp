@@ -444,6 +444,33 @@ settings from_json(const json& j, settings s) {
                               static_cast<std::uint32_t>(read_integer(x, q, 0, 100'000));
                         }}});
         }},
+       {"auth",
+        [&](const json& v, const std::string& p) {
+          read_object(
+              v, p,
+              {{"keys_file",
+                [&](const json& x, const std::string& q) { s.auth.keys_file = read_string(x, q); }},
+               {"anonymous", [&](const json& x, const std::string& q) {
+                  if (!x.is_array()) {
+                    fail(q,
+                         "expected a list of scopes (eval, read, scripts:write, metrics, admin), "
+                         "got " +
+                             describe(x));
+                  }
+                  s.auth.anonymous.clear();
+                  for (std::size_t i = 0; i < x.size(); ++i) {
+                    std::string scope = read_string(x[i], q + "/" + std::to_string(i));
+                    if (scope != "eval" && scope != "read" && scope != "scripts:write" &&
+                        scope != "metrics" && scope != "admin") {
+                      fail(q + "/" + std::to_string(i),
+                           "expected one of eval, read, scripts:write, metrics, admin; got \"" +
+                               scope + "\"");
+                    }
+                    s.auth.anonymous.push_back(std::move(scope));
+                  }
+                  s.auth.anonymous_set = true;
+                }}});
+        }},
        {"logging", [&](const json& v, const std::string& p) {
           read_object(
               v, p,
@@ -537,6 +564,28 @@ void apply_environment(settings& s, const env_lookup& getenv_fn) {
   }
   if (auto v = getenv_fn("EVALD_CLUSTER_PASSWORD")) {
     s.cluster.password = *v;
+  }
+  if (auto v = getenv_fn("EVALD_KEYS_FILE")) {
+    s.auth.keys_file = *v;
+  }
+  if (auto v = getenv_fn("EVALD_ANONYMOUS")) {
+    // Comma-separated scopes of a client without a key ("" = none).
+    s.auth.anonymous.clear();
+    std::string_view rest = *v;
+    while (!rest.empty()) {
+      const auto comma = rest.find(',');
+      const std::string scope(rest.substr(0, comma));
+      if (scope != "eval" && scope != "read" && scope != "scripts:write" && scope != "metrics" &&
+          scope != "admin") {
+        throw config_error(
+            "EVALD_ANONYMOUS: expected scopes among eval, read, scripts:write, "
+            "metrics, admin, comma-separated; got \"" +
+            scope + "\"");
+      }
+      s.auth.anonymous.push_back(scope);
+      rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+    }
+    s.auth.anonymous_set = true;
   }
   if (auto v = getenv_fn("EVALD_NODE_ID")) {
     s.cluster.node_id = *v;

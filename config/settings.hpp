@@ -116,6 +116,16 @@ struct logging_settings {
   std::string access_file;     // empty = stdout
 };
 
+// Who may ask (README "Security"): API keys in a keys file, and what a client without a
+// key may do. Without a keys file every client is the one tenant "anonymous" with
+// every scope, which evald allows only when each listener is loopback or a unix socket
+// (or `anonymous` says so explicitly).
+struct auth_settings {
+  std::string keys_file;               // JSON, `evald keys new` prints its entries
+  std::vector<std::string> anonymous;  // scopes of a client without a key
+  bool anonymous_set = false;          // `anonymous` was given (even empty)
+};
+
 struct settings {
   std::vector<std::string> listen{"127.0.0.1:8080"};
   std::uint32_t threads = 0;  // 0 = one worker per core
@@ -129,6 +139,7 @@ struct settings {
   cluster_settings cluster;
   dashboard_settings dashboard;
   logging_settings logging;
+  auth_settings auth;
 };
 
 }  // namespace evald::config

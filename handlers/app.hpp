@@ -19,13 +19,14 @@ class app {
   app(const app&) = delete;
   app& operator=(const app&) = delete;
 
-  // Runs on SIGHUP, on worker 0.
+  // Runs on SIGHUP, on worker 0 (after the keys file is read again).
   void on_reload(std::function<void()> reload);
   // Serves until drained; returns the exit status.
   int run();
 
  private:
   struct parts;
+  static void reload_keys(parts& p);
   std::unique_ptr<parts> parts_;
 };
 

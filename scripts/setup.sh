@@ -8,7 +8,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 packages=(cmake g++ ninja-build make curl ca-certificates pkg-config liburing-dev nlohmann-json3-dev
   libspdlog-dev libfmt-dev libgtest-dev coreutils procps clang-format git file dpkg-dev ccache
-  liblua5.4-dev patch libhiredis-dev)
+  liblua5.4-dev patch libhiredis-dev libssl-dev)
 packages+=("$@")  # callers may ask for extra tools (e.g. wrk for benchmarks)
 
 missing=()

@@ -59,7 +59,14 @@ void format_access_entry(std::string& out, access_format format, const access_en
     append_number(out, e.worker);
     out.push_back('-');
     append_number(out, e.sequence);
-    out.append("\"}");
+    out.push_back('"');
+    if (!e.key_id.empty()) {
+      out.append(R"(,"tenant":)");
+      append_json_string(out, e.tenant);
+      out.append(R"(,"key":)");
+      append_json_string(out, e.key_id);
+    }
+    out.push_back('}');
     return;
   }
   append_time(out, e.time);
@@ -84,6 +91,12 @@ void format_access_entry(std::string& out, access_format format, const access_en
   append_number(out, e.worker);
   out.push_back('-');
   append_number(out, e.sequence);
+  if (!e.key_id.empty()) {
+    out.append(" tenant=");
+    append_escaped_text(out, e.tenant);
+    out.append(" key=");
+    append_escaped_text(out, e.key_id);
+  }
 }
 
 }  // namespace evald

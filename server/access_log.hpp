@@ -22,6 +22,9 @@ struct access_entry {
   std::uint64_t cpu_us = 0;
   std::size_t worker = 0;
   std::uint64_t sequence = 0;  // request id = "<worker>-<sequence>"
+  // The caller, when it used a key (never the secret): logged as tenant and key.
+  std::string_view tenant;
+  std::string_view key_id;
 };
 
 // Appends one line (without the newline). JSON: one object per line with every

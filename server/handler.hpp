@@ -5,6 +5,7 @@
 #include <type_traits>
 
 #include "config/settings.hpp"
+#include "server/auth.hpp"
 #include "server/net.hpp"
 #include "server/query.hpp"
 #include "server/response.hpp"
@@ -36,6 +37,8 @@ struct request_context {
   const config::settings& settings;
   client_watch& watch;
   void* route_data = nullptr;  // the `data` the route was bound to (read by route<> only)
+  // Who sent it (routes that need a scope; nullptr on open routes).
+  const caller* who = nullptr;
   // CPU time of work done for this request outside the handler's own call (an
   // evaluation's chunks on every worker), added by the evaluation; for the access log.
   std::chrono::nanoseconds offloaded_cpu{0};
@@ -54,7 +57,18 @@ struct handler {
   // Unsafe methods: the handler evaluates If-Match / If-None-Match itself (it knows
   // whether the resource exists); otherwise the session does, before calling it.
   bool own_preconditions = false;
+  // The scopes a caller needs (any one; admin always does); 0 = open to anyone.
+  scope_set needs = 0;
 };
+
+// The same handler, open only to callers holding one of `needs`.
+inline handler needing(scope_set needs, handler h) {
+  h.needs = needs;
+  return h;
+}
+inline handler needing(scope needs, handler h) {
+  return needing(static_cast<scope_set>(needs), h);
+}
 
 // Either "the handler judges If-Match / If-None-Match itself" or not.
 enum class preconditions : bool { by_session, by_handler };

@@ -35,9 +35,10 @@ struct http_error : std::runtime_error {
     siblings.emplace_back(std::move(name), std::string(buf, end));
   }
   http::status status;
-  std::string code;           // machine-readable, snake_case: invalid_argument, not_found, ...
-  std::string retry_after;    // sets a Retry-After header when not empty (503)
-  std::string server_timing;  // sets a Server-Timing header when not empty
+  std::string code;              // machine-readable, snake_case: invalid_argument, not_found, ...
+  std::string retry_after;       // sets a Retry-After header when not empty (503)
+  std::string server_timing;     // sets a Server-Timing header when not empty
+  std::string www_authenticate;  // sets a WWW-Authenticate header when not empty (401, 403)
   fields details;
   fields siblings;
   std::string full_message;

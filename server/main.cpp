@@ -1,9 +1,11 @@
 #include <spdlog/spdlog.h>
 #include <cstdio>
 #include <cstdlib>
+#include <string_view>
 
 #include "config/cli.hpp"
 #include "handlers/app.hpp"
+#include "handlers/auth/keys_command.hpp"
 #include "server/logging.hpp"
 #include "server/net.hpp"
 #include "server/platform.hpp"
@@ -21,6 +23,9 @@ std::optional<std::string> read_env(const char* name) {
 int main(int argc, char** argv) {
   using namespace evald;
   platform::init_process();
+  if (argc >= 2 && std::string_view(argv[1]) == "keys") {
+    return auth::run_keys_command(argc, argv);
+  }
 
   config::cli_options cli;
   config::settings settings;

@@ -127,8 +127,7 @@ const handler* router::find(http::verb method, std::string_view path, response& 
   return nullptr;
 }
 
-namespace {
-void client_error(response& res, const http_error& e) {
+void set_client_error(response& res, const http_error& e) {
   set_error(res, e.status, e.code, e.message(), e.details, e.siblings);
   if (!e.retry_after.empty()) {
     res.add_header("Retry-After", e.retry_after);
@@ -136,7 +135,12 @@ void client_error(response& res, const http_error& e) {
   if (!e.server_timing.empty()) {
     res.add_header("Server-Timing", e.server_timing);
   }
+  if (!e.www_authenticate.empty()) {
+    res.add_header("WWW-Authenticate", e.www_authenticate);
+  }
 }
+
+namespace {
 
 // The request id is formatted here, on the error path only.
 void internal_error(response& res, request_context& ctx, const char* what) {
@@ -152,7 +156,7 @@ void router::run_sync(const handler& h, request_context& ctx, response& res) {
   try {
     h.sync(ctx, res);
   } catch (const http_error& e) {
-    client_error(res, e);
+    set_client_error(res, e);
   } catch (const std::exception& e) {
     internal_error(res, ctx, e.what());
   }
@@ -162,7 +166,7 @@ net::awaitable<void> router::run_async(const handler& h, request_context& ctx, r
   try {
     co_await h.async(ctx, res);
   } catch (const http_error& e) {
-    client_error(res, e);
+    set_client_error(res, e);
   } catch (const std::exception& e) {
     internal_error(res, ctx, e.what());
   }

@@ -4,8 +4,12 @@
 #include <vector>
 
 #include "server/handler.hpp"
+#include "server/http_error.hpp"
 
 namespace evald {
+
+// An http_error as the response: its status, JSON body and headers.
+void set_client_error(response& res, const http_error& e);
 
 // Exact-path routing from method + path to a handler. Built once at start-up by
 // register_routes(), then read-only: every worker reads it without locks.

@@ -119,6 +119,18 @@ server::~server() {
   workers_.clear();
 }
 
+std::vector<tcp::endpoint> server::http_endpoints() const {
+  std::vector<tcp::endpoint> out;
+  for (const auto& a : http_acceptors_) {
+    error_code ec;
+    const auto ep = a->local_endpoint(ec);
+    if (!ec) {
+      out.push_back(ep);
+    }
+  }
+  return out;
+}
+
 void server::bind_listeners() {
   net::io_context& ctx = workers_.front()->context();
   // Socket activation: systemd bound the sockets; evald never creates a listener

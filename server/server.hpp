@@ -49,6 +49,10 @@ class server {
   // Appended to the systemd status line (e.g. the cluster link's state); any thread.
   void on_status(std::function<std::string()> detail) { status_detail_ = std::move(detail); }
   void release_drain();
+  // Who sent a request, for routes that need a scope; set before run(), outlives it.
+  void set_authenticator(const authenticator& auth) { shared_.auth = &auth; }
+  // The local addresses of the HTTP listeners (bound by the constructor).
+  std::vector<tcp::endpoint> http_endpoints() const;
 
  private:
   void bind_listeners();

@@ -115,6 +115,7 @@ class http_connection final : public connection, public client_watch {
   steady_clock::time_point request_start_{};      // its first byte
   std::size_t route_index_ = 0;                   // its route, for metrics
   std::chrono::nanoseconds request_cpu_{0};       // its CPU, for the access log
+  std::shared_ptr<const caller> caller_;          // who sent it (routes needing a scope)
   std::uint64_t streamed_ = 0;                    // body bytes of a streamed response sent
   std::optional<net::steady_timer> stream_wait_;  // a stream waiting for its next bytes
   std::string remote_;                            // "address:port", once the access log needs it
@@ -272,6 +273,7 @@ void http_connection::queue_error(http::status status, std::string_view code,
   owner().metrics().observe_request(0, static_cast<unsigned>(status),
                                     steady_clock::now() - request_start_);
   res_.reset();
+  caller_.reset();
   set_error(res_, status, code, message);
   append_head(out_, res_, true, false);
   out_.append(res_.body);
@@ -311,6 +313,10 @@ void http_connection::log_access(unsigned status, std::uint64_t bytes,
       std::chrono::duration_cast<std::chrono::microseconds>(cpu).count());
   e.worker = owner().index();
   e.sequence = owner().next_request_sequence();
+  if (caller_) {
+    e.tenant = caller_->tenant;
+    e.key_id = caller_->key_id;
+  }
   log_line_.clear();
   format_access_entry(log_line_, shared_.access, e);
   write_access_line(log_line_);
@@ -603,8 +609,16 @@ net::awaitable<bool> http_connection::respond(std::uint32_t served) {
     set_precondition_failed(res_);
     h = nullptr;
   }
+  std::shared_ptr<const caller> who;
+  if (h != nullptr && h->needs != 0 && shared_.auth != nullptr) {
+    who = authorize(*shared_.auth, req, h->needs, res_);
+    if (!who) {
+      h = nullptr;  // 401 or 403, filled in
+    }
+  }
+  caller_ = who;  // for the access log
   if (h != nullptr) {
-    request_context ctx{req, path, query_, owner(), shared_.settings, *this, h->data};
+    request_context ctx{req, path, query_, owner(), shared_.settings, *this, h->data, who.get()};
     if (h->sync != nullptr) {
       router::run_sync(*h, ctx, res_);
     } else {

@@ -1,6 +1,7 @@
 #pragma once
 #include "config/settings.hpp"
 #include "server/access_log.hpp"
+#include "server/auth.hpp"
 #include "server/net.hpp"
 #include "server/router.hpp"
 
@@ -13,6 +14,7 @@ struct http_shared {
   const config::settings& settings;
   const router& routes;
   access_format access = access_format::off;
+  const authenticator* auth = nullptr;  // who sent a request, for routes that need a scope
 };
 
 // One HTTP/1.1 connection from accept to close, on `owner`'s thread: read →

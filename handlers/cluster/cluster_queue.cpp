@@ -36,13 +36,14 @@ end
 )";
 
 // KEYS: job, stream, index. ARGV: id, params, submitted_ms, idempotency key ("" for
-// none), job key prefix.
+// none), tenant.
 constexpr const char* submit_lua = R"(
-local replayed = replay(ARGV[4], ARGV[5], ARGV[2])
+local job_prefix = string.sub(KEYS[1], 1, #KEYS[1] - #ARGV[1] - 1)
+local replayed = replay(ARGV[4], job_prefix, ARGV[2])
 if replayed then return replayed end
 if redis.call('EXISTS', KEYS[1]) == 1 then return {'exists'} end
 redis.call('HSET', KEYS[1], 'id', ARGV[1], 'status', 'queued', 'params', ARGV[2],
-           'submitted', ARGV[3], 'epoch', 0, 'progress', 0)
+           'submitted', ARGV[3], 'epoch', 0, 'progress', 0, 'tenant', ARGV[5])
 remember(ARGV[4], KEYS[1], ARGV[1])
 redis.call('XADD', KEYS[2], '*', 'id', ARGV[1])
 redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
@@ -78,18 +79,18 @@ end
 )";
 
 // KEYS: job, stream, index, parts. ARGV: id, params, submitted_ms, kind, head,
-// timeout_ms, idempotency key ("" for none), job key prefix, then every part's body.
-// The deadline is set when the first part starts: timeout_ms from then.
+// timeout_ms, idempotency key ("" for none), job key prefix, tenant, then every
+// part's body. The deadline is set when the first part starts: timeout_ms from then.
 constexpr const char* submit_split_lua = R"(
 local replayed = replay(ARGV[7], ARGV[8], ARGV[2])
 if replayed then return replayed end
 if redis.call('EXISTS', KEYS[1]) == 1 then return {'exists'} end
-local count = #ARGV - 8
+local count = #ARGV - 9
 redis.call('HSET', KEYS[1], 'id', ARGV[1], 'status', 'queued', 'params', ARGV[2],
            'submitted', ARGV[3], 'epoch', 0, 'progress', 0, 'split', ARGV[4], 'head', ARGV[5],
-           'timeout', ARGV[6], 'parts', count, 'limit', count, 'done', 0)
+           'timeout', ARGV[6], 'parts', count, 'limit', count, 'done', 0, 'tenant', ARGV[9])
 remember(ARGV[7], KEYS[1], ARGV[1])
-for k = 0, count - 1 do redis.call('HSET', KEYS[4], k, ARGV[9 + k]) end
+for k = 0, count - 1 do redis.call('HSET', KEYS[4], k, ARGV[10 + k]) end
 for k = 0, count - 1 do redis.call('XADD', KEYS[2], '*', 'id', ARGV[1], 'part', k) end
 redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
 return {'new'})";
@@ -315,19 +316,22 @@ return 'finished')";
 // started, finished, owner, epoch] per job, newest first; expired ids leave the index.
 constexpr const char* newest_lua = R"(
 local out = {}
-local ids = redis.call('ZREVRANGE', KEYS[1], 0, tonumber(ARGV[2]) * 2)
+local wanted = ARGV[3]
+local scan = tonumber(ARGV[2]) * 2
+if wanted ~= '' then scan = math.max(scan, 2000) end
+local ids = redis.call('ZREVRANGE', KEYS[1], 0, scan)
 local n = 0
 for _, id in ipairs(ids) do
   if n >= tonumber(ARGV[2]) then break end
   local key = ARGV[1] .. 'job:{' .. id .. '}'
   local f = redis.call('HMGET', key, 'status', 'progress', 'submitted', 'started', 'finished',
-                       'owner', 'epoch')
+                       'owner', 'epoch', 'tenant')
   if not f[1] then
     redis.call('ZREM', KEYS[1], id)
-  else
+  elseif wanted == '' or f[8] == wanted then
     n = n + 1
     table.insert(out, id)
-    for i = 1, 7 do table.insert(out, f[i] or '') end
+    for i = 1, 8 do table.insert(out, f[i] or '') end
   end
 end
 return out)";
@@ -554,9 +558,13 @@ net::awaitable<std::string> cluster_queue::prepare() {
   co_return r.str;
 }
 
-std::string cluster_queue::keyed_key(const std::string& idempotency_key) const {
-  return idempotency_key.empty() ? std::string()
-                                 : settings_.prefix + "idempotency:" + idempotency_key;
+std::string cluster_queue::keyed_key(const std::string& idempotency_key,
+                                     const std::string& tenant) const {
+  // Per tenant: another tenant's key neither replays nor reveals a job.
+  return idempotency_key.empty()
+             ? std::string()
+             : settings_.prefix + "idempotency:" + std::to_string(tenant.size()) + ":" + tenant +
+                   ":" + idempotency_key;
 }
 
 cluster_queue::submit_result cluster_queue::submitted(const redis_reply& r) {
@@ -576,21 +584,20 @@ cluster_queue::submit_result cluster_queue::submitted(const redis_reply& r) {
 
 net::awaitable<cluster_queue::submit_result> cluster_queue::submit(
     const std::string& id, const std::string& params, std::int64_t now_ms,
-    const std::string& idempotency_key) {
+    const std::string& idempotency_key, const std::string& tenant) {
   const auto r = co_await script(
       std::string(idempotency_lua) + submit_lua,
       redis_args(job_key(id), settings_.prefix + "jobs", settings_.prefix + "index"),
-      redis_args(id, params, std::to_string(now_ms), keyed_key(idempotency_key),
-                 settings_.prefix + "job:{"));
+      redis_args(id, params, std::to_string(now_ms), keyed_key(idempotency_key, tenant), tenant));
   co_return submitted(r);
 }
 
 net::awaitable<cluster_queue::submit_result> cluster_queue::submit_split(
     const std::string& id, const std::string& params, std::int64_t now_ms, const std::string& kind,
     const std::string& head, std::int64_t timeout_ms, const std::vector<std::string>& parts,
-    const std::string& idempotency_key) {
+    const std::string& idempotency_key, const std::string& tenant) {
   auto args = redis_args(id, params, std::to_string(now_ms), kind, head, std::to_string(timeout_ms),
-                         keyed_key(idempotency_key), settings_.prefix + "job:{");
+                         keyed_key(idempotency_key, tenant), settings_.prefix + "job:{", tenant);
   args.insert(args.end(), parts.begin(), parts.end());
   const auto r = co_await script(std::string(idempotency_lua) + submit_split_lua,
                                  redis_args(job_key(id), settings_.prefix + "jobs",
@@ -825,6 +832,8 @@ net::awaitable<std::optional<cluster_job>> cluster_queue::get(const std::string&
       j.parts_done = to_int(v);
     } else if (k == "deadline") {
       j.deadline_ms = to_int(v);
+    } else if (k == "tenant") {
+      j.tenant = v;
     }
   }
   if (j.parts > 0) {
@@ -838,11 +847,12 @@ net::awaitable<std::optional<cluster_job>> cluster_queue::get(const std::string&
   co_return j;
 }
 
-net::awaitable<std::vector<cluster_job>> cluster_queue::newest(std::size_t limit) {
+net::awaitable<std::vector<cluster_job>> cluster_queue::newest(std::size_t limit,
+                                                               const std::string& tenant) {
   const auto r = co_await script(newest_lua, redis_args(settings_.prefix + "index"),
-                                 redis_args(settings_.prefix, std::to_string(limit)));
+                                 redis_args(settings_.prefix, std::to_string(limit), tenant));
   std::vector<cluster_job> out;
-  for (std::size_t i = 0; i + 7 < r.elements.size(); i += 8) {
+  for (std::size_t i = 0; i + 8 < r.elements.size(); i += 9) {
     cluster_job j;
     j.id = r.elements[i].str;
     j.status = r.elements[i + 1].str;
@@ -852,6 +862,7 @@ net::awaitable<std::vector<cluster_job>> cluster_queue::newest(std::size_t limit
     j.finished_ms = optional_int(r.elements[i + 5].str);
     j.owner = r.elements[i + 6].str;
     j.epoch = to_int(r.elements[i + 7].str);
+    j.tenant = r.elements[i + 8].str;
     out.push_back(std::move(j));
   }
   co_return out;

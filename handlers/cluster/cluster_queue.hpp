@@ -56,6 +56,7 @@ struct cluster_job {
   std::int64_t parts_done = 0;
   std::vector<std::string> nodes;  // a split job: the nodes that ran its parts
   std::int64_t deadline_ms = 0;    // a split job once a part started (unix ms), else 0
+  std::string tenant;              // who launched it
 };
 
 class cluster_queue {
@@ -109,14 +110,16 @@ class cluster_queue {
   // Queues a job; returns once Redis has acknowledged it (fsynced with
   // appendfsync always). Atomic with the idempotency key's check ("" for none).
   net::awaitable<submit_result> submit(const std::string& id, const std::string& params,
-                                       std::int64_t now_ms, const std::string& idempotency_key);
+                                       std::int64_t now_ms, const std::string& idempotency_key,
+                                       const std::string& tenant = {});
   // Queues a job split into parts (every part an entry any node may take). Its
   // deadline is `timeout_ms` from when its first part starts.
   net::awaitable<submit_result> submit_split(const std::string& id, const std::string& params,
                                              std::int64_t now_ms, const std::string& kind,
                                              const std::string& head, std::int64_t timeout_ms,
                                              const std::vector<std::string>& parts,
-                                             const std::string& idempotency_key);
+                                             const std::string& idempotency_key,
+                                             const std::string& tenant = {});
   // A split job past its deadline and not ended yet ends expired now; true if so.
   net::awaitable<bool> expire_if_late(const std::string& id, std::int64_t now_ms);
   // A new entry for this node, waiting up to `block` (use a connection of its own:
@@ -160,8 +163,10 @@ class cluster_queue {
   net::awaitable<void> remove(const std::string& id);
 
   net::awaitable<std::optional<cluster_job>> get(const std::string& id);
-  // Newest first; ids whose job expired are dropped from the index on the way.
-  net::awaitable<std::vector<cluster_job>> newest(std::size_t limit);
+  // Newest first (only `tenant`'s, or all for ""); ids whose job expired are dropped
+  // from the index on the way.
+  net::awaitable<std::vector<cluster_job>> newest(std::size_t limit,
+                                                  const std::string& tenant = {});
 
   // Named scripts (P scripts: HASH name → source; P scripts:version: raised by every
   // change). The version alone, and every script with the version they belong to.
@@ -199,7 +204,7 @@ class cluster_queue {
 
   const settings& config() const noexcept { return settings_; }
   std::string job_key(const std::string& id) const;
-  std::string keyed_key(const std::string& idempotency_key) const;
+  std::string keyed_key(const std::string& idempotency_key, const std::string& tenant) const;
   static submit_result submitted(const redis_reply& r);
 
  private:

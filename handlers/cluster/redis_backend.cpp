@@ -19,6 +19,7 @@ namespace {
 job_view view_of(cluster_job j) {
   job_view v;
   v.id = std::move(j.id);
+  v.tenant = std::move(j.tenant);
   v.status = std::move(j.status);
   v.progress = j.progress;
   v.submitted_ms = j.submitted_ms;
@@ -65,9 +66,9 @@ class redis_job_store final : public job_store {
       auto& queue = node_.queue(w_);
       if (plan) {
         r = co_await queue.submit_split(id, params, now_ms(), plan->kind, plan->head, timeout,
-                                        plan->parts, launch.idempotency_key);
+                                        plan->parts, launch.idempotency_key, launch.tenant);
       } else {
-        r = co_await queue.submit(id, params, now_ms(), launch.idempotency_key);
+        r = co_await queue.submit(id, params, now_ms(), launch.idempotency_key, launch.tenant);
       }
     } catch (const redis_unavailable& e) {
       unavailable = e.what();
@@ -128,10 +129,12 @@ class redis_job_store final : public job_store {
     co_return j ? std::optional<job_view>(view_of(std::move(*j))) : std::nullopt;
   }
 
-  net::awaitable<std::vector<job_view>> newest(std::size_t limit) override {
+  net::awaitable<std::vector<job_view>> newest(std::size_t limit,
+                                               const std::string& tenant) override {
     std::vector<job_view> out;
     try {
-      for (auto& j : co_await node_.queue(w_).newest(limit)) {
+      auto list = co_await node_.queue(w_).newest(limit, tenant);
+      for (auto& j : list) {
         out.push_back(view_of(std::move(j)));
       }
     } catch (const redis_unavailable& e) {

@@ -81,6 +81,19 @@ std::string idempotency_key(const request& req) {
   return parse_idempotency_key(first->value());
 }
 
+// Jobs belong to the tenant that launched them. Another tenant's job does not exist
+// for the caller (404, not 403: no oracle); admin sees every tenant's.
+std::string owner_of_new_jobs(const request_context& ctx) {
+  return ctx.who != nullptr ? ctx.who->tenant : std::string("anonymous");
+}
+std::string visible_tenant(const request_context& ctx) {
+  return ctx.who == nullptr || ctx.who->admin() ? std::string() : ctx.who->tenant;
+}
+bool visible(const request_context& ctx, const job_view& v) {
+  const std::string tenant = visible_tenant(ctx);
+  return tenant.empty() || v.tenant == tenant;
+}
+
 }  // namespace
 
 net::awaitable<void> eval_launch(request_context& ctx, response& res, backend& stores) {
@@ -95,7 +108,7 @@ net::awaitable<void> eval_launch(request_context& ctx, response& res, backend& s
     co_return;
   }
   job_launch launch{std::move(er), ctx.req.body(), ctx.query.find("timeout_ms") != nullptr,
-                    idempotency_key(ctx.req)};
+                    idempotency_key(ctx.req), owner_of_new_jobs(ctx)};
   const job_submitted job = co_await stores.jobs(ctx.owner).submit(std::move(launch));
   res.status = http::status::accepted;
   const std::string href = "/jobs/" + job.id;
@@ -110,7 +123,7 @@ net::awaitable<void> job(request_context& ctx, response& res, backend& stores) {
   check_query_params(ctx.query, {});
   const std::string id = job_id(ctx);
   const auto view = co_await stores.jobs(ctx.owner).get(id);
-  if (!view) {
+  if (!view || !visible(ctx, *view)) {
     throw http_error(http::status::not_found, "not_found", "no job " + id);
   }
   res.body = dump(job_json(*view, true));
@@ -120,11 +133,14 @@ net::awaitable<void> job_delete(request_context& ctx, response& res, backend& st
   check_query_params(ctx.query, {});
   const std::string id = job_id(ctx);
   auto& store = stores.jobs(ctx.owner);
+  // Another tenant's job is not there for this caller: judged before anything acts.
+  // (The owner never changes, so the check cannot go stale before the cancel.)
+  const auto existing = co_await store.get(id);
+  if (!existing || !visible(ctx, *existing)) {
+    throw http_error(http::status::not_found, "not_found", "no job " + id);
+  }
   if (has_preconditions(ctx.req)) {
     // Judged before the cancel; a job that exists is a current representation.
-    if (!co_await store.get(id)) {
-      throw http_error(http::status::not_found, "not_found", "no job " + id);
-    }
     if (evaluate_preconditions(ctx.req, {}, true) != precondition::proceed) {
       throw http_error(http::status::precondition_failed, "precondition_failed",
                        "a precondition (If-Match or If-None-Match) is false for job " + id);
@@ -140,7 +156,8 @@ net::awaitable<void> job_delete(request_context& ctx, response& res, backend& st
 net::awaitable<void> jobs(request_context& ctx, response& res, backend& stores) {
   check_query_params(ctx.query, {});
   json list = json::array();
-  for (const auto& v : co_await stores.jobs(ctx.owner).newest(100)) {
+  const auto newest = co_await stores.jobs(ctx.owner).newest(100, visible_tenant(ctx));
+  for (const auto& v : newest) {
     list.push_back(job_json(v, false));
   }
   res.body = dump(json{{"jobs", list}});

@@ -14,6 +14,7 @@ namespace evald {
 // A launched job as a client sees it (GET /jobs/<id>), whichever backend keeps it.
 struct job_view {
   std::string id;
+  std::string tenant;  // who launched it (its owner)
   std::string status;  // queued, running, done, failed, cancelled, expired
   double progress = 0;
   std::int64_t submitted_ms = 0;  // unix ms
@@ -37,8 +38,10 @@ struct job_launch {
   std::string_view body;            // lives until submit() completes
   bool timeout_from_query = false;  // ?timeout_ms= set request.timeout_ms
   // The client's Idempotency-Key ("" for none): a launch with a key the store holds
-  // returns that job instead of a new one, as long as the store keeps the job.
+  // returns that job instead of a new one, as long as the store keeps the job. Keys
+  // are per tenant.
   std::string idempotency_key;
+  std::string tenant;  // the job's owner
 };
 
 // What submit() did: queued a new job, or found the one launched with the same key.
@@ -72,8 +75,9 @@ class job_store {
   // DELETE: a queued or running job is cancelled (its computation stops at the next
   // slice); a finished one is removed. The job as it was left, or nullopt for none.
   virtual net::awaitable<std::optional<job_view>> cancel(const std::string& id) = 0;
-  // Newest first, results left out.
-  virtual net::awaitable<std::vector<job_view>> newest(std::size_t limit) = 0;
+  // Newest first, results left out; only `tenant`'s jobs, or every job for "".
+  virtual net::awaitable<std::vector<job_view>> newest(std::size_t limit,
+                                                       const std::string& tenant) = 0;
   virtual net::awaitable<job_overview> overview() = 0;
 };
 

@@ -65,7 +65,7 @@ job_table::snapshot job_table::view_locked(const record& r) const {
   return s;
 }
 
-std::optional<std::string> job_table::create() {
+std::optional<std::string> job_table::create(const std::string& tenant) {
   std::lock_guard lock(mutex_);
   purge_locked();
   if (jobs_.size() >= max_ || result_bytes_ >= max_result_bytes_) {
@@ -74,21 +74,24 @@ std::optional<std::string> job_table::create() {
   std::string id = random_job_id();
   record r;
   r.info.id = id;
+  r.info.tenant = tenant;
   r.info.submitted = std::chrono::system_clock::now();
   r.sequence = ++sequence_;
   jobs_.emplace(id, std::move(r));
   return id;
 }
 
-std::optional<job_table::created> job_table::create(const std::string& key,
-                                                    std::string fingerprint) {
+std::optional<job_table::created> job_table::create(const std::string& key, std::string fingerprint,
+                                                    const std::string& tenant) {
   if (key.empty()) {
-    auto id = create();
+    auto id = create(tenant);
     return id ? std::optional<created>(created{std::move(*id)}) : std::nullopt;
   }
   std::lock_guard lock(mutex_);
   purge_locked();
-  if (const auto k = keyed_.find(key); k != keyed_.end()) {
+  // Keys are per tenant: another tenant's key neither replays nor reveals a job.
+  const std::string keyed = tenant + '\n' + key;
+  if (const auto k = keyed_.find(keyed); k != keyed_.end()) {
     const record& r = jobs_.at(k->second);
     if (r.fingerprint != fingerprint) {
       throw idempotency_key_reused();
@@ -101,13 +104,14 @@ std::optional<job_table::created> job_table::create(const std::string& key,
   std::string id = random_job_id();
   record r;
   r.info.id = id;
+  r.info.tenant = tenant;
   r.info.submitted = std::chrono::system_clock::now();
   r.sequence = ++sequence_;
-  r.idempotency_key = key;
+  r.idempotency_key = keyed;
   result_bytes_ += fingerprint.size();
   r.fingerprint = std::move(fingerprint);
   jobs_.emplace(id, std::move(r));
-  keyed_.emplace(key, id);
+  keyed_.emplace(keyed, id);
   return created{id};
 }
 
@@ -219,12 +223,14 @@ std::optional<job_table::snapshot> job_table::get(const std::string& id) {
   return view_locked(it->second);
 }
 
-std::vector<job_table::snapshot> job_table::newest(std::size_t limit) {
+std::vector<job_table::snapshot> job_table::newest(std::size_t limit, const std::string& tenant) {
   std::lock_guard lock(mutex_);
   purge_locked();
   std::vector<const record*> all;
   for (const auto& [_, r] : jobs_) {
-    all.push_back(&r);
+    if (tenant.empty() || r.info.tenant == tenant) {
+      all.push_back(&r);
+    }
   }
   std::sort(all.begin(), all.end(),
             [](const record* a, const record* b) { return a->sequence > b->sequence; });

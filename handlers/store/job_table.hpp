@@ -22,6 +22,7 @@ class job_table {
 
   struct snapshot {
     std::string id;
+    std::string tenant;
     state status = state::queued;
     double progress = 0;
     std::chrono::system_clock::time_point submitted;
@@ -36,7 +37,7 @@ class job_table {
 
   // A new queued job with an unguessable id, or nullopt when the store is full (jobs.max
   // jobs, or jobs.max_results_size bytes of results kept).
-  std::optional<std::string> create();
+  std::optional<std::string> create(const std::string& tenant = {});
   // The same with an idempotency key: the job this key launched while the table keeps
   // it (replayed), else a new one that remembers the key and `fingerprint` (the exact
   // request, kept with the job and counted with the results). Throws
@@ -46,7 +47,8 @@ class job_table {
     bool replayed = false;
     state status = state::queued;
   };
-  std::optional<created> create(const std::string& key, std::string fingerprint);
+  std::optional<created> create(const std::string& key, std::string fingerprint,
+                                const std::string& tenant = {});
   // Called by the job's runner. start() returns false if it was cancelled while queued.
   bool start(const std::string& id);
   void set_job(const std::string& id, std::shared_ptr<parallel_job> job);
@@ -61,7 +63,7 @@ class job_table {
   std::vector<std::string> cancel_all();
 
   std::optional<snapshot> get(const std::string& id);
-  std::vector<snapshot> newest(std::size_t limit);
+  std::vector<snapshot> newest(std::size_t limit, const std::string& tenant = {});
   // Jobs kept now, by state (indexed by state), for /metrics.
   static constexpr std::size_t state_count = 6;
   std::array<std::uint64_t, state_count> count_by_state();

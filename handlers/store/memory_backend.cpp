@@ -17,6 +17,7 @@ std::int64_t unix_ms(std::chrono::system_clock::time_point t) {
 job_view view_of(const job_table::snapshot& s) {
   job_view v;
   v.id = s.id;
+  v.tenant = s.tenant;
   v.status = job_table::name(s.status);
   v.progress = s.progress;
   v.submitted_ms = unix_ms(s.submitted);
@@ -64,7 +65,7 @@ class memory_backend::worker_jobs final : public job_store {
         fingerprint += "\n?timeout_ms=" + std::to_string(*launch.request.timeout_ms);
       }
     }
-    const auto made = table_.create(launch.idempotency_key, std::move(fingerprint));
+    const auto made = table_.create(launch.idempotency_key, std::move(fingerprint), launch.tenant);
     if (!made) {
       throw job_store_full();
     }
@@ -94,9 +95,10 @@ class memory_backend::worker_jobs final : public job_store {
     co_return s ? std::optional<job_view>(view_of(*s)) : std::nullopt;
   }
 
-  net::awaitable<std::vector<job_view>> newest(std::size_t limit) override {
+  net::awaitable<std::vector<job_view>> newest(std::size_t limit,
+                                               const std::string& tenant) override {
     std::vector<job_view> out;
-    for (const auto& s : table_.newest(limit)) {
+    for (const auto& s : table_.newest(limit, tenant)) {
       out.push_back(view_of(s));
     }
     co_return out;

@@ -233,7 +233,7 @@ TEST_F(ClusterQueue, NewestFirstAndExpiredJobsLeaveTheIndex) {
       co_await a.queue.submit("n" + std::to_string(i), "{}", 1000 + i, "");
     }
     co_await a.commands->exec(redis_args("DEL", "evald:job:{n3}"));  // as if it expired
-    const auto list = co_await a.queue.newest(3);
+    const auto list = co_await a.queue.newest(3, "");
     std::vector<std::string> ids;
     for (const auto& j : list) {
       ids.push_back(j.id);

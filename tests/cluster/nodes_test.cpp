@@ -629,7 +629,9 @@ TEST_F(Cluster, APartitionedNodeLosesItsJobAndCannotWriteWhenItComesBack) {
   o.threads = 1;
   o.config_json = R"({"limits":{"max_eval_time":"5m"},"cluster":{"redis":")" + url +
                   R"(","lease":"1500ms","heartbeat":"200ms","command_timeout":"500ms",)"
-                  R"("split_time":"0s"}})";
+                  R"("split_time":"0s"},)"
+                  // Not loopback: without keys, anonymous clients must be allowed explicitly.
+                  R"("auth":{"anonymous":["admin"]}})";
   o.args = {"--node-id", "cut-off", "--listen", ns.inner_ip() + ":" + std::to_string(inner_port)};
   ::setenv("EVALD_TEST_WRAPPER", ns.wrapper().c_str(), 1);
   auto inner = std::make_unique<evald_process>(o);

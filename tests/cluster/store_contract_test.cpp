@@ -80,7 +80,7 @@ class StoreContract : public ::testing::TestWithParam<std::string> {
   // As POST /eval-launch hands a job to the store: parsed, its names resolved.
   net::awaitable<job_launch> launch(const std::string& body) {
     body_ = body;
-    job_launch out{parse_eval_body(body_, settings_, true), body_, false, {}};
+    job_launch out{parse_eval_body(body_, settings_, true), body_, false, {}, {}};
     co_await resolve_named_scripts(out.request, scripts());
     co_return out;
   }
@@ -144,7 +144,7 @@ TEST_P(StoreContract, AJobRunsToDoneAndEveryReadAgrees) {
     EXPECT_EQ(json::parse(v.result)["factors"], json::parse(R"(["2","2","2","3","3","5"])"));
     const auto second = co_await submit(R"({"workload":"prime","n":"97"})");
     co_await until(second, finished);
-    const auto list = co_await jobs().newest(10);
+    const auto list = co_await jobs().newest(10, "");
     EXPECT_EQ(list.size(), 2u);
     if (list.size() == 2) {
       EXPECT_EQ(list[0].id, second) << "newest first";
@@ -237,7 +237,7 @@ TEST_P(StoreContract, AnIdempotencyKeyReplaysItsJobWhileTheJobIsKept) {
     const auto fresh = co_await submit_keyed(body, "key-1");
     EXPECT_FALSE(fresh.replayed);
     EXPECT_NE(fresh.id, first.id);
-    const auto list = co_await jobs().newest(10);
+    const auto list = co_await jobs().newest(10, "");
     EXPECT_EQ(list.size(), 3u) << "key-1 (the new one), key-2, key-3; replays queued nothing";
   });
 }

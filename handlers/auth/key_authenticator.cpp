@@ -1,0 +1,118 @@
+#include "handlers/auth/key_authenticator.hpp"
+
+#include <stdexcept>
+
+#include "server/http_error.hpp"
+
+namespace evald::auth {
+namespace {
+
+constexpr const char* realm = "Bearer realm=\"evald\"";
+
+http_error missing_token() {
+  http_error e(http::status::unauthorized, "unauthorized",
+               "this route needs an API key: send Authorization: Bearer <token> (`evald keys "
+               "new` makes one)");
+  e.www_authenticate = realm;
+  return e;
+}
+
+http_error invalid_token(const std::string& why) {
+  http_error e(http::status::unauthorized, "invalid_token", why);
+  e.www_authenticate = std::string(realm) + ", error=\"invalid_token\"";
+  return e;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) {
+    return false;
+  }
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    const auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; };
+    if (lower(a[i]) != lower(b[i])) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+key_authenticator::key_authenticator(std::string keys_file, scope_set anonymous)
+    : keys_file_(std::move(keys_file)) {
+  if (anonymous != 0) {
+    auto who = std::make_shared<caller>();
+    who->tenant = "anonymous";
+    who->scopes = anonymous;
+    anonymous_ = std::move(who);
+  }
+  keys_ = std::make_shared<const key_set>(keys_file_.empty() ? key_set{}
+                                                             : read_keys_file(keys_file_));
+}
+
+std::shared_ptr<const key_set> key_authenticator::current() const {
+  const std::lock_guard lock(mutex_);
+  return keys_;
+}
+
+std::size_t key_authenticator::key_count() const {
+  return current()->keys.size();
+}
+
+std::string key_authenticator::reload() {
+  if (keys_file_.empty()) {
+    return {};
+  }
+  try {
+    auto fresh = std::make_shared<const key_set>(read_keys_file(keys_file_));
+    const std::lock_guard lock(mutex_);
+    keys_ = std::move(fresh);
+    return {};
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+}
+
+std::shared_ptr<const caller> key_authenticator::authenticate(const request& req) const {
+  const auto [first, last] = req.equal_range(http::field::authorization);
+  if (first == last) {
+    if (anonymous_) {
+      return anonymous_;
+    }
+    throw missing_token();
+  }
+  if (std::next(first) != last) {
+    http_error e(http::status::bad_request, "invalid_request",
+                 "Authorization was sent more than once; send one");
+    e.www_authenticate = std::string(realm) + ", error=\"invalid_request\"";
+    throw e;
+  }
+  const std::string_view value(first->value().data(), first->value().size());
+  const auto space = value.find(' ');
+  if (space == std::string_view::npos || !iequals(value.substr(0, space), "Bearer")) {
+    throw invalid_token("Authorization must be \"Bearer <token>\"");
+  }
+  std::string_view token = value.substr(space + 1);
+  while (!token.empty() && token.front() == ' ') {
+    token.remove_prefix(1);
+  }
+  while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) {
+    token.remove_suffix(1);
+  }
+  const auto id = key_id_of(token);
+  if (!id) {
+    throw invalid_token("the token is not an evald API key (malformed, or its checksum fails)");
+  }
+  auto keys = current();
+  const auto it = keys->keys.find(*id);
+  // The digest is computed either way, so an unknown id and a wrong secret take the
+  // same time.
+  const digest d = sha256(token);
+  if (it == keys->keys.end() || !same_digest(d, it->second.sha256)) {
+    throw invalid_token("unknown or revoked API key " + std::string(*id));
+  }
+  // Shares ownership with the key set: a reload meanwhile does not free it.
+  return std::shared_ptr<const caller>(keys, &it->second.who);
+}
+
+}  // namespace evald::auth

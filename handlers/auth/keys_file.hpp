@@ -1,0 +1,37 @@
+#pragma once
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "handlers/auth/token.hpp"
+#include "server/auth.hpp"
+
+namespace evald::auth {
+
+// One API key as the keys file lists it: never its secret, only the token's digest.
+struct key_entry {
+  digest sha256{};
+  caller who;  // tenant, key id, scopes
+};
+
+// Every key, by key id. Immutable once read: a reload builds a new set.
+struct key_set {
+  std::map<std::string, key_entry, std::less<>> keys;
+};
+
+// Reads a keys file (JSON):
+//   {"keys": [{"id": "<12 base62>", "sha256": "<64 hex>", "tenant": "acme",
+//              "scopes": ["eval", "read"]}, ...]}
+// all or nothing: throws std::invalid_argument naming the JSON path of the first
+// problem (an unknown member, a duplicate id, a bad digest, an unknown scope).
+key_set parse_keys(std::string_view text);
+key_set read_keys_file(const std::string& path);
+
+// A keys-file entry for a token (what `evald keys new` prints).
+std::string keys_entry_json(const new_token& t, const std::string& tenant, scope_set scopes);
+
+// Tenant names: 1 to 64 of [a-z0-9_-] (they become metric labels and log fields).
+bool is_tenant_name(std::string_view name);
+
+}  // namespace evald::auth

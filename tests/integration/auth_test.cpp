@@ -1,0 +1,233 @@
+// API keys: `evald keys new`, Bearer tokens (RFC 6750 statuses and headers), scopes,
+// jobs owned by their tenant, the keys file reloaded on SIGHUP (all or nothing, a
+// removed key refused on a live keep-alive connection), protected by default.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <csignal>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "tests/integration/harness.hpp"
+#include "tests/integration/http_client.hpp"
+
+using namespace evald::test;
+using json = nlohmann::json;
+
+namespace {
+
+struct key {
+  std::string token;
+  std::string entry;
+};
+
+key new_key(const std::string& tenant, const std::string& scopes) {
+  const auto r = run_evald({"keys", "new", "--tenant", tenant, "--scopes", scopes});
+  EXPECT_EQ(r.status, 0) << r.err;
+  const auto nl = r.out.find('\n');
+  return {r.out.substr(0, nl), r.out.substr(nl + 1, r.out.find('\n', nl + 1) - nl - 1)};
+}
+
+std::string keys_json(const std::vector<key>& keys) {
+  std::string out = R"({"keys":[)";
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    out += (i ? "," : "") + keys[i].entry;
+  }
+  return out + "]}";
+}
+
+void write_file(const std::string& path, const std::string& text) {
+  std::ofstream(path, std::ios::trunc) << text;
+}
+
+std::string request_text(const std::string& method, const std::string& target,
+                         const std::string& token, const std::string& body = "") {
+  std::string req = method + " " + target + " HTTP/1.1\r\nHost: x\r\n";
+  if (!token.empty()) {
+    req += "Authorization: Bearer " + token + "\r\n";
+  }
+  if (!body.empty()) {
+    req += "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+           "\r\n";
+  }
+  return req + "\r\n" + body;
+}
+
+http_response call(std::uint16_t port, const std::string& method, const std::string& target,
+                   const std::string& token, const std::string& body = "") {
+  http_client c(port);
+  c.send(request_text(method, target, token, body));
+  auto r = c.read_response();
+  if (!r) {
+    throw std::runtime_error("no response");
+  }
+  return *r;
+}
+
+std::string error_code(const http_response& r) {
+  return json::parse(r.body, nullptr, false).value("/error/code"_json_pointer, "");
+}
+
+}  // namespace
+
+TEST(Auth, KeysNewPrintsATokenAndItsEntry) {
+  const key k = new_key("acme", "eval,read");
+  EXPECT_EQ(k.token.size(), 68u) << k.token;
+  EXPECT_TRUE(k.token.starts_with("evald_")) << k.token;
+  const json entry = json::parse(k.entry);
+  EXPECT_EQ(entry["tenant"], "acme");
+  EXPECT_EQ(entry["scopes"], json::parse(R"(["eval","read"])"));
+  EXPECT_EQ(entry["id"], k.token.substr(6, 12));
+  EXPECT_EQ(entry["sha256"].get<std::string>().size(), 64u);
+  EXPECT_EQ(k.entry.find(k.token.substr(19)), std::string::npos) << "no secret in the entry";
+  EXPECT_NE(new_key("acme", "eval").token, k.token) << "every token is new";
+  for (const auto& bad : std::vector<std::vector<std::string>>{
+           {"keys", "new", "--tenant", "Acme!", "--scopes", "eval"},
+           {"keys", "new", "--tenant", "acme", "--scopes", "evil"},
+           {"keys", "new", "--tenant", "acme"},
+           {"keys", "old"}}) {
+    const auto r = run_evald(bad);
+    EXPECT_EQ(r.status, 2) << r.out;
+    EXPECT_NE(r.err.find("usage: evald keys new"), std::string::npos) << r.err;
+  }
+}
+
+TEST(Auth, BearerTokensScopesAndTheirStatuses) {
+  const key acme = new_key("acme", "eval,read");
+  const key ops = new_key("ops", "metrics");
+  const std::string keys_file = write_temp_file(keys_json({acme, ops}), ".json");
+  evald_process::options o;
+  o.config_json = R"({"auth":{"keys_file":")" + keys_file + R"("}})";
+  evald_process server(o);
+  const auto p = server.port();
+
+  const auto missing = call(p, "GET", "/prime?n=97", "");
+  EXPECT_EQ(missing.status, 401);
+  EXPECT_EQ(missing.header("WWW-Authenticate"), R"(Bearer realm="evald")");
+  EXPECT_EQ(error_code(missing), "unauthorized");
+
+  std::string forged = acme.token;
+  forged[20] = forged[20] == 'a' ? 'b' : 'a';
+  for (const std::string& bad : {forged, std::string("evald_nonsense"), ops.token + "x"}) {
+    const auto r = call(p, "GET", "/prime?n=97", bad);
+    EXPECT_EQ(r.status, 401) << bad;
+    EXPECT_EQ(r.header("WWW-Authenticate"), R"(Bearer realm="evald", error="invalid_token")");
+    EXPECT_EQ(error_code(r), "invalid_token");
+  }
+
+  EXPECT_EQ(call(p, "GET", "/prime?n=97", acme.token).status, 200);
+  const auto no_scope = call(p, "GET", "/metrics", acme.token);
+  EXPECT_EQ(no_scope.status, 403);
+  EXPECT_EQ(no_scope.header("WWW-Authenticate"),
+            R"(Bearer realm="evald", error="insufficient_scope", scope="metrics")");
+  EXPECT_EQ(error_code(no_scope), "insufficient_scope");
+  EXPECT_EQ(call(p, "GET", "/metrics", ops.token).status, 200);
+  EXPECT_EQ(call(p, "POST", "/eval", ops.token, R"({"workload":"prime","n":"7"})").status, 403);
+  EXPECT_EQ(call(p, "PUT", "/scripts/x", acme.token, "return 1").status, 403)
+      << "scripts:write is a scope of its own";
+  // Open routes stay open.
+  EXPECT_EQ(call(p, "GET", "/healthz", "").status, 200);
+  EXPECT_EQ(call(p, "GET", "/readyz", "").status, 200);
+  // The access log never sees a secret (nor does stderr).
+  EXPECT_EQ(server.stderr_text().find(acme.token.substr(19)), std::string::npos);
+}
+
+TEST(Auth, AJobBelongsToItsTenant) {
+  const key a = new_key("tenant-a", "eval,read");
+  const key b = new_key("tenant-b", "eval,read");
+  const key root = new_key("ops", "admin");
+  const std::string keys_file = write_temp_file(keys_json({a, b, root}), ".json");
+  evald_process::options o;
+  o.config_json = R"({"auth":{"keys_file":")" + keys_file + R"("}})";
+  evald_process server(o);
+  const auto p = server.port();
+  const std::string body = R"({"workload":"factor","n":"360"})";
+  const auto launched = call(p, "POST", "/eval-launch", a.token, body);
+  ASSERT_EQ(launched.status, 202) << launched.body;
+  const std::string id = json::parse(launched.body)["id"];
+  EXPECT_EQ(call(p, "GET", "/jobs/" + id, a.token).status, 200);
+  const auto other = call(p, "GET", "/jobs/" + id, b.token);
+  EXPECT_EQ(other.status, 404) << "another tenant's job does not exist for it";
+  EXPECT_EQ(error_code(other), "not_found");
+  EXPECT_EQ(call(p, "DELETE", "/jobs/" + id, b.token).status, 404);
+  EXPECT_EQ(call(p, "GET", "/jobs/" + id, a.token).status, 200) << "B's DELETE changed nothing";
+  EXPECT_EQ(json::parse(call(p, "GET", "/jobs", b.token).body)["jobs"].size(), 0u);
+  EXPECT_EQ(json::parse(call(p, "GET", "/jobs", a.token).body)["jobs"].size(), 1u);
+  EXPECT_EQ(call(p, "GET", "/jobs/" + id, root.token).status, 200) << "admin sees every tenant";
+  // Idempotency keys are per tenant: B's retry with A's key is B's own new job.
+  const std::string idem = "Idempotency-Key: same-key\r\n";
+  auto keyed = [&](const key& k) {
+    http_client c(p);
+    std::string req = request_text("POST", "/eval-launch", k.token, body);
+    req.insert(req.find("\r\n") + 2, idem);
+    c.send(req);
+    return json::parse(c.read_response()->body).value("id", "");
+  };
+  const std::string a_job = keyed(a);
+  EXPECT_EQ(keyed(a), a_job);
+  EXPECT_NE(keyed(b), a_job);
+}
+
+TEST(Auth, TheKeysFileIsReloadedAllOrNothingAndARemovedKeyFailsAtOnce) {
+  const key a = new_key("tenant-a", "eval");
+  const key b = new_key("tenant-b", "eval");
+  const std::string keys_file = write_temp_file(keys_json({a, b}), ".json");
+  evald_process::options o;
+  o.config_json = R"({"auth":{"keys_file":")" + keys_file + R"("}})";
+  evald_process server(o);
+  const auto p = server.port();
+  http_client live(p);  // one keep-alive connection for B throughout
+  auto on_live = [&] {
+    live.send(request_text("GET", "/prime?n=97", b.token));
+    return live.read_response()->status;
+  };
+  ASSERT_EQ(on_live(), 200);
+  auto reloads = [&](const std::string& marker, int count) {
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (std::chrono::steady_clock::now() < give_up) {
+      std::size_t seen = 0;
+      const std::string text = server.stderr_text();
+      for (auto at = text.find(marker); at != std::string::npos; at = text.find(marker, at + 1)) {
+        ++seen;
+      }
+      if (static_cast<int>(seen) >= count) {
+        return true;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));  // polling a log
+    }
+    return false;
+  };
+  // A broken file: the old keys stay, the log says why.
+  write_file(keys_file, R"({"keys":[{"id":"short"}]})");
+  server.signal(SIGHUP);
+  ASSERT_TRUE(reloads("API keys not reloaded", 1)) << server.stderr_text();
+  EXPECT_NE(server.stderr_text().find("$.keys[0].id"), std::string::npos) << server.stderr_text();
+  EXPECT_EQ(on_live(), 200);
+  EXPECT_EQ(call(p, "GET", "/prime?n=97", a.token).status, 200);
+  // B removed: refused from the next request, on its open connection too.
+  write_file(keys_file, keys_json({a}));
+  server.signal(SIGHUP);
+  ASSERT_TRUE(reloads("API keys reloaded", 1)) << server.stderr_text();
+  EXPECT_EQ(on_live(), 401);
+  EXPECT_EQ(call(p, "GET", "/prime?n=97", a.token).status, 200);
+}
+
+TEST(Auth, ProtectedByDefault) {
+  // Beyond loopback, no keys: refused at start, naming both fixes.
+  const auto refused = run_evald({"--listen", "0.0.0.0:0", "--threads", "1"});
+  EXPECT_EQ(refused.status, 2) << refused.err;
+  EXPECT_NE(refused.err.find("auth.keys_file"), std::string::npos) << refused.err;
+  EXPECT_NE(refused.err.find("auth.anonymous"), std::string::npos) << refused.err;
+  // Saying what anonymous clients may do is the other way.
+  evald_process::options o;
+  o.args = {"--listen", "0.0.0.0:0"};
+  o.env = {{"EVALD_ANONYMOUS", "eval"}};
+  evald_process open_server(o);
+  EXPECT_EQ(call(open_server.port(), "GET", "/prime?n=97", "").status, 200);
+  EXPECT_EQ(call(open_server.port(), "GET", "/metrics", "").status, 401)
+      << "anonymous clients get only the scopes named";
+  // Loopback without keys: everything, as before keys existed.
+  evald_process local;
+  EXPECT_EQ(call(local.port(), "GET", "/metrics", "").status, 200);
+}
