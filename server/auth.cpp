@@ -7,11 +7,8 @@ namespace evald {
 namespace {
 
 constexpr std::pair<scope, const char*> scope_names_table[] = {
-    {scope::eval, "eval"},
-    {scope::read, "read"},
-    {scope::scripts_write, "scripts:write"},
-    {scope::metrics, "metrics"},
-    {scope::admin, "admin"},
+    {scope::eval, "eval"},       {scope::read, "read"},   {scope::scripts_write, "scripts:write"},
+    {scope::metrics, "metrics"}, {scope::admin, "admin"},
 };
 
 }  // namespace
@@ -66,8 +63,8 @@ std::shared_ptr<const caller> authorize(const authenticator& auth, const request
     http_error e(http::status::forbidden, "insufficient_scope",
                  "this key (tenant \"" + who->tenant + "\") lacks the scope this route needs: " +
                      wanted + (who->scopes != 0 ? "; it has: " + scope_names(who->scopes) : ""));
-    e.www_authenticate = "Bearer realm=\"evald\", error=\"insufficient_scope\", scope=\"" + wanted +
-                         "\"";
+    e.www_authenticate =
+        "Bearer realm=\"evald\", error=\"insufficient_scope\", scope=\"" + wanted + "\"";
     set_client_error(res, e);
   } catch (const http_error& e) {
     set_client_error(res, e);

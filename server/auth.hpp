@@ -27,7 +27,9 @@ constexpr scope_set operator|(scope a, scope b) {
 constexpr scope_set operator|(scope_set a, scope b) {
   return static_cast<scope_set>(a | static_cast<unsigned>(b));
 }
-constexpr bool has(scope_set set, scope s) { return (set & static_cast<unsigned>(s)) != 0; }
+constexpr bool has(scope_set set, scope s) {
+  return (set & static_cast<unsigned>(s)) != 0;
+}
 
 // "eval", "read", "scripts:write", "metrics", "admin" → the scope; nullopt otherwise.
 std::optional<scope> scope_named(std::string_view name);

@@ -46,8 +46,8 @@ key_authenticator::key_authenticator(std::string keys_file, scope_set anonymous)
     who->scopes = anonymous;
     anonymous_ = std::move(who);
   }
-  keys_ = std::make_shared<const key_set>(keys_file_.empty() ? key_set{}
-                                                             : read_keys_file(keys_file_));
+  keys_ =
+      std::make_shared<const key_set>(keys_file_.empty() ? key_set{} : read_keys_file(keys_file_));
 }
 
 std::shared_ptr<const key_set> key_authenticator::current() const {

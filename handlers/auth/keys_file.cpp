@@ -84,7 +84,8 @@ key_set parse_keys(std::string_view text) {
     }
     const auto scopes = entry.find("scopes");
     if (scopes == entry.end() || !scopes->is_array() || scopes->empty()) {
-      fail(path + ".scopes", "must be a non-empty array of eval, read, scripts:write, metrics, admin");
+      fail(path + ".scopes",
+           "must be a non-empty array of eval, read, scripts:write, metrics, admin");
     }
     for (std::size_t k = 0; k < scopes->size(); ++k) {
       const json& s = (*scopes)[k];
@@ -120,8 +121,8 @@ key_set read_keys_file(const std::string& path) {
 
 std::string keys_entry_json(const new_token& t, const std::string& tenant, scope_set scopes) {
   json scopes_json = json::array();
-  for (const scope s : {scope::eval, scope::read, scope::scripts_write, scope::metrics,
-                        scope::admin}) {
+  for (const scope s :
+       {scope::eval, scope::read, scope::scripts_write, scope::metrics, scope::admin}) {
     if (has(scopes, s)) {
       scopes_json.push_back(name(s));
     }

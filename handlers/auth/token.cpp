@@ -87,7 +87,8 @@ bool is_base62(std::string_view text) {
 new_token make_token(void (*random)(void*, std::size_t)) {
   new_token t;
   t.key_id = random_base62(key_id_length, random);
-  std::string body = std::string(token_prefix) + t.key_id + "_" + random_base62(secret_length, random);
+  std::string body =
+      std::string(token_prefix) + t.key_id + "_" + random_base62(secret_length, random);
   t.token = body + checksum(body);
   return t;
 }

@@ -48,8 +48,8 @@ std::string request_text(const std::string& method, const std::string& target,
     req += "Authorization: Bearer " + token + "\r\n";
   }
   if (!body.empty()) {
-    req += "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
-           "\r\n";
+    req +=
+        "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
   }
   return req + "\r\n" + body;
 }
