@@ -85,9 +85,11 @@ class StoreContract : public ::testing::TestWithParam<std::string> {
     co_return out;
   }
 
-  net::awaitable<job_submitted> submit_keyed(const std::string& body, const std::string& key) {
+  net::awaitable<job_submitted> submit_keyed(const std::string& body, const std::string& key,
+                                             const std::string& tenant = {}) {
     job_launch l = co_await launch(body);
     l.idempotency_key = key;
+    l.tenant = tenant;
     co_return co_await jobs().submit(std::move(l));
   }
 
@@ -239,6 +241,28 @@ TEST_P(StoreContract, AnIdempotencyKeyReplaysItsJobWhileTheJobIsKept) {
     EXPECT_NE(fresh.id, first.id);
     const auto list = co_await jobs().newest(10, "");
     EXPECT_EQ(list.size(), 3u) << "key-1 (the new one), key-2, key-3; replays queued nothing";
+  });
+}
+
+TEST_P(StoreContract, AJobKeepsItsTenantAndListsAndKeysArePerTenant) {
+  run([&]() -> net::awaitable<void> {
+    const std::string body = R"({"workload":"prime","n":"97"})";
+    const auto a1 = co_await submit_keyed(body, "", "tenant-a");
+    const auto b1 = co_await submit_keyed(body, "", "tenant-b");
+    const auto a2 = co_await submit_keyed(body, "k", "tenant-a");
+    const auto b2 = co_await submit_keyed(body, "k", "tenant-b");
+    EXPECT_NE(b2.id, a2.id) << "the same key in another tenant is another job";
+    EXPECT_FALSE(b2.replayed);
+    const auto view = co_await jobs().get(b1.id);
+    EXPECT_EQ(view ? view->tenant : "", "tenant-b");
+    const auto only_a = co_await jobs().newest(10, "tenant-a");
+    EXPECT_EQ(only_a.size(), 2u);
+    for (const auto& v : only_a) {
+      EXPECT_EQ(v.tenant, "tenant-a");
+      EXPECT_TRUE(v.id == a1.id || v.id == a2.id) << v.id;
+    }
+    const auto all = co_await jobs().newest(10, "");
+    EXPECT_EQ(all.size(), 4u);
   });
 }
 
