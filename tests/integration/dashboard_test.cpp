@@ -103,12 +103,20 @@ TEST(Dashboard, StreamsAreBoundedSharedAndEndAtTheDrain) {
   }
 }
 
-TEST(Dashboard, EveryWorkersComputeShareRisesUnderATrialDivision) {
+TEST(Dashboard, EveryWorkersComputeShareRisesUnderALongJob) {
   evald_process server;
   const auto launched = [&] {
     http_client c(server.port());
-    const std::string body =
-        R"({"workload":"prime","n":"18446744073709551557","method":"trial","timeout_ms":300000})";
+    // A script map (in chunks over both workers) whose every input loops until the job
+    // is cancelled: it keeps both
+    // workers computing for as long as the test looks (a trial division could end
+    // first on a fast machine, or before a slow one's snapshot).
+    std::string inputs;
+    for (int i = 0; i < 1000; ++i) {
+      inputs += (i ? "," : "") + std::to_string(i);
+    }
+    const std::string body = R"({"workload":"script","source":"while true do end","inputs":[)" +
+                             inputs + R"(],"timeout_ms":300000})";
     c.send(
         "POST /eval-launch HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
         "Content-Length: " +
@@ -131,6 +139,11 @@ TEST(Dashboard, EveryWorkersComputeShareRisesUnderATrialDivision) {
   }
   EXPECT_TRUE(both) << seen.dump();
   EXPECT_GE(seen["jobs"]["by_status"]["running"].get<int>(), 1) << seen.dump();
+  const std::string id = json::parse(launched->body).value("id", "");
+  http_client c(server.port());
+  c.send("DELETE /jobs/" + id + " HTTP/1.1\r\nHost: x\r\n\r\n");
+  const auto cancelled = c.read_response();
+  EXPECT_TRUE(cancelled && cancelled->status == 200);
 }
 
 TEST(Dashboard, OffMeansNotFound) {
