@@ -1,10 +1,8 @@
 #include "handlers/sandbox/script_vm.hpp"
 
-#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <ctime>
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
@@ -37,27 +35,6 @@ constexpr std::size_t allocation_cost = 20;
 
 // Closing a state that grew past this returns its pages to the system.
 constexpr std::size_t trim_after_peak = 4 * 1024 * 1024;
-
-// The running thread's CPU time. Windows counts thread time in scheduler ticks
-// (15.6 ms), too coarse for a 20 ms allowance: there the wall clock stands in.
-std::chrono::nanoseconds thread_cpu_now() noexcept {
-#if defined(_WIN32)
-  return std::chrono::steady_clock::now().time_since_epoch();
-#else
-  timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
-#endif
-}
-
-// The clock is read every hook_period instructions or work_check_interval work units,
-// well under a millisecond of CPU apart, or before a chunk of announced work; a chunk
-// announced as this much or more reads the CPU clock before it starts (a copy can take
-// several times its estimate on a machine whose memory bandwidth is shared).
-constexpr std::chrono::nanoseconds big_chunk = std::chrono::microseconds(200);
-// Without such a reading, a gap longer than this between the slice's end and the first
-// check past it was time the thread spent off the CPU.
-constexpr std::chrono::nanoseconds max_unseen_overrun = std::chrono::milliseconds(1);
 
 script_vm* vm_of(lua_State* L) {
   return *static_cast<script_vm**>(lua_getextraspace(L));
@@ -562,8 +539,6 @@ script_vm::step script_vm::resume(std::chrono::steady_clock::time_point slice_en
   // A slice end already past (a chunk that ran other inputs first) counts from now:
   // the burst allowance of a call is measured from when this run could first yield.
   slice_end_ = std::max(slice_end, t0);
-  overrun_marked_ = false;
-  chunk_marked_ = false;
   stop_ = stop;
   int nresults = 0;
   metered_ = co_;
@@ -704,41 +679,6 @@ void script_vm::charge(std::size_t units) noexcept {
   }
 }
 
-bool script_vm::past_burst(std::chrono::steady_clock::time_point now,
-                           std::chrono::nanoseconds upcoming) {
-  const std::chrono::nanoseconds wall = now - slice_end_;
-  if (wall < std::chrono::nanoseconds(0)) {
-    if (wall + upcoming >= limits_.burst) {
-      return true;
-    }
-    if (upcoming >= big_chunk) {
-      // It may run past the slice's end: remember where it started.
-      chunk_marked_ = true;
-      chunk_cpu_ = thread_cpu_now();
-      chunk_slice_left_ = -wall;
-    }
-    return false;
-  }
-  // The thread's CPU time past the slice's end counts, not the wall clock's: time the
-  // OS gave another thread is not the script's, and a preempted worker must not kill a
-  // legitimate call (a loaded CI machine did). Reading it is a system call (~1 µs), so
-  // once at the first check past the end, then only when the wall clock alone would
-  // stop the call (the CPU time never exceeds it).
-  if (!overrun_marked_) {
-    overrun_marked_ = true;
-    overrun_cpu_ = thread_cpu_now();
-    // A big chunk that crossed the end: its CPU time past what was left of the slice.
-    // Otherwise the gap since the last check was short, save time off the CPU.
-    overrun_seen_ = chunk_marked_ ? std::clamp(overrun_cpu_ - chunk_cpu_ - chunk_slice_left_,
-                                               std::chrono::nanoseconds(0), wall)
-                                  : std::min(wall, max_unseen_overrun);
-  }
-  if (wall + upcoming < limits_.burst) {
-    return false;
-  }
-  return overrun_seen_ + (thread_cpu_now() - overrun_cpu_) + upcoming >= limits_.burst;
-}
-
 void script_vm::work(lua_State* L, std::size_t units, const char* what) {
   if (metered_ == nullptr) {
     return;
@@ -756,7 +696,8 @@ void script_vm::work(lua_State* L, std::size_t units, const char* what) {
     // would end past the allowance is refused before it starts, not after.
     if (stop) {
       killed_ = kill_reason::stopped;
-    } else if (past_burst(std::chrono::steady_clock::now(), std::chrono::nanoseconds(cost))) {
+    } else if (std::chrono::steady_clock::now() + std::chrono::nanoseconds(cost) - slice_end_ >=
+               limits_.burst) {
       killed_ = kill_reason::burst;
     } else {
       return;
@@ -784,7 +725,7 @@ void script_vm::on_hook(lua_State* L) {
     }
     if (stop) {
       killed_ = kill_reason::stopped;
-    } else if (past_burst(now, std::chrono::nanoseconds(0))) {
+    } else if (now - slice_end_ >= limits_.burst) {
       killed_ = kill_reason::burst;
     } else {
       return;  // inside a comparator or callback: yield once it returns

@@ -171,15 +171,6 @@ class script_vm {
   nlohmann::json launch_context_;
   // Hook state
   std::chrono::steady_clock::time_point slice_end_{};
-  // Whether the time past slice_end_ that counts against the burst limit, plus the
-  // `upcoming` work of a call about to start, reaches the limit.
-  bool past_burst(std::chrono::steady_clock::time_point now, std::chrono::nanoseconds upcoming);
-  bool overrun_marked_ = false;
-  std::chrono::nanoseconds overrun_seen_{0};      // charged at the first check past the end
-  std::chrono::nanoseconds overrun_cpu_{0};       // the thread's CPU time then
-  bool chunk_marked_ = false;                     // a big chunk began before the end
-  std::chrono::nanoseconds chunk_cpu_{0};         // the thread's CPU time when it began
-  std::chrono::nanoseconds chunk_slice_left_{0};  // the slice time left then
   const std::atomic<bool>* stop_ = nullptr;
   enum class kill_reason { none, burst, stopped } killed_ = kill_reason::none;
   const char* killed_in_ = nullptr;  // the library call that was stopped, if any

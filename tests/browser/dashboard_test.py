@@ -162,12 +162,17 @@ def main():
         check("the compute shares fall back below one half", bool(low), f"{low or shares()}")
 
         # A job launched elsewhere (not from the page): the pane follows it, and the
-        # workers computing its shares count it.
+        # workers computing its shares count it. A script map whose inputs loop until the
+        # job is cancelled, so it is still running whenever the page looks (a trial
+        # division could end between two snapshots on a fast machine).
         c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        c.request("POST", "/eval-launch", json.dumps({"workload": "prime", "n": n, "method": "trial",
+        c.request("POST", "/eval-launch", json.dumps({"workload": "script",
+                                                      "source": "while true do end",
+                                                      "inputs": list(range(1000)),
                                                       "timeout_ms": 300000}),
                   {"Content-Type": "application/json"})
         other = json.loads(c.getresponse().read())["id"]
+        c.close()
         followed = until(lambda: other[:8] in driver.find_element(By.ID, "job-status").text, 20, every=0.3)
         check("the Try-it pane follows a job launched elsewhere", bool(followed),
               driver.find_element(By.ID, "job-status").text)
@@ -177,8 +182,10 @@ def main():
         check("every worker computing a share counts the evaluation", bool(counted),
               [w.find_element(By.CSS_SELECTOR, ".evals").text
                for w in driver.find_elements(By.CSS_SELECTOR, ".worker")])
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         c.request("DELETE", "/jobs/" + other)
         c.getresponse().read()
+        c.close()
 
         def column_bottoms():
             return driver.execute_script("""

@@ -13,12 +13,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-#if !defined(_WIN32)
-#include <poll.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
-#endif
 
 #include "handlers/sandbox/script_vm.hpp"
 
@@ -243,83 +237,3 @@ TEST(HostileCalls, AStaleSliceEndDoesNotKillALegitimateCall) {
   ASSERT_FALSE(vm.failure()) << vm.failure()->message;
   EXPECT_EQ(vm.result(), 100000);
 }
-
-#if !defined(_WIN32)
-// A sort whose comparator burns CPU: one library call that cannot yield, about `k`
-// loop steps per comparison.
-std::string slow_sort_source(int k) {
-  return "local t = {} for i = 1, 2000 do t[i] = (i * 7919) % 2000 end progress(0) "
-         "table.sort(t, function(a, b) for i = 1, " +
-         std::to_string(k) + " do end return a < b end) return t[1]";
-}
-
-TEST(HostileCalls, APreemptedWorkerDoesNotKillALegitimateCall) {
-  // The OS may take the CPU from a worker in the middle of a long call. The burst
-  // limit counts the thread's CPU time past the slice's end, so a call that needs
-  // less than the limit finishes even when it is held off the CPU for three times
-  // the limit: here the process running it is stopped (SIGSTOP) inside the call.
-  // First the call is made long enough (≥ 100 ms of CPU) that the stop lands in it.
-  int k = 50;
-  std::chrono::nanoseconds cost{0};
-  script_limits unbounded;
-  unbounded.burst = std::chrono::seconds(60);
-  for (; k < (1 << 24); k *= 2) {
-    script_vm vm(slow_sort_source(k), unbounded);
-    ASSERT_TRUE(vm.compiled());
-    vm.start(nullptr);
-    const auto c0 = thread_cpu();
-    while (vm.resume(clock_type::now() + std::chrono::microseconds(250)) ==
-           script_vm::step::yielded) {
-    }
-    cost = thread_cpu() - c0;
-    ASSERT_FALSE(vm.failure()) << vm.failure()->message;
-    if (cost >= std::chrono::milliseconds(100)) {
-      break;
-    }
-  }
-  script_limits limits;
-  limits.burst = std::chrono::duration_cast<std::chrono::microseconds>(2 * cost) +
-                 std::chrono::milliseconds(20);
-  const auto held_off = 3 * limits.burst;
-
-  int started[2];
-  ASSERT_EQ(pipe(started), 0);
-  const pid_t child = fork();
-  ASSERT_GE(child, 0);
-  if (child == 0) {
-    close(started[0]);
-    script_vm vm(slow_sort_source(k), limits);
-    vm.on_progress = [&](double) {
-      const char byte = 1;
-      (void)!write(started[1], &byte, 1);
-    };
-    vm.start(nullptr);
-    while (vm.resume(clock_type::now() + std::chrono::microseconds(250)) ==
-           script_vm::step::yielded) {
-    }
-    if (!vm.failure()) {
-      _exit(0);
-    }
-    std::fprintf(stderr, "%s\n", vm.failure()->message.c_str());
-    _exit(vm.failure()->what == script_failure::kind::burst ? 1 : 2);
-  }
-  close(started[1]);
-  pollfd p{started[0], POLLIN, 0};
-  ASSERT_EQ(poll(&p, 1, 30'000), 1) << "the child never reached the sort";
-  char byte = 0;
-  ASSERT_EQ(read(started[0], &byte, 1), 1);
-  close(started[0]);
-  ASSERT_EQ(kill(child, SIGSTOP), 0);
-  // The stop is what is under test (the OS holding the worker off the CPU), not a
-  // wait for something to happen.
-  std::this_thread::sleep_for(held_off);
-  ASSERT_EQ(kill(child, SIGCONT), 0);
-  int status = 0;
-  ASSERT_EQ(waitpid(child, &status, 0), child);
-  ASSERT_TRUE(WIFEXITED(status));
-  EXPECT_EQ(WEXITSTATUS(status), 0)
-      << "a call of " << cost.count() / 1'000'000 << " ms CPU, burst limit "
-      << limits.burst.count() / 1000 << " ms, held off the CPU for "
-      << std::chrono::duration_cast<std::chrono::milliseconds>(held_off).count() << " ms";
-}
-#endif
