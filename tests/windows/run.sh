@@ -34,6 +34,12 @@ export WINEPREFIX="$src/build/wine-prefix" WINEDEBUG=-all WINEDLLOVERRIDES="msco
 if [[ ! -f $WINEPREFIX/system.reg ]]; then
   "$wine" wineboot --init >/dev/null 2>&1 || true
 fi
+# One wineserver for the whole run: by default it exits 3 s after its last client, and
+# a test that starts evald.exe while it is exiting gets "wine client error: recvmsg:
+# Connection reset by peer" (a fresh clone failed so once).
+wineserver=/usr/lib/wine/wineserver64
+[[ -x $wineserver ]] || wineserver=$(command -v wineserver || true)
+[[ -n $wineserver ]] && "$wineserver" -p
 echo "evald.exe: $("$wine" "$exe" --version)"
 
 # Under Wine a Linux SIGTERM kills the process outright; SIGINT reaches evald's
@@ -52,7 +58,5 @@ filter+=":Detector.BatchesKeepOrderAndFailInTheirSlots:Detector.HostileTextsChan
 EVALD_TEST_WRAPPER="$wine" EVALD_TEST_BINARY="$exe" EVALD_TEST_STOP_SIGNAL=2 \
   "$tests" --gtest_filter="$filter"
 status=$?
-wineserver=/usr/lib/wine/wineserver64
-[[ -x $wineserver ]] || wineserver=$(command -v wineserver || true)
 [[ -n $wineserver ]] && "$wineserver" -k 2>/dev/null
 exit $status
