@@ -46,9 +46,15 @@ def check(name, ok, detail=""):
         failures.append(name)
 
 
-def start_evald():
-    p = subprocess.Popen([binary, "--listen", "127.0.0.1:0", "--threads", "2", "--log-level", "warn"],
-                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+def start_evald(config):
+    # The job launched elsewhere loops until the test cancels it: with the default 30 s
+    # cap on an evaluation it could expire first on a loaded machine (the page polls
+    # slowly while both workers compute), and the DELETE would then remove it, leaving
+    # the page's next poll a 404 that Chromium logs as a console error.
+    with open(config, "w") as f:
+        json.dump({"limits": {"max_eval_time": "600s"}}, f)
+    p = subprocess.Popen([binary, "--config", config, "--listen", "127.0.0.1:0", "--threads", "2",
+                          "--log-level", "warn"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     for line in p.stdout:
         if b"listening" in line:
             return p, int(line.split(b":")[-1])
@@ -95,9 +101,9 @@ def until(pred, limit, every=0.1):
 
 
 def main():
-    evald, port = start_evald()
-    origin = f"http://127.0.0.1:{port}"
     profile = tempfile.mkdtemp(prefix="evald-chromium.")
+    evald, port = start_evald(os.path.join(profile, "evald.json"))
+    origin = f"http://127.0.0.1:{port}"
     driver = None
     try:
         # A prime whose trial division keeps both workers busy for a few seconds in
@@ -184,7 +190,9 @@ def main():
                for w in driver.find_elements(By.CSS_SELECTOR, ".worker")])
         c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         c.request("DELETE", "/jobs/" + other)
-        c.getresponse().read()
+        gone = json.loads(c.getresponse().read())
+        check("the job launched elsewhere was running until its DELETE", gone.get("status") == "cancelled",
+              gone.get("status"))
         c.close()
 
         def column_bottoms():
