@@ -96,6 +96,17 @@ duration read_millis(const json& v, const std::string& path, std::chrono::micros
   return std::chrono::duration_cast<duration>(d);
 }
 
+double read_real(const json& v, const std::string& path, double lo, double hi) {
+  if (!v.is_number()) {
+    fail(path, "expected a number, got " + describe(v));
+  }
+  const double d = v.get<double>();
+  if (!(d >= lo && d <= hi)) {
+    fail(path, "must be from " + json(lo).dump() + " to " + json(hi).dump() + ", got " + v.dump());
+  }
+  return d;
+}
+
 std::string read_string(const json& v, const std::string& path) {
   if (!v.is_string()) {
     fail(path, "expected a string, got " + describe(v));
@@ -148,6 +159,27 @@ constexpr std::chrono::microseconds ms(std::int64_t v) {
 }
 
 }  // namespace
+
+tenant_limits read_tenant_limits(const json& j, const std::string& path, tenant_limits base) {
+  read_object(
+      j, path,
+      {{"weight",
+        [&](const json& x, const std::string& q) { base.weight = read_real(x, q, 0.01, 1000); }},
+       {"requests_per_second",
+        [&](const json& x, const std::string& q) {
+          base.requests_per_second = read_real(x, q, 0, 1e9);
+        }},
+       {"request_burst",
+        [&](const json& x, const std::string& q) { base.request_burst = read_real(x, q, 0, 1e9); }},
+       {"compute_per_second",
+        [&](const json& x, const std::string& q) {
+          base.compute_per_second = read_real(x, q, 0, 1e6);
+        }},
+       {"compute_burst", [&](const json& x, const std::string& q) {
+          base.compute_burst = read_real(x, q, 0, 1e6);
+        }}});
+  return base;
+}
 
 bool is_log_level(std::string_view level) {
   for (std::string_view l : {"trace", "debug", "info", "warn", "error", "critical", "off"}) {
@@ -470,6 +502,21 @@ settings from_json(const json& j, settings s) {
                   }
                   s.auth.anonymous_set = true;
                 }}});
+        }},
+       {"tenants",
+        [&](const json& v, const std::string& p) {
+          read_object(v, p,
+                      {{"scheduler",
+                        [&](const json& x, const std::string& q) {
+                          const std::string mode = read_string(x, q);
+                          if (mode != "fair" && mode != "fifo") {
+                            fail(q, "expected \"fair\" or \"fifo\", got \"" + mode + "\"");
+                          }
+                          s.tenants.fair = mode == "fair";
+                        }},
+                       {"default", [&](const json& x, const std::string& q) {
+                          s.tenants.defaults = read_tenant_limits(x, q, s.tenants.defaults);
+                        }}});
         }},
        {"logging", [&](const json& v, const std::string& p) {
           read_object(

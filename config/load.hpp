@@ -21,6 +21,11 @@ struct config_error : std::runtime_error {
 // out-of-range values throw config_error naming the JSON path.
 settings from_json(const nlohmann::json& j, settings base = {});
 
+// One tenant's limits (`tenants.default` here, a tenant of the keys file's "tenants"):
+// the members present in `j` over `base`; throws config_error naming the path.
+tenant_limits read_tenant_limits(const nlohmann::json& j, const std::string& path,
+                                 tenant_limits base);
+
 // Reads a JSON file (comments allowed) and applies it over `base`.
 settings load_file(const std::string& path, settings base = {});
 

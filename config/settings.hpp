@@ -126,6 +126,24 @@ struct auth_settings {
   bool anonymous_set = false;          // `anonymous` was given (even empty)
 };
 
+// What one tenant may use (README "Security", docs/security.md). `tenants.default` in
+// the config; the keys file's "tenants" overrides it per tenant. 0 = no limit.
+struct tenant_limits {
+  double weight = 1;               // its share of every worker's compute under contention
+  double requests_per_second = 0;  // sustained rate of requests to routes that need a key
+  double request_burst = 0;        // requests above the rate at once; 0 = one second's worth
+  double compute_per_second = 0;   // CPU seconds per second its evaluations may use
+  double compute_burst = 0;        // CPU seconds of debt before 429; 0 = one second's worth
+  bool operator==(const tenant_limits&) const = default;
+};
+
+struct tenants_settings {
+  // "fair": compute slices served by tenant weight (virtual time); "fifo": in arrival
+  // order, whoever sent them (the behaviour before tenants, kept for comparison).
+  bool fair = true;
+  tenant_limits defaults;
+};
+
 struct settings {
   std::vector<std::string> listen{"127.0.0.1:8080"};
   std::uint32_t threads = 0;  // 0 = one worker per core
@@ -140,6 +158,7 @@ struct settings {
   dashboard_settings dashboard;
   logging_settings logging;
   auth_settings auth;
+  tenants_settings tenants;
 };
 
 }  // namespace evald::config

@@ -43,7 +43,7 @@ scope_set scopes_of(const std::vector<std::string>& names) {
 // Protected by default: without keys, evald serves anonymous clients only where no
 // one else can reach it, unless the configuration says anonymous clients may.
 std::unique_ptr<auth::key_authenticator> make_authenticator(const config::settings& settings,
-                                                            const server& srv) {
+                                                            server& srv) {
   const auto& a = settings.auth;
   if (!a.keys_file.empty() && !auth::digests_available()) {
     throw config::config_error(
@@ -65,7 +65,7 @@ std::unique_ptr<auth::key_authenticator> make_authenticator(const config::settin
   const scope_set anonymous =
       a.anonymous_set ? scopes_of(a.anonymous) : (a.keys_file.empty() ? all_scopes : scope_set{0});
   try {
-    return std::make_unique<auth::key_authenticator>(a.keys_file, anonymous);
+    return std::make_unique<auth::key_authenticator>(a.keys_file, anonymous, srv.tenants());
   } catch (const std::invalid_argument& e) {
     throw config::config_error(std::string("/auth/keys_file: ") + e.what());
   }

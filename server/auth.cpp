@@ -2,6 +2,7 @@
 
 #include "server/http_error.hpp"
 #include "server/router.hpp"
+#include "server/tenant.hpp"
 
 namespace evald {
 namespace {
@@ -58,6 +59,9 @@ std::shared_ptr<const caller> authorize(const authenticator& auth, const request
       e.www_authenticate = "Bearer realm=\"evald\"";
       set_client_error(res, e);
       return nullptr;
+    }
+    if (who->account) {
+      who->account->count_forbidden();
     }
     // RFC 6750 §3.1: a valid token without the scope the resource needs.
     http_error e(http::status::forbidden, "insufficient_scope",

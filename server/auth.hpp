@@ -10,6 +10,8 @@
 
 namespace evald {
 
+class tenant_account;
+
 // What a key may do (a set of bits). A route needs any one of its scopes; `admin`
 // may do everything, for every tenant.
 enum class scope : std::uint8_t {
@@ -43,6 +45,8 @@ struct caller {
   std::string tenant;
   std::string key_id;
   scope_set scopes = 0;
+  // The tenant's quotas, weight and counters (shared by all its keys).
+  std::shared_ptr<tenant_account> account;
   bool admin() const noexcept { return has(scopes, scope::admin); }
 };
 

@@ -8,6 +8,7 @@
 #include "server/logging.hpp"
 #include "server/metrics.hpp"
 #include "server/platform.hpp"
+#include "server/tenant.hpp"
 #include "server/worker.hpp"
 
 namespace evald {
@@ -276,6 +277,52 @@ void write_server_metrics(exposition_writer& w, std::span<worker* const> workers
            "Start time of the process since the Unix epoch in seconds.");
   w.sample("process_start_time_seconds", "",
            std::chrono::duration<double>(started.time_since_epoch()).count());
+}
+
+}  // namespace evald
+
+namespace evald {
+
+void write_tenant_metrics(exposition_writer& w, const tenant_registry& tenants) {
+  const auto all = tenants.all();
+  if (all.empty()) {
+    return;
+  }
+  w.family("evald_tenant_requests_total", "counter",
+           "Requests admitted per tenant (routes that need a key).");
+  for (const auto& t : all) {
+    w.sample("evald_tenant_requests_total", exposition_writer::label("tenant", t->name()),
+             t->requests());
+  }
+  w.family("evald_tenant_refused_total", "counter",
+           "Requests refused with 429 per tenant and quota (requests, compute).");
+  for (const auto& t : all) {
+    const std::string tenant = exposition_writer::label("tenant", t->name());
+    w.sample("evald_tenant_refused_total", tenant + ",quota=\"requests\"", t->refused(0));
+    w.sample("evald_tenant_refused_total", tenant + ",quota=\"compute\"", t->refused(1));
+  }
+  w.family("evald_tenant_forbidden_total", "counter",
+           "Requests refused with 403 per tenant (a key without the route's scope).");
+  for (const auto& t : all) {
+    w.sample("evald_tenant_forbidden_total", exposition_writer::label("tenant", t->name()),
+             t->forbidden());
+  }
+  w.family("evald_tenant_compute_seconds_total", "counter",
+           "CPU seconds of evaluations per tenant, summed over workers.");
+  for (const auto& t : all) {
+    w.sample("evald_tenant_compute_seconds_total", exposition_writer::label("tenant", t->name()),
+             static_cast<double>(t->compute_ns()) / 1e9);
+  }
+  w.family("evald_tenant_queued_compute", "gauge",
+           "Compute items queued per tenant on all workers (fair share scheduler).");
+  for (const auto& t : all) {
+    w.sample("evald_tenant_queued_compute", exposition_writer::label("tenant", t->name()),
+             static_cast<double>(t->queued_slices.load(std::memory_order_relaxed)));
+  }
+  w.family("evald_tenant_weight", "gauge", "Each tenant's share of every worker's compute.");
+  for (const auto& t : all) {
+    w.sample("evald_tenant_weight", exposition_writer::label("tenant", t->name()), t->weight());
+  }
 }
 
 }  // namespace evald

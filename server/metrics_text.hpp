@@ -37,4 +37,9 @@ void write_server_metrics(exposition_writer& w, std::span<worker* const> workers
                           const std::vector<std::string>& route_labels,
                           std::chrono::system_clock::time_point started);
 
+class tenant_registry;
+// Per tenant (cardinality bounded by the keys file): requests admitted, refusals by
+// quota, 403s, compute seconds, queued compute items and weight.
+void write_tenant_metrics(exposition_writer& w, const tenant_registry& tenants);
+
 }  // namespace evald

@@ -2,6 +2,7 @@
 
 #include "server/metrics.hpp"
 #include "server/platform.hpp"
+#include "server/tenant.hpp"
 #include "server/worker.hpp"
 
 namespace evald {
@@ -74,7 +75,10 @@ net::awaitable<void> parallel_job::run(std::span<worker* const> workers, std::si
       w.metrics().evaluations_computing.add();
       w.enqueue_compute(
           [self, counts = &w.metrics(), queued_since = now, resume = std::optional<std::uint64_t>(),
-           i]() mutable { return self->run_slice(queued_since, resume, *counts, i); });
+           i](std::chrono::nanoseconds& cpu) mutable {
+            return self->run_slice(queued_since, resume, *counts, i, cpu);
+          },
+          self->tenant_.get());
     });
   }
   co_await finished->async_wait(use_tuple);
@@ -82,7 +86,7 @@ net::awaitable<void> parallel_job::run(std::span<worker* const> workers, std::si
 
 bool parallel_job::run_slice(std::chrono::steady_clock::time_point& queued_since,
                              std::optional<std::uint64_t>& resume, worker_metrics& counts,
-                             std::uint32_t task) {
+                             std::uint32_t task, std::chrono::nanoseconds& cpu_used) {
   running_task = task;
   running_metrics = &counts;
   const auto start = std::chrono::steady_clock::now();
@@ -117,6 +121,10 @@ bool parallel_job::run_slice(std::chrono::steady_clock::time_point& queued_since
   const std::int64_t cpu = (platform::thread_cpu_time() - cpu_start).count();
   cpu_ns_.fetch_add(cpu, std::memory_order_relaxed);
   counts.compute_ns.add(static_cast<std::uint64_t>(cpu));
+  cpu_used = std::chrono::nanoseconds(cpu);
+  if (tenant_) {
+    tenant_->charge_compute(cpu_used);
+  }
   const bool more = !stop_requested() &&
                     (resume || cursor_.load(std::memory_order_relaxed) <
                                    std::min(chunk_count_, limit_.load(std::memory_order_relaxed)));

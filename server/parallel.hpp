@@ -13,6 +13,7 @@ namespace evald {
 
 class worker;
 struct worker_metrics;
+class tenant_account;
 
 // One parallel job: chunks [0, chunk_count) run by one task per worker. Tasks claim
 // chunks from a shared cursor in increasing order (dynamic self-scheduling: a slow
@@ -68,6 +69,10 @@ class parallel_job {
   std::chrono::nanoseconds queue_time() const noexcept;
   std::uint32_t tasks() const noexcept { return tasks_; }
 
+  // The tenant the job computes for: its slices share every worker with other
+  // tenants' by weight, and their CPU time is charged to its compute quota. Before run().
+  void set_tenant(std::shared_ptr<tenant_account> tenant) { tenant_ = std::move(tenant); }
+
   // A one-chunk job may first run on the requester's own thread, for at most
   // `budget`, before any task is posted: a tiny evaluation then costs no post, timer
   // or socket watch. True = the chunk finished (run() is not needed); false = it
@@ -84,7 +89,8 @@ class parallel_job {
  private:
   // One slice of this job's task on the calling worker; true = wants another slice.
   bool run_slice(std::chrono::steady_clock::time_point& queued_since,
-                 std::optional<std::uint64_t>& resume, worker_metrics& counts, std::uint32_t task);
+                 std::optional<std::uint64_t>& resume, worker_metrics& counts, std::uint32_t task,
+                 std::chrono::nanoseconds& cpu);
   void finish_task();
 
   std::atomic<std::uint64_t> cursor_{0};
@@ -99,6 +105,7 @@ class parallel_job {
   chunk_function fn_;
   std::chrono::microseconds slice_;
   std::uint32_t tasks_ = 0;
+  std::shared_ptr<tenant_account> tenant_;
   // The requester's wake-up timer is owned by the requester (its coroutine frame):
   // a job can outlive it at shutdown, and must never destroy an I/O object of
   // another worker's context.

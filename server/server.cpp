@@ -80,12 +80,16 @@ std::size_t default_worker_count() {
 }
 
 server::server(const config::settings& settings, const router& routes)
-    : settings_(settings), shared_{settings, routes, parse_access_format(settings.logging.access)} {
+    : settings_(settings),
+      shared_{settings, routes, parse_access_format(settings.logging.access)},
+      tenants_(settings.tenants.defaults) {
   const std::size_t count = settings.threads != 0 ? settings.threads : default_worker_count();
   const auto interval = sweep_interval(settings.timeouts);
   try {
     for (std::size_t i = 0; i < count; ++i) {
       workers_.push_back(std::make_unique<worker>(i, open_connections_, interval));
+      workers_.back()->set_fair_share(settings_.tenants.fair);
+      workers_.back()->set_tenants(&tenants_);
     }
   } catch (const boost::system::system_error& e) {
     throw backend_error(std::string("cannot start the ") + backend_name + " backend: " + e.what() +

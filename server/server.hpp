@@ -9,6 +9,7 @@
 #include "server/net.hpp"
 #include "server/router.hpp"
 #include "server/session.hpp"
+#include "server/tenant.hpp"
 
 namespace evald {
 
@@ -51,6 +52,8 @@ class server {
   void release_drain();
   // Who sent a request, for routes that need a scope; set before run(), outlives it.
   void set_authenticator(const authenticator& auth) { shared_.auth = &auth; }
+  // Every tenant's accounts (quotas, weights, counters), shared by all workers.
+  tenant_registry& tenants() noexcept { return tenants_; }
   // The local addresses of the HTTP listeners (bound by the constructor).
   std::vector<tcp::endpoint> http_endpoints() const;
 
@@ -67,6 +70,7 @@ class server {
   const config::settings& settings_;
   http_shared shared_;
   std::atomic<std::uint32_t> open_connections_{0};
+  tenant_registry tenants_;  // before the workers: their queued work refers to it
   std::vector<std::unique_ptr<worker>> workers_;
   std::vector<std::unique_ptr<tcp::acceptor>> http_acceptors_;
   std::vector<std::unique_ptr<tcp::acceptor>> chargen_acceptors_;

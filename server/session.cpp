@@ -13,6 +13,7 @@
 #include "server/logging.hpp"
 #include "server/platform.hpp"
 #include "server/preconditions.hpp"
+#include "server/tenant.hpp"
 #include "server/worker.hpp"
 
 namespace evald {
@@ -610,10 +611,18 @@ net::awaitable<bool> http_connection::respond(std::uint32_t served) {
     h = nullptr;
   }
   std::shared_ptr<const caller> who;
+  quota_decision quota;
   if (h != nullptr && h->needs != 0 && shared_.auth != nullptr) {
     who = authorize(*shared_.auth, req, h->needs, res_);
     if (!who) {
       h = nullptr;  // 401 or 403, filled in
+    } else if (who->account) {
+      // The tenant's request rate and compute quota, before any work is done for it.
+      quota = who->account->admit(steady_clock::now());
+      if (!quota.allowed) {
+        set_quota_exceeded(res_, *who->account, quota);
+        h = nullptr;
+      }
     }
   }
   caller_ = who;  // for the access log
@@ -644,6 +653,9 @@ net::awaitable<bool> http_connection::respond(std::uint32_t served) {
           break;
       }
     }
+  }
+  if (quota.allowed && quota.limit > 0) {
+    add_rate_limit_fields(res_, quota);
   }
   // An evaluation reports its CPU summed over workers; anything else ran here,
   // without suspending, so the thread's clock measures it.

@@ -136,17 +136,13 @@ std::string worker::next_request_id() {
   return std::to_string(index_) + "-" + std::to_string(++request_sequence_);
 }
 
-void worker::enqueue_compute(std::function<bool()> slice) {
-  compute_.push_back(std::move(slice));
+void worker::enqueue_compute(compute_scheduler::slice slice, tenant_account* tenant) {
+  compute_.enqueue(tenant, std::move(slice));
   metrics_->compute_queued.set(compute_.size());
 }
 
 void worker::run_compute_slice() {
-  std::function<bool()> slice = std::move(compute_.front());
-  compute_.pop_front();
-  if (slice()) {
-    compute_.push_back(std::move(slice));
-  }
+  compute_.run_one();
   metrics_->compute_queued.set(compute_.size());
 }
 

@@ -11,12 +11,14 @@
 #include <thread>
 #include <vector>
 
+#include "server/compute_scheduler.hpp"
 #include "server/metrics.hpp"
 #include "server/net.hpp"
 
 namespace evald {
 
 class connection;
+class tenant_registry;
 enum class wait_phase : std::uint8_t;
 
 // One thread, one io_context (concurrency hint 1: on Linux its own io_uring, on
@@ -73,8 +75,16 @@ class worker {
   // says whether it wants another (round-robin over the items). The worker's loop
   // runs every ready handler and I/O completion first and then one slice, so a
   // light request waits for at most the slice in progress, however many jobs are
-  // queued. On this worker's thread only (other threads post() here).
-  void enqueue_compute(std::function<bool()> slice);
+  // queued. Items of several tenants share the worker by weight (see
+  // compute_scheduler); `tenant` nullptr is the server's own work and must otherwise
+  // outlive the item. On this worker's thread only (other threads post() here).
+  void enqueue_compute(compute_scheduler::slice slice, tenant_account* tenant = nullptr);
+  // "fifo" instead of the fair share (tenants.scheduler); before the loop runs.
+  void set_fair_share(bool fair) { compute_ = compute_scheduler(fair); }
+  // The server's tenants (a launched job finds the account of the tenant that launched
+  // it); nullptr in tests that run workers without a server.
+  void set_tenants(tenant_registry* tenants) noexcept { tenants_ = tenants; }
+  tenant_registry* tenants() const noexcept { return tenants_; }
 
   // Evaluations admitted on this worker and not yet answered (admission control).
   std::uint32_t& evaluations_in_flight() noexcept { return evaluations_in_flight_; }
@@ -109,7 +119,8 @@ class worker {
   std::chrono::steady_clock::time_point drain_idle_deadline_ =
       std::chrono::steady_clock::time_point::max();
   std::vector<worker*> peers_;
-  std::deque<std::function<bool()>> compute_;
+  compute_scheduler compute_{true};
+  tenant_registry* tenants_ = nullptr;
   std::uint32_t evaluations_in_flight_ = 0;
   std::function<void()> on_drained_;
   // Liveness for stalled(): when the loop last turned (steady clock ticks), and

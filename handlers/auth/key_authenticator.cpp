@@ -38,16 +38,33 @@ bool iequals(std::string_view a, std::string_view b) {
 
 }  // namespace
 
-key_authenticator::key_authenticator(std::string keys_file, scope_set anonymous)
-    : keys_file_(std::move(keys_file)) {
+key_authenticator::key_authenticator(std::string keys_file, scope_set anonymous,
+                                     tenant_registry& tenants)
+    : keys_file_(std::move(keys_file)), tenants_(tenants) {
+  key_set set;
+  set.defaults = tenants_.defaults();
+  if (!keys_file_.empty()) {
+    set = read_keys_file(keys_file_, tenants_.defaults());
+  }
   if (anonymous != 0) {
     auto who = std::make_shared<caller>();
     who->tenant = "anonymous";
     who->scopes = anonymous;
+    who->account = tenants_.account("anonymous", set.limits_of("anonymous"));
     anonymous_ = std::move(who);
   }
-  keys_ =
-      std::make_shared<const key_set>(keys_file_.empty() ? key_set{} : read_keys_file(keys_file_));
+  keys_ = with_accounts(std::move(set));
+}
+
+std::shared_ptr<const key_set> key_authenticator::with_accounts(key_set set) {
+  for (auto& [id, entry] : set.keys) {
+    entry.who.account = tenants_.account(entry.who.tenant, set.limits_of(entry.who.tenant));
+  }
+  if (anonymous_) {
+    // The same account object: only its limits change (atomics).
+    tenants_.account("anonymous", set.limits_of("anonymous"));
+  }
+  return std::make_shared<const key_set>(std::move(set));
 }
 
 std::shared_ptr<const key_set> key_authenticator::current() const {
@@ -64,7 +81,7 @@ std::string key_authenticator::reload() {
     return {};
   }
   try {
-    auto fresh = std::make_shared<const key_set>(read_keys_file(keys_file_));
+    auto fresh = with_accounts(read_keys_file(keys_file_, tenants_.defaults()));
     const std::lock_guard lock(mutex_);
     keys_ = std::move(fresh);
     return {};

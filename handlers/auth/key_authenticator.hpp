@@ -5,6 +5,7 @@
 
 #include "handlers/auth/keys_file.hpp"
 #include "server/auth.hpp"
+#include "server/tenant.hpp"
 
 namespace evald::auth {
 
@@ -17,7 +18,8 @@ class key_authenticator final : public authenticator {
   // No keys file: every client is the one tenant "anonymous" with `anonymous`
   // scopes. With one: it is read now (throws std::invalid_argument naming the
   // problem) and the anonymous scopes apply to requests without a token.
-  key_authenticator(std::string keys_file, scope_set anonymous);
+  // Each caller carries its tenant's account from `tenants` (quotas, weight).
+  key_authenticator(std::string keys_file, scope_set anonymous, tenant_registry& tenants);
 
   std::shared_ptr<const caller> authenticate(const request& req) const override;
 
@@ -30,8 +32,12 @@ class key_authenticator final : public authenticator {
 
  private:
   std::shared_ptr<const key_set> current() const;
+  // The set with every caller's account filled in (and the anonymous caller's limits
+  // updated to the file's "tenants").
+  std::shared_ptr<const key_set> with_accounts(key_set set);
 
   std::string keys_file_;
+  tenant_registry& tenants_;
   std::shared_ptr<const caller> anonymous_;  // nullptr: a token is required
   mutable std::mutex mutex_;                 // guards keys_ (the pointer, not the set)
   std::shared_ptr<const key_set> keys_;

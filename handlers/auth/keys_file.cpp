@@ -5,6 +5,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "config/load.hpp"
+
 namespace evald::auth {
 namespace {
 
@@ -39,7 +41,7 @@ bool is_tenant_name(std::string_view name) {
   return true;
 }
 
-key_set parse_keys(std::string_view text) {
+key_set parse_keys(std::string_view text, const config::tenant_limits& defaults) {
   const json doc = json::parse(text.begin(), text.end(), nullptr, false);
   if (doc.is_discarded()) {
     fail("$", "not valid JSON");
@@ -48,8 +50,8 @@ key_set parse_keys(std::string_view text) {
     fail("$", "must be an object with \"keys\"");
   }
   for (const auto& [k, v] : doc.items()) {
-    if (k != "keys") {
-      fail("$." + k, "unknown member (expected \"keys\")");
+    if (k != "keys" && k != "tenants") {
+      fail("$." + k, "unknown member (expected \"keys\" and \"tenants\")");
     }
   }
   const auto keys = doc.find("keys");
@@ -57,6 +59,23 @@ key_set parse_keys(std::string_view text) {
     fail("$.keys", "must be an array of keys");
   }
   key_set set;
+  set.defaults = defaults;
+  if (const auto tenants = doc.find("tenants"); tenants != doc.end()) {
+    if (!tenants->is_object()) {
+      fail("$.tenants", "must be an object of tenant names to their limits");
+    }
+    for (const auto& [name, limits] : tenants->items()) {
+      if (!is_tenant_name(name)) {
+        fail("$.tenants." + name, "a tenant name is 1 to 64 of a-z, 0-9, _ and -");
+      }
+      try {
+        set.tenants.emplace(name,
+                            config::read_tenant_limits(limits, "$.tenants." + name, defaults));
+      } catch (const config::config_error& e) {
+        throw std::invalid_argument(e.what());
+      }
+    }
+  }
   for (std::size_t i = 0; i < keys->size(); ++i) {
     const json& entry = (*keys)[i];
     const std::string path = "$.keys[" + std::to_string(i) + "]";
@@ -105,7 +124,7 @@ key_set parse_keys(std::string_view text) {
   return set;
 }
 
-key_set read_keys_file(const std::string& path) {
+key_set read_keys_file(const std::string& path, const config::tenant_limits& defaults) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     throw std::invalid_argument("cannot read the keys file " + path);
@@ -113,7 +132,7 @@ key_set read_keys_file(const std::string& path) {
   std::ostringstream text;
   text << in.rdbuf();
   try {
-    return parse_keys(text.str());
+    return parse_keys(text.str(), defaults);
   } catch (const std::invalid_argument& e) {
     throw std::invalid_argument("keys file " + path + ": " + e.what());
   }

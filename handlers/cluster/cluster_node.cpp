@@ -17,6 +17,7 @@
 #include "server/http_error.hpp"
 #include "server/metrics.hpp"
 #include "server/metrics_text.hpp"
+#include "server/tenant.hpp"
 
 namespace evald {
 namespace {
@@ -420,7 +421,11 @@ net::awaitable<void> cluster_node::run_job(agent& a, cluster_queue::delivery d,
       if (s.deadline_ms > 0) {
         timeout = static_cast<std::uint64_t>(std::max<std::int64_t>(1, s.deadline_ms - now_ms()));
       }
-      evaluation ev(a.w, settings_, timeout);
+      std::shared_ptr<tenant_account> account;
+      if (a.w.tenants() != nullptr && !s.tenant.empty()) {
+        account = a.w.tenants()->named(s.tenant);
+      }
+      evaluation ev(a.w, settings_, timeout, std::move(account));
       ev.on_job = [st](std::shared_ptr<parallel_job> job) {
         st->job = std::move(job);
         if (st->cancelled || st->stale || st->superseded || st->released) {
@@ -451,7 +456,8 @@ net::awaitable<void> cluster_node::run_job(agent& a, cluster_queue::delivery d,
               st->job->request_stop();
             }
           };
-      job_outcome out = co_await run_launched_request(a.w, settings_, er, std::move(on_job));
+      job_outcome out =
+          co_await run_launched_request(a.w, settings_, er, std::move(on_job), s.tenant);
       status = std::move(out.status);
       result = std::move(out.result);
       if (st->cancelled && status != "done") {

@@ -140,7 +140,8 @@ redis.call('HSETNX', KEYS[1], 'started', ARGV[5])
 redis.call('SADD', KEYS[7], ARGV[2])
 redis.call('SADD', KEYS[8], ARGV[7])
 return {'run', epoch, deliveries, redis.call('HGET', KEYS[4], ARGV[3]),
-        redis.call('HGET', KEYS[1], 'split'), tostring(deadline)})";
+        redis.call('HGET', KEYS[1], 'split'), tostring(deadline),
+        redis.call('HGET', KEYS[1], 'tenant') or ''})";
 
 // KEYS: job, finishes. ARGV: now_ms, ttl_ms. A split job past its deadline ends
 // expired now, whoever asks, instead of when its next part starts or ends.
@@ -262,7 +263,8 @@ if deliveries > tonumber(ARGV[3]) then
 end
 local epoch = redis.call('HINCRBY', KEYS[1], 'epoch', 1)
 redis.call('HSET', KEYS[1], 'status', 'running', 'owner', ARGV[2], 'started', ARGV[4])
-return {'run', epoch, deliveries, redis.call('HGET', KEYS[1], 'params')})";
+return {'run', epoch, deliveries, redis.call('HGET', KEYS[1], 'params'),
+        redis.call('HGET', KEYS[1], 'tenant') or ''})";
 
 // KEYS: job, stream. ARGV: entry, node, epoch, progress.
 constexpr const char* beat_lua = R"(
@@ -692,6 +694,7 @@ net::awaitable<cluster_queue::start_result> cluster_queue::start(const delivery&
       out.params = text_of(r.elements.at(3));
       out.split = text_of(r.elements.at(4));
       out.deadline_ms = to_int(text_of(r.elements.at(5)));
+      out.tenant = r.elements.size() > 6 ? text_of(r.elements.at(6)) : std::string();
     } else if (kind == "dead") {
       out.what = start_result::kind::dead;
     }
@@ -709,6 +712,7 @@ net::awaitable<cluster_queue::start_result> cluster_queue::start(const delivery&
   if (kind == "run") {
     out.what = start_result::kind::run;
     out.params = text_of(r.elements.at(3));
+    out.tenant = r.elements.size() > 4 ? text_of(r.elements.at(4)) : std::string();
   } else if (kind == "dead") {
     out.what = start_result::kind::dead;
   }

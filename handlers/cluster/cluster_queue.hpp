@@ -83,6 +83,7 @@ class cluster_queue {
     std::string params;            // the launch body (a part's body), when `run`
     std::string split;             // a part: "trial" or "map"
     std::int64_t deadline_ms = 0;  // a part: the job's deadline (unix ms), 0 = none
+    std::string tenant;            // who launched it ("" from a node before tenants)
   };
   // superseded: a part no longer needed (a lower part found the factor).
   enum class beat_result { ok, cancel, stale, superseded };

@@ -5,22 +5,26 @@
 #include <cstdio>
 
 #include "server/http_error.hpp"
+#include "server/tenant.hpp"
 #include "server/worker.hpp"
 
 namespace evald {
 
 evaluation::evaluation(request_context& ctx, std::optional<std::uint64_t> timeout_ms)
-    : evaluation(ctx.owner, ctx.settings, timeout_ms) {
+    : evaluation(ctx.owner, ctx.settings, timeout_ms,
+                 ctx.who != nullptr ? ctx.who->account : nullptr) {
   watch_ = &ctx.watch;
   cpu_report_ = &ctx.offloaded_cpu;
 }
 
 evaluation::evaluation(worker& owner, const config::settings& settings,
-                       std::optional<std::uint64_t> timeout_ms)
+                       std::optional<std::uint64_t> timeout_ms,
+                       std::shared_ptr<tenant_account> tenant)
     : owner_(owner),
       settings_(settings),
       watch_(nullptr),
-      start_(std::chrono::steady_clock::now()) {
+      start_(std::chrono::steady_clock::now()),
+      tenant_(std::move(tenant)) {
   auto& in_flight = owner.evaluations_in_flight();
   if (in_flight >= settings.limits.max_evaluations) {
     owner.metrics().admission_rejected.add();
@@ -104,6 +108,9 @@ bool evaluation::try_inline(parallel_job& job) {
   const auto spent = std::chrono::steady_clock::now() - start;
   cpu_ += spent;
   owner_.metrics().compute_ns.add(static_cast<std::uint64_t>(spent.count()));
+  if (tenant_) {
+    tenant_->charge_compute(spent);
+  }
   return done;
 }
 
@@ -122,6 +129,7 @@ net::awaitable<void> evaluation::run(std::shared_ptr<parallel_job> job) {
       }
     });
   }
+  job->set_tenant(tenant_);
   if (on_job) {
     on_job(job);
   }

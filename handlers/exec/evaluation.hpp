@@ -22,7 +22,8 @@ class evaluation {
   evaluation(request_context& ctx, std::optional<std::uint64_t> timeout_ms);
   // For work without a waiting client (launched jobs): no disconnect watch.
   evaluation(worker& owner, const config::settings& settings,
-             std::optional<std::uint64_t> timeout_ms);
+             std::optional<std::uint64_t> timeout_ms,
+             std::shared_ptr<tenant_account> tenant = nullptr);
   ~evaluation();
   evaluation(const evaluation&) = delete;
   evaluation& operator=(const evaluation&) = delete;
@@ -59,6 +60,7 @@ class evaluation {
   std::chrono::steady_clock::time_point deadline_;
   std::chrono::nanoseconds cpu_{0};
   std::chrono::nanoseconds queue_{0};
+  std::shared_ptr<tenant_account> tenant_;  // whose share and quota it uses (nullptr: none)
 };
 
 // "wall;dur=…, cpu;dur=…, queue;dur=…" in milliseconds, as every evaluation reports.

@@ -27,6 +27,6 @@ job_outcome failed_outcome(const http_error& e);
 // become the outcome; only a bug throws.
 net::awaitable<job_outcome> run_launched_request(
     worker& w, const config::settings& settings, const eval_request& er,
-    std::function<void(std::shared_ptr<parallel_job>)> on_job);
+    std::function<void(std::shared_ptr<parallel_job>)> on_job, const std::string& tenant = {});
 
 }  // namespace evald

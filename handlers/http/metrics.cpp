@@ -17,6 +17,9 @@ void metrics(request_context& ctx, response& res, metrics_source& source) {
   exposition_writer w(res.body);
   write_server_metrics(w, ctx.owner.peers(), source.route_labels, source.started);
   source.stores.write_metrics(w);
+  if (ctx.owner.tenants() != nullptr) {
+    write_tenant_metrics(w, *ctx.owner.tenants());
+  }
   if (source.stats == nullptr) {
     return;
   }

@@ -30,7 +30,7 @@ net::awaitable<void> test_hold(request_context& ctx, response& res) {
       continue;
     }
     net::post(w->context(), [w] {
-      w->enqueue_compute([] {
+      w->enqueue_compute([](std::chrono::nanoseconds&) {
         holding.fetch_add(1);
         while (!hold_released.load()) {
           std::this_thread::yield();

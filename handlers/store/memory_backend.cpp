@@ -39,13 +39,13 @@ job_table::state state_of(const std::string& status) {
 
 // The launched job, on the worker that accepted it; nobody waits on it.
 net::awaitable<void> run_job(job_table& table, worker& w, const config::settings& settings,
-                             std::string id, eval_request er) {
+                             std::string id, eval_request er, std::string tenant) {
   if (!table.start(id)) {
     co_return;  // cancelled while queued
   }
   std::function<void(std::shared_ptr<parallel_job>)> on_job =
       [&table, &id](std::shared_ptr<parallel_job> job) { table.set_job(id, job); };
-  job_outcome out = co_await run_launched_request(w, settings, er, std::move(on_job));
+  job_outcome out = co_await run_launched_request(w, settings, er, std::move(on_job), tenant);
   table.finish(id, state_of(out.status), std::move(out.result));
 }
 
@@ -72,16 +72,18 @@ class memory_backend::worker_jobs final : public job_store {
     if (made->replayed) {
       co_return job_submitted{made->id, true, job_table::name(made->status)};
     }
-    net::co_spawn(w_.context(), run_job(table_, w_, settings_, made->id, std::move(launch.request)),
-                  [](std::exception_ptr e) {
-                    if (e) {
-                      try {
-                        std::rethrow_exception(e);
-                      } catch (const std::exception& ex) {
-                        spdlog::error("launched job failed: {}", ex.what());
-                      }
-                    }
-                  });
+    net::co_spawn(
+        w_.context(),
+        run_job(table_, w_, settings_, made->id, std::move(launch.request), launch.tenant),
+        [](std::exception_ptr e) {
+          if (e) {
+            try {
+              std::rethrow_exception(e);
+            } catch (const std::exception& ex) {
+              spdlog::error("launched job failed: {}", ex.what());
+            }
+          }
+        });
     co_return job_submitted{made->id};
   }
 

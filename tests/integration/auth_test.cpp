@@ -231,3 +231,86 @@ TEST(Auth, ProtectedByDefault) {
   evald_process local;
   EXPECT_EQ(call(local.port(), "GET", "/metrics", "").status, 200);
 }
+
+// Quotas per tenant: a request rate (GCRA) with RateLimit fields, a compute quota
+// charged from the evaluations' CPU time, 429 naming the quota, limits from the keys
+// file's "tenants" over the config's default, changed by a reload. The rates are so
+// low that nothing refills while the test runs: each count is exact.
+TEST(Quotas, RequestRateAndComputeQuotaAnswer429WithRateLimitFields) {
+  const key slow = new_key("slow", "eval,read");
+  const key frugal = new_key("frugal", "eval");
+  const key free = new_key("free", "eval,metrics");
+  const auto tenants = [](double slow_rate) {
+    return R"(,"tenants":{"slow":{"requests_per_second":)" + json(slow_rate).dump() +
+           R"(,"request_burst":3},"frugal":{"compute_per_second":0.001,"compute_burst":0.001}}})";
+  };
+  std::string keys = keys_json({slow, frugal, free});
+  const std::string keys_file =
+      write_temp_file(keys.substr(0, keys.size() - 1) + tenants(0.001), ".json");
+  evald_process::options o;
+  o.config_json = R"({"auth":{"keys_file":")" + keys_file + R"("}})";
+  evald_process server(o);
+  const auto p = server.port();
+
+  for (int i = 0; i < 3; ++i) {
+    const auto r = call(p, "GET", "/prime?n=97", slow.token);
+    ASSERT_EQ(r.status, 200) << i;
+    EXPECT_EQ(r.header("RateLimit-Policy"), R"("requests";q=3;w=3000)");
+    EXPECT_EQ(r.header("RateLimit").rfind("\"requests\";r=" + std::to_string(2 - i) + ";", 0), 0u)
+        << r.header("RateLimit");
+  }
+  const auto refused = call(p, "GET", "/prime?n=97", slow.token);
+  EXPECT_EQ(refused.status, 429);
+  EXPECT_EQ(error_code(refused), "quota_exceeded");
+  const json body = json::parse(refused.body);
+  EXPECT_EQ(body["error"]["quota"], "requests");
+  EXPECT_EQ(body["error"]["tenant"], "slow");
+  EXPECT_GE(std::stoi(refused.header("Retry-After")), 900) << "one request a 1000 s";
+  EXPECT_EQ(refused.header("RateLimit").substr(0, 15), R"("requests";r=0;)");
+  // Another tenant is not affected, nor are open routes.
+  EXPECT_EQ(call(p, "GET", "/prime?n=97", free.token).status, 200);
+  EXPECT_EQ(call(p, "GET", "/healthz", "").status, 200);
+
+  // Compute: 1 ms of CPU a second; a script that takes far more is admitted (nothing
+  // owed yet) and puts the tenant in debt for its CPU time ÷ 0.001.
+  const std::string busy =
+      R"({"workload":"script","source":"local x = 0 for i = 1, 3000000 do x = x + i end return x","input":0})";
+  ASSERT_EQ(call(p, "POST", "/eval", frugal.token, busy).status, 200);
+  const auto owed = call(p, "POST", "/eval", frugal.token, busy);
+  EXPECT_EQ(owed.status, 429) << owed.body;
+  EXPECT_EQ(json::parse(owed.body)["error"]["quota"], "compute");
+  EXPECT_GE(std::stoi(owed.header("Retry-After")), 1);
+  EXPECT_EQ(owed.header("RateLimit-Policy"), R"("compute";q=1;w=1)") << "q: CPU ms per second";
+
+  // The counts per tenant in /metrics.
+  const auto m = call(p, "GET", "/metrics", free.token);
+  EXPECT_NE(m.body.find(R"(evald_tenant_refused_total{tenant="slow",quota="requests"} 1)"),
+            std::string::npos)
+      << m.body.substr(0, 400);
+  EXPECT_NE(m.body.find(R"(evald_tenant_refused_total{tenant="frugal",quota="compute"} 1)"),
+            std::string::npos);
+  EXPECT_NE(m.body.find(R"(evald_tenant_requests_total{tenant="slow"} 3)"), std::string::npos);
+
+  // A reload that lifts the rate applies to the next request.
+  write_file(keys_file, keys.substr(0, keys.size() - 1) + tenants(1000));
+  server.signal(SIGHUP);
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (server.stderr_text().find("API keys reloaded") == std::string::npos &&
+         std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // polling a log
+  }
+  ASSERT_NE(server.stderr_text().find("API keys reloaded"), std::string::npos);
+  EXPECT_EQ(call(p, "GET", "/prime?n=97", slow.token).status, 200);
+}
+
+TEST(Quotas, ABadTenantLimitIsAClearStartupError) {
+  const key k = new_key("acme", "eval");
+  std::string keys = keys_json({k});
+  const std::string keys_file = write_temp_file(
+      keys.substr(0, keys.size() - 1) + R"(,"tenants":{"acme":{"weight":-1}}})", ".json");
+  const auto r =
+      run_evald({"--listen", "127.0.0.1:0", "--config",
+                 write_temp_file(R"({"auth":{"keys_file":")" + keys_file + R"("}})", ".json")});
+  EXPECT_EQ(r.status, 2) << r.err;
+  EXPECT_NE(r.err.find("weight"), std::string::npos) << r.err;
+}
