@@ -2,7 +2,9 @@
 // keep-alive connections sends on a fixed schedule; latency is measured from the
 // *scheduled* send time, so a server stall is charged to every request it delays
 // (no coordinated omission, unlike closed-loop tools such as wrk).
-// Usage: rate_client PORT PATH RATE_PER_SECOND SECONDS [CONNECTIONS]
+// Usage: rate_client PORT PATH RATE_PER_SECOND SECONDS [CONNECTIONS] [BODY] [HEADER]
+// BODY (JSON) makes it a POST; HEADER is one more header line (e.g. "Authorization:
+// Bearer ..."). A response that is not 2xx counts as an error.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -21,7 +23,7 @@ using clock_type = std::chrono::steady_clock;
 
 int main(int argc, char** argv) {
   if (argc < 5) {
-    std::fprintf(stderr, "usage: rate_client PORT PATH RATE SECONDS [CONNECTIONS]\n");
+    std::fprintf(stderr, "usage: rate_client PORT PATH RATE SECONDS [CONNECTIONS] [BODY] [HEADER]\n");
     return 2;
   }
   const int port = std::atoi(argv[1]);
@@ -29,7 +31,14 @@ int main(int argc, char** argv) {
   const double rate = std::atof(argv[3]);
   const double seconds = std::atof(argv[4]);
   const int conns = argc > 5 ? std::atoi(argv[5]) : 4;
-  const std::string req = "GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n";
+  const std::string body = argc > 6 ? argv[6] : "";
+  const std::string header = argc > 7 && argv[7][0] != '\0' ? std::string(argv[7]) + "\r\n" : "";
+  const std::string req =
+      body.empty()
+          ? "GET " + path + " HTTP/1.1\r\nHost: x\r\n" + header + "\r\n"
+          : "POST " + path + " HTTP/1.1\r\nHost: x\r\n" + header +
+                "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+                "\r\n\r\n" + body;
   std::vector<std::vector<double>> lat(static_cast<std::size_t>(conns));
   std::vector<int> errors(static_cast<std::size_t>(conns), 0);
   const auto start = clock_type::now() + std::chrono::milliseconds(50);
@@ -50,6 +59,7 @@ int main(int argc, char** argv) {
       const auto period = std::chrono::duration<double>(conns / rate);
       const auto total = static_cast<long>(seconds * rate / conns);
       char buf[4096];
+      std::string got;
       for (long i = 0; i < total; ++i) {
         const auto scheduled = start + std::chrono::duration_cast<clock_type::duration>(
                                            period * (i + c / double(conns)));
@@ -58,10 +68,24 @@ int main(int argc, char** argv) {
           errors[static_cast<std::size_t>(c)]++;
           break;
         }
-        // Read one response (small: headers + body end with the body's closing brace).
-        std::string got;
-        while (got.find("\r\n\r\n") == std::string::npos ||
-               got.size() < got.find("\r\n\r\n") + 4 + 15) {
+        // Read one response: its headers, then Content-Length bytes of body; what
+        // follows stays for the next one.
+        std::size_t head_end = std::string::npos;
+        std::size_t need = 0;
+        for (;;) {
+          if (head_end == std::string::npos) {
+            head_end = got.find("\r\n\r\n");
+            if (head_end != std::string::npos) {
+              const auto cl = got.find("Content-Length: ");
+              need = head_end + 4 +
+                     (cl != std::string::npos && cl < head_end
+                          ? static_cast<std::size_t>(std::atol(got.c_str() + cl + 16))
+                          : 0);
+            }
+          }
+          if (head_end != std::string::npos && got.size() >= need) {
+            break;
+          }
           const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
           if (n <= 0) {
             errors[static_cast<std::size_t>(c)]++;
@@ -69,6 +93,10 @@ int main(int argc, char** argv) {
           }
           got.append(buf, static_cast<std::size_t>(n));
         }
+        if (got.compare(0, 10, "HTTP/1.1 2") != 0) {
+          errors[static_cast<std::size_t>(c)]++;
+        }
+        got.erase(0, need);
         lat[static_cast<std::size_t>(c)].push_back(
             std::chrono::duration<double, std::micro>(clock_type::now() - scheduled).count());
       }
