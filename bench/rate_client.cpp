@@ -23,7 +23,8 @@ using clock_type = std::chrono::steady_clock;
 
 int main(int argc, char** argv) {
   if (argc < 5) {
-    std::fprintf(stderr, "usage: rate_client PORT PATH RATE SECONDS [CONNECTIONS] [BODY] [HEADER]\n");
+    std::fprintf(stderr,
+                 "usage: rate_client PORT PATH RATE SECONDS [CONNECTIONS] [BODY] [HEADER]\n");
     return 2;
   }
   const int port = std::atoi(argv[1]);

@@ -130,8 +130,8 @@ Options:
 
 Precedence: built-in defaults < config file < environment < flags.
 Environment: EVALD_CONFIG, EVALD_LISTEN (comma-separated), EVALD_THREADS, EVALD_LOG_LEVEL,
-             EVALD_ACCESS_LOG, EVALD_CLUSTER_REDIS, EVALD_CLUSTER_PASSWORD, EVALD_NODE_ID,
-             EVALD_KEYS_FILE, EVALD_ANONYMOUS (scopes of clients without a key).
+             EVALD_ACCESS_LOG, EVALD_CLUSTER_REDIS, EVALD_CLUSTER_USER, EVALD_CLUSTER_PASSWORD,
+             EVALD_NODE_ID, EVALD_KEYS_FILE, EVALD_ANONYMOUS (scopes of clients without a key).
 Signals: SIGINT/SIGTERM drain gracefully (a second one exits at once); SIGHUP reopens the
          log files (logrotate), re-reads the log level from the config file and the keys
          file (all or nothing).

@@ -413,6 +413,7 @@ settings from_json(const json& j, settings s) {
                     fail(q, "expected \"redis://IP:PORT\", \"unix:/path\" or \"\" (off)");
                   }
                 }},
+               {"user", [&](const json& x, const std::string& q) { c.user = read_string(x, q); }},
                {"password",
                 [&](const json& x, const std::string& q) { c.password = read_string(x, q); }},
                {"prefix",
@@ -612,6 +613,9 @@ void apply_environment(settings& s, const env_lookup& getenv_fn) {
   if (auto v = getenv_fn("EVALD_CLUSTER_PASSWORD")) {
     s.cluster.password = *v;
   }
+  if (auto v = getenv_fn("EVALD_CLUSTER_USER")) {
+    s.cluster.user = *v;
+  }
   if (auto v = getenv_fn("EVALD_KEYS_FILE")) {
     s.auth.keys_file = *v;
   }
@@ -654,6 +658,11 @@ void validate(const settings& s) {
   }
   if (!is_log_level(s.logging.level)) {
     throw config_error("/logging/level: unknown level \"" + s.logging.level + "\"");
+  }
+  if (!s.cluster.user.empty() && s.cluster.password.empty()) {
+    throw config_error(
+        "/cluster/user: an ACL user needs its password (cluster.password, or "
+        "EVALD_CLUSTER_PASSWORD)");
   }
   if (s.limits.max_header_bytes < 1024) {
     throw config_error("/limits/max_header_size: must be at least 1KiB");

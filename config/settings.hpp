@@ -87,6 +87,7 @@ struct jobs_settings {
 // An empty `redis` keeps jobs in this process's memory (the embedded default).
 struct cluster_settings {
   std::string redis;              // "redis://IP:PORT", "redis://[IPv6]:PORT" or "unix:/path"
+  std::string user;               // ACL user for AUTH user password; empty = the default user
   std::string password;           // AUTH after connecting; empty = none
   std::string prefix = "evald:";  // of every key evald writes
   std::string node_id;            // empty = "<host name>-<pid>"

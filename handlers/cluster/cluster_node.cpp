@@ -83,6 +83,7 @@ cluster_node::cluster_node(const config::settings& settings, std::span<worker* c
       scripts_(scripts),
       node_id_(settings.cluster.node_id.empty() ? default_node_id() : settings.cluster.node_id) {
   auto endpoint = redis_endpoint::parse(settings.cluster.redis);
+  endpoint.user = settings.cluster.user;
   endpoint.password = settings.cluster.password;
   endpoint.command_timeout = settings.cluster.command_timeout;
   auto blocking_endpoint = endpoint;

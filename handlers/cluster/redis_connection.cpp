@@ -288,8 +288,12 @@ void redis_connection::send_auth() {
   if (endpoint_.password.empty() || ac_ == nullptr) {
     return;
   }
-  const char* argv[] = {"AUTH", endpoint_.password.c_str()};
-  const std::size_t lens[] = {4, endpoint_.password.size()};
+  // AUTH user password for an ACL user, AUTH password for the default user.
+  const bool named = !endpoint_.user.empty();
+  const char* argv[] = {"AUTH", named ? endpoint_.user.c_str() : endpoint_.password.c_str(),
+                        endpoint_.password.c_str()};
+  const std::size_t lens[] = {4, named ? endpoint_.user.size() : endpoint_.password.size(),
+                              endpoint_.password.size()};
   auth_pending_ = true;
   auth_sent_ = std::chrono::steady_clock::now();
   redisAsyncCommandArgv(
@@ -311,7 +315,7 @@ void redis_connection::send_auth() {
           self->auth_refused_.clear();
         }
       },
-      nullptr, 2, argv, lens);
+      nullptr, named ? 3 : 2, argv, lens);
 }
 
 net::awaitable<redis_reply> redis_connection::exec(std::vector<std::string> argv) {

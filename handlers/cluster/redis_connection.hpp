@@ -55,6 +55,7 @@ struct redis_endpoint {
   std::string host;  // an IPv4 or IPv6 literal; empty when unix_path is set
   std::uint16_t port = 6379;
   std::string unix_path;  // unix socket
+  std::string user;       // ACL user ("" = the default user)
   std::string password;   // AUTH after every connect when not empty
   std::chrono::milliseconds command_timeout{2000};
 

@@ -11,9 +11,11 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <thread>
 
 #include "tests/cluster/redis_server.hpp"
@@ -892,4 +894,83 @@ TEST_F(Cluster, ALaunchRetriedAfterAFrozenRedisRunsOnceWithItsIdempotencyKey) {
       << "one job, the one the retry got; jobs by params: " << seen << list.body;
   EXPECT_EQ(by_number[unkeyed].size(), 2u) << "without a key, the retry ran it twice";
   EXPECT_EQ(wait_done(a.port(), id, std::chrono::seconds(30)).value("status", ""), "done");
+}
+
+// The ACL user docs/cluster.md gives (read from the file, so the documented line is the
+// tested one), with the default user off: a node logged in as it runs a whole job, a
+// split map (the part scripts) and named scripts; a node on the default user is
+// refused with the cause named.
+TEST_F(Cluster, AnAclUserLimitedToThePrefixAndCommandsRunsEverything) {
+  std::ifstream doc(EVALD_SOURCE_DIR "/docs/cluster.md");
+  std::string line;
+  std::vector<std::string> setuser;
+  while (std::getline(doc, line)) {
+    const auto at = line.find("ACL SETUSER evald ");
+    if (at != std::string::npos) {
+      std::istringstream words(line.substr(at + 4));
+      for (std::string w; words >> w;) {
+        setuser.push_back(w == ">CHANGE-ME" ? ">acl-secret" : w);
+      }
+      break;
+    }
+  }
+  ASSERT_GT(setuser.size(), 10u) << "docs/cluster.md lost its ACL SETUSER line";
+  setuser.insert(setuser.begin(), "ACL");
+  EXPECT_EQ(redis_->cli(setuser), "OK");
+  EXPECT_EQ(redis_->cli({"ACL", "SETUSER", "default", "off"}), "OK");
+  // The user is truly limited: another prefix, and a command evald does not use.
+  const std::vector<std::string> login = {"--user", "evald", "--pass", "acl-secret",
+                                          "--no-auth-warning"};
+  auto as_user = [&](std::vector<std::string> cmd) {
+    cmd.insert(cmd.begin(), login.begin(), login.end());
+    return redis_->cli(cmd);
+  };
+  EXPECT_NE(as_user({"GET", "other:key"}).find("NOPERM"), std::string::npos);
+  EXPECT_NE(as_user({"FLUSHALL"}).find("NOPERM"), std::string::npos);
+  EXPECT_EQ(as_user({"SET", "evald:probe", "1"}), "OK");
+
+  const std::string as_evald = R"(,"user":"evald","password":"acl-secret")";
+  auto& a = add_node("node-a", R"(,"split_time":"100ms","map_part_inputs":4)" + as_evald);
+  auto& b = add_node("node-b", R"(,"split_time":"100ms","map_part_inputs":4)" + as_evald);
+  ASSERT_TRUE(eventually([&] { return send(a.port(), "GET", "/readyz").status == 200; },
+                         std::chrono::seconds(10)))
+      << a.stderr_text();
+  const std::string whole = launch(a.port(), R"({"workload":"prime","n":"1000000007"})");
+  EXPECT_EQ(wait_done(b.port(), whole, std::chrono::seconds(30)).value("status", ""), "done");
+  json inputs = json::array();
+  for (int i = 0; i < 16; ++i) {
+    inputs.push_back(i);
+  }
+  const std::string map = launch(
+      a.port(), json{{"workload", "script"},
+                     {"source", "local s = 0 for i = 1, 200000 do s = s + i % 7 end return input"},
+                     {"inputs", inputs}}
+                    .dump());
+  const json done = wait_done(b.port(), map, std::chrono::seconds(60));
+  ASSERT_EQ(done.value("status", ""), "done") << done.dump();
+  EXPECT_EQ(done["result"]["results"].size(), 16u);
+  EXPECT_EQ(send(a.port(), "GET", "/jobs").status, 200);
+  {
+    http_client cl(a.port(), std::chrono::seconds(10));
+    cl.send(
+        "PUT /scripts/double HTTP/1.1\r\nHost: x\r\nContent-Length: 16\r\n\r\nreturn input * 2");
+    const auto put = cl.read_response();
+    ASSERT_TRUE(put);
+    EXPECT_TRUE(put->status == 200 || put->status == 201) << put->body;
+  }
+  const auto ran =
+      send(b.port(), "POST", "/eval", R"({"workload":"script","script":"double","input":21})");
+  EXPECT_EQ(ran.status, 200) << ran.body;
+  EXPECT_NE(ran.body.find("42"), std::string::npos) << ran.body;
+  EXPECT_EQ(send(a.port(), "DELETE", "/jobs/" + whole).status, 200);
+
+  // The default user is off: a node without cluster.user is refused, and says why.
+  auto& c = add_node("node-c");
+  EXPECT_TRUE(eventually(
+      [&] {
+        const auto r = send(c.port(), "GET", "/readyz");
+        return r.status == 503 && r.body.find("credentials") != std::string::npos;
+      },
+      std::chrono::seconds(10)))
+      << send(c.port(), "GET", "/readyz").body;
 }

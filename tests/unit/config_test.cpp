@@ -84,7 +84,8 @@ TEST(Config, ExampleFileStatesExactlyTheDefaults) {
   other.jobs = {9, 9ms};
   other.http.cache_control = "no-store";
   other.scripts = {1, 2us, 3, 4, 5, 6, false, 7us, 8};
-  other.cluster = {"redis://10.0.0.1:1", "pw", "x:", "n", 9ms, 1ms, 2, 3, 4ms};
+  other.cluster = {"redis://10.0.0.1:1", "u", "pw", "x:", "n", 9ms, 1ms, 2, 3, 4ms};
+  other.tenants = {false, {2, 3, 4, 5, 6}};
   const settings s = load_file(EVALD_SOURCE_DIR "/config/evald.json", other);
   EXPECT_EQ(s.listen, defaults.listen);
   EXPECT_EQ(s.threads, defaults.threads);
@@ -122,7 +123,10 @@ TEST(Config, ExampleFileStatesExactlyTheDefaults) {
   EXPECT_EQ(s.scripts.condition_time, defaults.scripts.condition_time);
   EXPECT_EQ(s.scripts.condition_cache, defaults.scripts.condition_cache);
   EXPECT_EQ(s.cluster.redis, defaults.cluster.redis);
+  EXPECT_EQ(s.cluster.user, defaults.cluster.user);
   EXPECT_EQ(s.cluster.password, defaults.cluster.password);
+  EXPECT_EQ(s.tenants.fair, defaults.tenants.fair);
+  EXPECT_TRUE(s.tenants.defaults == defaults.tenants.defaults);
   EXPECT_EQ(s.cluster.prefix, defaults.cluster.prefix);
   EXPECT_EQ(s.cluster.node_id, defaults.cluster.node_id);
   EXPECT_EQ(s.cluster.lease, defaults.cluster.lease);
