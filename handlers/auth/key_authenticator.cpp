@@ -1,5 +1,6 @@
 #include "handlers/auth/key_authenticator.hpp"
 
+#include <map>
 #include <stdexcept>
 
 #include "server/http_error.hpp"
@@ -23,6 +24,29 @@ http_error invalid_token(const std::string& why) {
   return e;
 }
 
+// Equal lengths are compared without an early exit (the length of a token is public).
+bool same_secret(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) {
+    return false;
+  }
+  unsigned char diff = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    diff = static_cast<unsigned char>(
+        diff | (static_cast<unsigned char>(a[i]) ^ static_cast<unsigned char>(b[i])));
+  }
+  return diff == 0;
+}
+
+// One per worker thread: the key set it last used and the tokens verified against it.
+struct verified_tokens {
+  std::uint64_t owner = 0;  // the authenticator's instance number
+  std::uint64_t version = 0;
+  std::shared_ptr<const key_set> keys;
+  std::map<std::string, std::string, std::less<>> tokens;  // key id → the verified token
+};
+thread_local verified_tokens verified;
+std::atomic<std::uint64_t> instances{0};
+
 bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) {
     return false;
@@ -40,7 +64,9 @@ bool iequals(std::string_view a, std::string_view b) {
 
 key_authenticator::key_authenticator(std::string keys_file, scope_set anonymous,
                                      tenant_registry& tenants)
-    : keys_file_(std::move(keys_file)), tenants_(tenants) {
+    : keys_file_(std::move(keys_file)),
+      tenants_(tenants),
+      instance_(instances.fetch_add(1, std::memory_order_relaxed) + 1) {
   key_set set;
   set.defaults = tenants_.defaults();
   if (!keys_file_.empty()) {
@@ -82,8 +108,11 @@ std::string key_authenticator::reload() {
   }
   try {
     auto fresh = with_accounts(read_keys_file(keys_file_, tenants_.defaults()));
-    const std::lock_guard lock(mutex_);
-    keys_ = std::move(fresh);
+    {
+      const std::lock_guard lock(mutex_);
+      keys_ = std::move(fresh);
+    }
+    version_.fetch_add(1, std::memory_order_release);
     return {};
   } catch (const std::exception& e) {
     return e.what();
@@ -116,11 +145,29 @@ std::shared_ptr<const caller> key_authenticator::authenticate(const request& req
   while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) {
     token.remove_suffix(1);
   }
+  verified_tokens& cache = verified;
+  const std::uint64_t version = version_.load(std::memory_order_acquire);
+  if (cache.owner != instance_ || cache.version != version) {
+    cache.owner = instance_;
+    cache.version = version;
+    cache.keys = current();
+    cache.tokens.clear();
+  }
+  const auto& keys = cache.keys;
+  // A token this worker has verified against this key set: one constant-time compare
+  // (no checksum, no digest).
+  if (token.size() == token_length && token.starts_with(token_prefix)) {
+    const std::string_view claimed = token.substr(token_prefix.size(), key_id_length);
+    const auto known = cache.tokens.find(claimed);
+    if (known != cache.tokens.end() && same_secret(known->second, token)) {
+      const auto entry = keys->keys.find(claimed);
+      return std::shared_ptr<const caller>(keys, &entry->second.who);
+    }
+  }
   const auto id = key_id_of(token);
   if (!id) {
     throw invalid_token("the token is not an evald API key (malformed, or its checksum fails)");
   }
-  auto keys = current();
   const auto it = keys->keys.find(*id);
   // The digest is computed either way, so an unknown id and a wrong secret take the
   // same time.
@@ -128,6 +175,10 @@ std::shared_ptr<const caller> key_authenticator::authenticate(const request& req
   if (it == keys->keys.end() || !same_digest(d, it->second.sha256)) {
     throw invalid_token("unknown or revoked API key " + std::string(*id));
   }
+  if (cache.tokens.size() >= 4096) {
+    cache.tokens.clear();  // bounded: as many keys as a keys file sensibly holds
+  }
+  cache.tokens.insert_or_assign(std::string(*id), std::string(token));
   // Shares ownership with the key set: a reload meanwhile does not free it.
   return std::shared_ptr<const caller>(keys, &it->second.who);
 }

@@ -1,4 +1,6 @@
 #pragma once
+#include <atomic>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -41,6 +43,11 @@ class key_authenticator final : public authenticator {
   std::shared_ptr<const caller> anonymous_;  // nullptr: a token is required
   mutable std::mutex mutex_;                 // guards keys_ (the pointer, not the set)
   std::shared_ptr<const key_set> keys_;
+  // Bumped after each reload: a worker keeps its own copy of the set (and the tokens it
+  // has verified against it) until the version moves, so a request takes no lock and
+  // a known token costs a constant-time compare instead of a SHA-256.
+  std::atomic<std::uint64_t> version_{1};
+  std::uint64_t instance_;  // unique per authenticator in the process (for that copy)
 };
 
 }  // namespace evald::auth
