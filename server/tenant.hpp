@@ -12,7 +12,7 @@
 
 namespace evald {
 
-class response;
+struct response;
 
 // What a tenant's quota said about one more request.
 struct quota_decision {

@@ -195,6 +195,26 @@ journal=$(in_ct journalctl -u evald.service --no-pager -o cat)
 check "journal holds the start-up line" grep -q 'evald 0.1.0 started: backend=io_uring' <<<"$journal"
 check "journal holds the drain" grep -q ' info drained$' <<<"$journal"
 check "journal holds the reload" grep -q 'SIGHUP: reopening log files' <<<"$journal"
+# --- API keys as a credential (the unit's commented LoadCredential= lines, as a drop-in)
+key_lines=$("$src/build/package/evald" keys new --tenant ops --scopes eval 2>/dev/null)
+token=$(sed -n 1p <<<"$key_lines")
+printf '{"keys":[%s]}\n' "$(sed -n 2p <<<"$key_lines")" >"$root/etc/evald/keys.json"
+chmod 600 "$root/etc/evald/keys.json"
+mkdir -p "$root/etc/systemd/system/evald.service.d"
+unit_file=$(ls "$root"/usr/lib/systemd/system/evald.service "$root"/lib/systemd/system/evald.service \
+  2>/dev/null | head -1)
+grep -E '^#(LoadCredential|Environment=EVALD_KEYS_FILE)=' "$unit_file" |
+  sed 's/^#//' | { echo "[Service]"; cat; } >"$root/etc/systemd/system/evald.service.d/keys.conf"
+in_ct systemctl daemon-reload
+code=$(curl -s -m 10 -o /dev/null -w '%{http_code}' "$url/prime?n=97")
+check "with the keys credential, no key is a 401 ($code)" test "$code" = 401
+code=$(curl -s -m 10 -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $token" "$url/prime?n=97")
+check "with the keys credential, the key is a 200 ($code)" test "$code" = 200
+check "the keys file came in as a credential" \
+  grep -q 'API keys: 1 from /run/credentials/evald.service/keys.json' \
+  <<<"$(in_ct journalctl -u evald.service --no-pager -o cat)"
+in_ct systemctl stop evald.service
+
 echo "exposure inside the container: $(in_ct systemd-analyze security --no-pager evald.service | tail -1)"
 
 if ((fail != 0)); then
