@@ -18,9 +18,9 @@ void compute_scheduler::enqueue(tenant_account* tenant, slice s) {
     g->vtime = std::max(g->vtime, vnow_);
     active_.push_back(g.get());
   }
-  g->items.push_back(std::move(s));
+  g->items.push_back({tenant, std::move(s)});
   ++size_;
-  if (fair_ && tenant != nullptr) {
+  if (tenant != nullptr) {
     tenant->queued_slices.fetch_add(1, std::memory_order_relaxed);
   }
 }
@@ -37,23 +37,26 @@ void compute_scheduler::run_one() {
   }
   group& g = **next;
   vnow_ = std::max(vnow_, g.vtime);
-  slice s = std::move(g.items.front());
+  item it = std::move(g.items.front());
   g.items.pop_front();
   std::chrono::nanoseconds cpu{0};
   const auto start = std::chrono::steady_clock::now();
-  const bool more = s(cpu);
+  const bool more = it.run(cpu);
   if (cpu.count() <= 0) {
     cpu = std::chrono::steady_clock::now() - start;
+  }
+  if (it.tenant != nullptr) {
+    it.tenant->charge_compute(cpu, worker_);
   }
   const double weight = g.tenant != nullptr ? std::max(g.tenant->weight(), 0.01) : 1.0;
   g.vtime += static_cast<double>(cpu.count()) / weight;
   // The slice ran arbitrary code: `next` may be stale if it enqueued; find g again.
   if (more) {
-    g.items.push_back(std::move(s));
+    g.items.push_back(std::move(it));
   } else {
     --size_;
-    if (g.tenant != nullptr) {
-      g.tenant->queued_slices.fetch_sub(1, std::memory_order_relaxed);
+    if (it.tenant != nullptr) {
+      it.tenant->queued_slices.fetch_sub(1, std::memory_order_relaxed);
     }
     if (g.items.empty()) {
       active_.erase(std::find(active_.begin(), active_.end(), &g));

@@ -18,13 +18,15 @@ class tenant_account;
 // virtual time of the work in progress, so idle time banks no credit, and a lone
 // tenant gets every slice (work-conserving). Round-robin within a group. "fifo": one
 // group, round-robin over every item (the order before tenants). Plain code, one
-// thread (the worker's).
+// thread (the worker's). Each slice's CPU time is charged to its tenant's account (its
+// compute quota, and its share of this worker on the dashboard and /metrics).
 class compute_scheduler {
  public:
   // A slice sets `cpu` to the CPU time it used (0: the scheduler charges its wall time).
   using slice = std::function<bool(std::chrono::nanoseconds& cpu)>;
 
-  explicit compute_scheduler(bool fair) : fair_(fair) {}
+  // `worker`: the index CPU time is counted under in each tenant's account.
+  explicit compute_scheduler(bool fair, std::size_t worker = 0) : fair_(fair), worker_(worker) {}
 
   // `tenant` (nullptr: the server's own work) must outlive the item.
   void enqueue(tenant_account* tenant, slice s);
@@ -37,13 +39,18 @@ class compute_scheduler {
   double virtual_time(tenant_account* tenant) const;
 
  private:
+  struct item {
+    tenant_account* tenant;
+    slice run;
+  };
   struct group {
-    tenant_account* tenant = nullptr;
-    std::deque<slice> items;
+    tenant_account* tenant = nullptr;  // nullptr: the server's own work, or every item (fifo)
+    std::deque<item> items;
     double vtime = 0;
   };
 
   bool fair_;
+  std::size_t worker_;
   std::size_t size_ = 0;
   double vnow_ = 0;  // virtual time of the group served last
   std::unordered_map<tenant_account*, std::unique_ptr<group>> groups_;

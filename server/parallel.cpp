@@ -121,10 +121,7 @@ bool parallel_job::run_slice(std::chrono::steady_clock::time_point& queued_since
   const std::int64_t cpu = (platform::thread_cpu_time() - cpu_start).count();
   cpu_ns_.fetch_add(cpu, std::memory_order_relaxed);
   counts.compute_ns.add(static_cast<std::uint64_t>(cpu));
-  cpu_used = std::chrono::nanoseconds(cpu);
-  if (tenant_) {
-    tenant_->charge_compute(cpu_used);
-  }
+  cpu_used = std::chrono::nanoseconds(cpu);  // the scheduler charges it to the tenant
   const bool more = !stop_requested() &&
                     (resume || cursor_.load(std::memory_order_relaxed) <
                                    std::min(chunk_count_, limit_.load(std::memory_order_relaxed)));

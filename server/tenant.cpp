@@ -104,11 +104,13 @@ quota_decision tenant_account::admit(std::chrono::steady_clock::time_point when)
   return d;
 }
 
-void tenant_account::charge_compute(std::chrono::nanoseconds cpu) noexcept {
+void tenant_account::charge_compute(std::chrono::nanoseconds cpu, std::size_t worker) noexcept {
   if (cpu.count() <= 0) {
     return;
   }
   compute_ns_.fetch_add(static_cast<std::uint64_t>(cpu.count()), std::memory_order_relaxed);
+  worker_compute_ns_[std::min(worker, max_workers - 1)].fetch_add(
+      static_cast<std::uint64_t>(cpu.count()), std::memory_order_relaxed);
   const double rate = compute_rate_.load(std::memory_order_relaxed);
   if (rate <= 0) {
     return;

@@ -1,4 +1,6 @@
 #pragma once
+#include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -45,8 +47,14 @@ class tenant_account {
   // more than the burst ahead of now) and the compute quota (refused while the
   // tenant's CPU debt exceeds its burst). Counts the request or the refusal.
   quota_decision admit(std::chrono::steady_clock::time_point now);
-  // CPU time its evaluations used (a compute slice on any worker, an inline run).
-  void charge_compute(std::chrono::nanoseconds cpu) noexcept;
+  // CPU time its evaluations used (a compute slice on any worker, an inline run), on
+  // worker `worker`: charged to its compute quota and counted for that worker's share.
+  void charge_compute(std::chrono::nanoseconds cpu, std::size_t worker) noexcept;
+  // CPU nanoseconds it used on one worker (workers past the 64th count as the 64th).
+  static constexpr std::size_t max_workers = 64;
+  std::uint64_t worker_compute_ns(std::size_t worker) const noexcept {
+    return worker_compute_ns_[std::min(worker, max_workers - 1)].load(std::memory_order_relaxed);
+  }
 
   // For /metrics.
   std::uint64_t requests() const noexcept { return requests_.load(std::memory_order_relaxed); }
@@ -77,6 +85,7 @@ class tenant_account {
   std::atomic<std::uint64_t> refused_[2] = {};  // 0 requests, 1 compute
   std::atomic<std::uint64_t> forbidden_{0};
   std::atomic<std::uint64_t> compute_ns_{0};
+  std::array<std::atomic<std::uint64_t>, max_workers> worker_compute_ns_{};
 };
 
 // Every tenant the server has seen, by name (bounded by the keys file's tenants plus

@@ -80,7 +80,7 @@ class worker {
   // outlive the item. On this worker's thread only (other threads post() here).
   void enqueue_compute(compute_scheduler::slice slice, tenant_account* tenant = nullptr);
   // "fifo" instead of the fair share (tenants.scheduler); before the loop runs.
-  void set_fair_share(bool fair) { compute_ = compute_scheduler(fair); }
+  void set_fair_share(bool fair) { compute_ = compute_scheduler(fair, index_); }
   // The server's tenants (a launched job finds the account of the tenant that launched
   // it); nullptr in tests that run workers without a server.
   void set_tenants(tenant_registry* tenants) noexcept { tenants_ = tenants; }
@@ -119,7 +119,7 @@ class worker {
   std::chrono::steady_clock::time_point drain_idle_deadline_ =
       std::chrono::steady_clock::time_point::max();
   std::vector<worker*> peers_;
-  compute_scheduler compute_{true};
+  compute_scheduler compute_{true, index_};
   tenant_registry* tenants_ = nullptr;
   std::uint32_t evaluations_in_flight_ = 0;
   std::function<void()> on_drained_;

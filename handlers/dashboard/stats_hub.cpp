@@ -8,6 +8,7 @@
 
 #include "handlers/store/backend.hpp"
 #include "server/platform.hpp"
+#include "server/tenant.hpp"
 #include "server/worker.hpp"
 
 namespace evald {
@@ -79,6 +80,14 @@ stats_hub::raw stats_hub::read_counters() const {
     r.chargen_bytes += m.chargen_http_bytes.get() + m.chargen_tcp_bytes.get();
     r.rejected += m.admission_rejected.get() + m.connections_rejected.get();
   }
+  if (!workers_.empty() && workers_.front()->tenants() != nullptr) {
+    for (const auto& t : workers_.front()->tenants()->all()) {
+      auto& per_worker = r.tenants[t->name()];
+      for (std::size_t i = 0; i < workers_.size(); ++i) {
+        per_worker.push_back(t->worker_compute_ns(i));
+      }
+    }
+  }
   return r;
 }
 
@@ -102,8 +111,20 @@ std::string stats_hub::snapshot_json(const raw& now, const raw& before) const {
     const double busy = ratio(a.busy_ns - std::min(a.busy_ns, b.busy_ns), span);
     const double compute =
         std::min(busy, ratio(a.compute_ns - std::min(a.compute_ns, b.compute_ns), span));
+    // Each tenant's share of this worker's time (tenants that computed here only).
+    json tenants = json::object();
+    for (const auto& [name, ns] : now.tenants) {
+      const auto old = before.tenants.find(name);
+      const std::uint64_t was =
+          old != before.tenants.end() && i < old->second.size() ? old->second[i] : 0;
+      const double share = ratio(ns[i] - std::min(ns[i], was), span);
+      if (share >= 0.001) {
+        tenants[name] = rounded(share, 0.001);
+      }
+    }
     workers.push_back(
         {{"worker", i},
+         {"tenants", std::move(tenants)},
          {"io", rounded(busy - compute, 0.001)},
          {"compute", rounded(compute, 0.001)},
          {"requests_per_s", rounded(static_cast<double>(a.requests - b.requests) / seconds, 0.1)},

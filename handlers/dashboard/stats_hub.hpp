@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -67,6 +68,8 @@ class stats_hub {
     std::vector<raw_worker> workers;
     std::uint64_t chargen_bytes = 0;
     std::uint64_t rejected = 0;
+    // Each tenant's CPU nanoseconds on each worker (for its share of each worker).
+    std::map<std::string, std::vector<std::uint64_t>> tenants;
   };
   net::awaitable<void> run();
   raw read_counters() const;

@@ -109,7 +109,7 @@ bool evaluation::try_inline(parallel_job& job) {
   cpu_ += spent;
   owner_.metrics().compute_ns.add(static_cast<std::uint64_t>(spent.count()));
   if (tenant_) {
-    tenant_->charge_compute(spent);
+    tenant_->charge_compute(spent, owner_.index());
   }
   return done;
 }

@@ -139,6 +139,11 @@ TEST(Dashboard, EveryWorkersComputeShareRisesUnderALongJob) {
   }
   EXPECT_TRUE(both) << seen.dump();
   EXPECT_GE(seen["jobs"]["by_status"]["running"].get<int>(), 1) << seen.dump();
+  // The job's tenant (clients without a key are "anonymous") has that share of each
+  // worker in the same snapshot: its slices are the compute there.
+  for (const auto& w : seen["workers"]) {
+    EXPECT_GT(w["tenants"].value("anonymous", 0.0), 0.5) << seen.dump();
+  }
   const std::string id = json::parse(launched->body).value("id", "");
   http_client c(server.port());
   c.send("DELETE /jobs/" + id + " HTTP/1.1\r\nHost: x\r\n\r\n");

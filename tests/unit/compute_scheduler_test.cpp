@@ -131,7 +131,7 @@ TEST(TenantQuota, ComputeDebtPastTheBurstRefusesUntilItIsPaid) {
   tenant_account t("t", l);
   const auto now = std::chrono::steady_clock::now();
   EXPECT_TRUE(t.admit(now).allowed);
-  t.charge_compute(3s);  // 6 s of wall time at half a core, 2 s of it allowed ahead
+  t.charge_compute(3s, 0);  // 6 s of wall time at half a core, 2 s of it allowed ahead
   const auto d = t.admit(now);
   EXPECT_FALSE(d.allowed);
   EXPECT_STREQ(d.quota, "compute");
