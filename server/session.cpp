@@ -91,6 +91,9 @@ class http_connection final : public connection, public client_watch {
   }
   // Queues a final JSON error response (Connection: close).
   void queue_error(http::status status, std::string_view code, std::string_view message);
+  // Before the body of a request to a route that needs a key: the 401/403 now (no
+  // body is read, no 100 Continue sent), and the connection closes after it.
+  bool refused_before_body();
   // Sends what is queued, then FIN and a bounded linger, then close.
   net::awaitable<void> finish_and_close();
   // The handler for this request, or nullptr with res_ already filled (400/404/405…).
@@ -532,9 +535,37 @@ net::awaitable<http_connection::connection_end> http_connection::read_head(std::
   co_return connection_end::keep_going;
 }
 
+bool http_connection::refused_before_body() {
+  if (shared_.auth == nullptr) {
+    return false;
+  }
+  std::string_view path;
+  const handler* h = route(parser_->get(), path);
+  if (h == nullptr || h->needs == 0 ||
+      authorize(*shared_.auth, parser_->get(), h->needs, res_) != nullptr) {
+    res_.reset();  // respond() routes (and authorizes, cheaply) again
+    route_index_ = 0;
+    return false;
+  }
+  const auto status = static_cast<unsigned>(res_.status);
+  owner().metrics().observe_request(route_index_, status, steady_clock::now() - request_start_);
+  caller_.reset();
+  append_head(out_, res_, true, false);
+  out_.append(res_.body);
+  if (shared_.access != access_format::off) {
+    log_access(status, res_.body.size(), std::chrono::nanoseconds(0));
+  }
+  return true;
+}
+
 net::awaitable<http_connection::connection_end> http_connection::read_body() {
   if (parser_->is_done()) {
     co_return connection_end::keep_going;
+  }
+  // A client without a key (or the scope) is refused before the server takes in up to
+  // limits.max_body_size for it.
+  if (refused_before_body()) {
+    co_return connection_end::send_and_close;
   }
   const auto& limits = shared_.settings.limits;
   const auto& timeouts = shared_.settings.timeouts;

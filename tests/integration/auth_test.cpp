@@ -314,3 +314,46 @@ TEST(Quotas, ABadTenantLimitIsAClearStartupError) {
   EXPECT_EQ(r.status, 2) << r.err;
   EXPECT_NE(r.err.find("weight"), std::string::npos) << r.err;
 }
+
+// A request to a route that needs a key is judged on its headers: without a key (or the
+// scope) the 401/403 comes before any of the body is read (no 100 Continue either), and
+// the connection closes. The body timeout is raised so that a server waiting for the
+// body could not answer at all within the client's timeout.
+TEST(Auth, RefusedBeforeTheBodyIsRead) {
+  const key acme = new_key("acme", "eval");
+  const key ops = new_key("ops", "metrics");
+  evald_process::options o;
+  o.config_json = R"({"auth":{"keys_file":")" + write_temp_file(keys_json({acme, ops}), ".json") +
+                  R"("},"timeouts":{"body":"60s"}})";
+  evald_process server(o);
+  const auto p = server.port();
+  const auto headers_only = [&](const std::string& token, const std::string& extra) {
+    std::string head =
+        "POST /eval HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        "Content-Length: 1000000\r\n" +
+        extra;
+    if (!token.empty()) {
+      head += "Authorization: Bearer " + token + "\r\n";
+    }
+    return head + "\r\n";
+  };
+  for (const auto& [token, status] :
+       std::vector<std::pair<std::string, int>>{{"", 401}, {ops.token, 403}}) {
+    http_client c(p, std::chrono::seconds(5));
+    c.send(headers_only(token, "Expect: 100-continue\r\n"));
+    const auto r = c.read_response();
+    ASSERT_TRUE(r) << "no answer before the body: the server waited for it";
+    EXPECT_EQ(r->status, status) << r->body;
+    EXPECT_FALSE(r->header("WWW-Authenticate").empty());
+    EXPECT_TRUE(c.read_until_closed()) << "the unread body is not taken: the connection closes";
+  }
+  // With the key, the server reads the body (a 100 Continue first) and answers.
+  http_client c(p, std::chrono::seconds(10));
+  const std::string body = R"({"workload":"prime","n":"97"})";
+  c.send("POST /eval HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " +
+         std::to_string(body.size()) + "\r\nAuthorization: Bearer " + acme.token + "\r\n\r\n" +
+         body);
+  const auto ok = c.read_response();
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->status, 200) << ok->body;
+}
