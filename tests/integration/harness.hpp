@@ -48,6 +48,8 @@ class evald_process {
   double cpu_seconds() const;                   // utime + stime from /proc/<pid>/stat
 
  private:
+  // One start: fork, exec, read the port; throws when no port is reported.
+  void launch(const std::vector<std::string>& args, const options& opts);
   pid_t pid_ = -1;
   std::uint16_t port_ = 0;
   std::string stderr_path_;

@@ -71,8 +71,15 @@ if ((status != 0)); then
   # Wine itself (wineserver, its loader) has failed a run now and then on a loaded
   # machine where the same tests pass on Linux and on the next Wine run: the failed
   # tests run once more, and only a second failure fails this test. Both are printed.
-  failed=$(sed -n 's/^\[  FAILED  \] \([A-Za-z0-9_]*\.[A-Za-z0-9_]*\).*/\1/p' "$src/build/windows-tests.log" |
-    sort -u | paste -sd: -)
+  # The failed tests, and the listed tests of a suite whose shared server did not start
+  # ("[  FAILED  ] Suite: SetUpTestSuite or TearDownTestSuite").
+  log="$src/build/windows-tests.log"
+  failed=$({
+    sed -n 's/^\[  FAILED  \] \([A-Za-z0-9_]*\.[A-Za-z0-9_]*\).*/\1/p' "$log"
+    for suite in $(sed -n 's/^\[  FAILED  \] \([A-Za-z0-9_]*\): SetUpTestSuite.*/\1/p' "$log"); do
+      tr ':' '\n' <<<"$filter" | grep "^$suite\."
+    done
+  } | sort -u | paste -sd: -)
   echo "windows_wine: failed under Wine on the first run: ${failed:-the run itself (no test named)}"
   if [[ -n $failed ]]; then
     run_tests "$failed"
