@@ -175,8 +175,18 @@ tenant_limits read_tenant_limits(const json& j, const std::string& path, tenant_
         [&](const json& x, const std::string& q) {
           base.compute_per_second = read_real(x, q, 0, 1e6);
         }},
-       {"compute_burst", [&](const json& x, const std::string& q) {
-          base.compute_burst = read_real(x, q, 0, 1e6);
+       {"compute_burst",
+        [&](const json& x, const std::string& q) { base.compute_burst = read_real(x, q, 0, 1e6); }},
+       {"max_jobs",
+        [&](const json& x, const std::string& q) {
+          base.max_jobs = static_cast<std::uint32_t>(read_integer(x, q, 0, 1'000'000));
+        }},
+       {"max_scripts",
+        [&](const json& x, const std::string& q) {
+          base.max_scripts = static_cast<std::uint32_t>(read_integer(x, q, 0, 1'000'000));
+        }},
+       {"max_script_bytes", [&](const json& x, const std::string& q) {
+          base.max_script_bytes = read_size(x, q, 0, std::uint64_t{1} << 40);
         }}});
   return base;
 }

@@ -130,11 +130,14 @@ struct auth_settings {
 // What one tenant may use (README "Security", docs/security.md). `tenants.default` in
 // the config; the keys file's "tenants" overrides it per tenant. 0 = no limit.
 struct tenant_limits {
-  double weight = 1;               // its share of every worker's compute under contention
-  double requests_per_second = 0;  // sustained rate of requests to routes that need a key
-  double request_burst = 0;        // requests above the rate at once; 0 = one second's worth
-  double compute_per_second = 0;   // CPU seconds per second its evaluations may use
-  double compute_burst = 0;        // CPU seconds of debt before 429; 0 = one second's worth
+  double weight = 1;                   // its share of every worker's compute under contention
+  double requests_per_second = 0;      // sustained rate of requests to routes that need a key
+  double request_burst = 0;            // requests above the rate at once; 0 = one second's worth
+  double compute_per_second = 0;       // CPU seconds per second its evaluations may use
+  double compute_burst = 0;            // CPU seconds of debt before 429; 0 = one second's worth
+  std::uint32_t max_jobs = 0;          // launched jobs queued or running at once (0 = no cap)
+  std::uint32_t max_scripts = 0;       // named scripts in its namespace (0 = no cap)
+  std::uint64_t max_script_bytes = 0;  // bytes of source in its namespace (0 = no cap)
   bool operator==(const tenant_limits&) const = default;
 };
 

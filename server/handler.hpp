@@ -1,6 +1,7 @@
 #pragma once
 #include <chrono>
 #include <functional>
+#include <string>
 #include <string_view>
 #include <type_traits>
 
@@ -39,10 +40,16 @@ struct request_context {
   void* route_data = nullptr;  // the `data` the route was bound to (read by route<> only)
   // Who sent it (routes that need a scope; nullptr on open routes).
   const caller* who = nullptr;
+  // The tenant it acts for: the caller's, "anonymous" on an open route.
+  std::string tenant() const;
   // CPU time of work done for this request outside the handler's own call (an
   // evaluation's chunks on every worker), added by the evaluation; for the access log.
   std::chrono::nanoseconds offloaded_cpu{0};
 };
+
+inline std::string request_context::tenant() const {
+  return who != nullptr ? who->tenant : std::string("anonymous");
+}
 
 // Two shapes: plain functions for answers computed at once (no coroutine frame on
 // the hot path), coroutines for work that yields or waits. Both fill `res` or

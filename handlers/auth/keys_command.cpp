@@ -56,7 +56,7 @@ int run_keys_command(int argc, char** argv) {
     }
   }
   if (!is_tenant_name(tenant)) {
-    return bad_usage("--tenant must be 1 to 64 of a-z, 0-9, _ and -");
+    return bad_usage("--tenant must be 1 to 64 of a-z, 0-9, _ and - (not \"shared\")");
   }
   if (scopes == 0) {
     return bad_usage("--scopes names at least one scope");

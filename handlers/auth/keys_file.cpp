@@ -30,7 +30,7 @@ const std::string& text_member(const json& entry, const std::string& path, const
 }  // namespace
 
 bool is_tenant_name(std::string_view name) {
-  if (name.empty() || name.size() > 64) {
+  if (name.empty() || name.size() > 64 || name == "shared") {
     return false;
   }
   for (const char c : name) {
@@ -66,7 +66,9 @@ key_set parse_keys(std::string_view text, const config::tenant_limits& defaults)
     }
     for (const auto& [name, limits] : tenants->items()) {
       if (!is_tenant_name(name)) {
-        fail("$.tenants." + name, "a tenant name is 1 to 64 of a-z, 0-9, _ and -");
+        fail("$.tenants." + name,
+             "a tenant name is 1 to 64 of a-z, 0-9, _ and - (not \"shared\", the shared "
+             "script namespace)");
       }
       try {
         set.tenants.emplace(name,
@@ -99,7 +101,9 @@ key_set parse_keys(std::string_view text, const config::tenant_limits& defaults)
     e.sha256 = *d;
     e.who.tenant = text_member(entry, path, "tenant");
     if (!is_tenant_name(e.who.tenant)) {
-      fail(path + ".tenant", "must be 1 to 64 of a-z, 0-9, _ and -");
+      fail(path + ".tenant",
+           "must be 1 to 64 of a-z, 0-9, _ and - (not \"shared\", the shared script "
+           "namespace)");
     }
     const auto scopes = entry.find("scopes");
     if (scopes == entry.end() || !scopes->is_array() || scopes->empty()) {

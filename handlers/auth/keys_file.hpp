@@ -41,7 +41,8 @@ key_set read_keys_file(const std::string& path, const config::tenant_limits& def
 // A keys-file entry for a token (what `evald keys new` prints).
 std::string keys_entry_json(const new_token& t, const std::string& tenant, scope_set scopes);
 
-// Tenant names: 1 to 64 of [a-z0-9_-] (they become metric labels and log fields).
+// Tenant names: 1 to 64 of [a-z0-9_-] (they become metric labels, log fields and script
+// namespaces), but not "shared" (the shared script namespace).
 bool is_tenant_name(std::string_view name);
 
 }  // namespace evald::auth

@@ -434,7 +434,7 @@ net::awaitable<void> cluster_node::run_job(agent& a, cluster_queue::delivery d,
         }
       };
       const auto scripts = co_await current_scripts(a.w);
-      auto out = co_await run_split_part(ev, settings_, s.split, s.params, *scripts);
+      auto out = co_await run_split_part(ev, settings_, s.split, s.params, *scripts, s.tenant);
       result = std::move(out.result);
       hit = out.hit;
       if (st->cancelled) {
@@ -448,7 +448,7 @@ net::awaitable<void> cluster_node::run_job(agent& a, cluster_queue::delivery d,
       eval_request er = co_await read_eval_body(a.w, s.params, settings_, false);
       if (!er.script_names.empty()) {
         const auto scripts = co_await current_scripts(a.w);
-        bind_named_scripts(er, *scripts);
+        bind_named_scripts(er, *scripts, s.tenant);
       }
       std::function<void(std::shared_ptr<parallel_job>)> on_job =
           [st](std::shared_ptr<parallel_job> job) {

@@ -33,15 +33,32 @@ local function remember(keyed, job, id)
   redis.call('SET', keyed, id)
   redis.call('HSET', job, 'keyed', keyed)
 end
+-- A tenant's cap on jobs queued or running (max 0: none). P live:{tenant} holds the ids
+-- of its jobs launched under a cap; ended or forgotten ones leave it when it looks full,
+-- so no end of a job needs to know about it.
+local function at_cap(live, job_prefix, max)
+  if max <= 0 then return false end
+  if redis.call('SCARD', live) < max then return false end
+  for _, j in ipairs(redis.call('SMEMBERS', live)) do
+    local s = redis.call('HGET', job_prefix .. j .. '}', 'status')
+    if s ~= 'queued' and s ~= 'running' then redis.call('SREM', live, j) end
+  end
+  return redis.call('SCARD', live) >= max
+end
+local function count_live(live, max, id)
+  if max > 0 then redis.call('SADD', live, id) end
+end
 )";
 
 // KEYS: job, stream, index. ARGV: id, params, submitted_ms, idempotency key ("" for
-// none), tenant.
+// none), tenant, the tenant's live set, its max_jobs.
 constexpr const char* submit_lua = R"(
 local job_prefix = string.sub(KEYS[1], 1, #KEYS[1] - #ARGV[1] - 1)
 local replayed = replay(ARGV[4], job_prefix, ARGV[2])
 if replayed then return replayed end
 if redis.call('EXISTS', KEYS[1]) == 1 then return {'exists'} end
+if at_cap(ARGV[6], job_prefix, tonumber(ARGV[7])) then return {'busy'} end
+count_live(ARGV[6], tonumber(ARGV[7]), ARGV[1])
 redis.call('HSET', KEYS[1], 'id', ARGV[1], 'status', 'queued', 'params', ARGV[2],
            'submitted', ARGV[3], 'epoch', 0, 'progress', 0, 'tenant', ARGV[5])
 remember(ARGV[4], KEYS[1], ARGV[1])
@@ -79,18 +96,21 @@ end
 )";
 
 // KEYS: job, stream, index, parts. ARGV: id, params, submitted_ms, kind, head,
-// timeout_ms, idempotency key ("" for none), job key prefix, tenant, then every
-// part's body. The deadline is set when the first part starts: timeout_ms from then.
+// timeout_ms, idempotency key ("" for none), job key prefix, tenant, the tenant's
+// live set, its max_jobs, then every part's body. The deadline is set when the first
+// part starts: timeout_ms from then.
 constexpr const char* submit_split_lua = R"(
 local replayed = replay(ARGV[7], ARGV[8], ARGV[2])
 if replayed then return replayed end
 if redis.call('EXISTS', KEYS[1]) == 1 then return {'exists'} end
-local count = #ARGV - 9
+if at_cap(ARGV[10], ARGV[8], tonumber(ARGV[11])) then return {'busy'} end
+count_live(ARGV[10], tonumber(ARGV[11]), ARGV[1])
+local count = #ARGV - 11
 redis.call('HSET', KEYS[1], 'id', ARGV[1], 'status', 'queued', 'params', ARGV[2],
            'submitted', ARGV[3], 'epoch', 0, 'progress', 0, 'split', ARGV[4], 'head', ARGV[5],
            'timeout', ARGV[6], 'parts', count, 'limit', count, 'done', 0, 'tenant', ARGV[9])
 remember(ARGV[7], KEYS[1], ARGV[1])
-for k = 0, count - 1 do redis.call('HSET', KEYS[4], k, ARGV[10 + k]) end
+for k = 0, count - 1 do redis.call('HSET', KEYS[4], k, ARGV[12 + k]) end
 for k = 0, count - 1 do redis.call('XADD', KEYS[2], '*', 'id', ARGV[1], 'part', k) end
 redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
 return {'new'})";
@@ -354,8 +374,11 @@ for _, n in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], since, '+inf')) do
 end
 return out)";
 
-// KEYS: scripts, version. ARGV: name, expected ("\0absent" or the source judged),
-// new source ("\0delete" to delete), max_named.
+// KEYS: scripts, version. ARGV: name ("<ns>/<name>"), expected ("\0absent" or the
+// source judged), new source ("\0delete" to delete), max_named, the namespace's
+// max count and max bytes (0 = none). A namespace's usage is counted from the names
+// when it has a cap (writes are rare; max_named bounds the walk; HSTRLEN reads no
+// source).
 constexpr const char* write_script_lua = R"(
 local current = redis.call('HGET', KEYS[1], ARGV[1])
 if ARGV[2] == '\0absent' then
@@ -370,6 +393,19 @@ if ARGV[3] == '\0delete' then
   return 'deleted'
 end
 if not current and redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[4]) then return 'full' end
+local max_count, max_bytes = tonumber(ARGV[5]), tonumber(ARGV[6])
+if max_count > 0 or max_bytes > 0 then
+  local ns = string.match(ARGV[1], '^[^/]*/')
+  local count, bytes = 0, 0
+  for _, k in ipairs(redis.call('HKEYS', KEYS[1])) do
+    if k ~= ARGV[1] and string.sub(k, 1, #ns) == ns then
+      count = count + 1
+      bytes = bytes + redis.call('HSTRLEN', KEYS[1], k)
+    end
+  end
+  if max_count > 0 and not current and count >= max_count then return 'over_count' end
+  if max_bytes > 0 and bytes + #ARGV[3] > max_bytes then return 'over_bytes' end
+end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
 redis.call('INCR', KEYS[2])
 if current then return 'replaced' end
@@ -487,13 +523,15 @@ cluster_queue::all_scripts() {
 
 net::awaitable<cluster_queue::script_write> cluster_queue::write_script(
     const std::string& name, const std::optional<std::string>& expected,
-    const std::optional<std::string>& source, std::uint32_t max_named) {
+    const std::optional<std::string>& source, std::uint32_t max_named, std::uint64_t max_count,
+    std::uint64_t max_bytes) {
   const std::string absent("\0absent", 7);
   const std::string remove("\0delete", 7);
   // Arguments built before the co_await (GCC 12 and conditional operators in one).
   auto keys = redis_args(settings_.prefix + "scripts", settings_.prefix + "scripts:version");
-  auto args = redis_args(name, expected.value_or(absent), source.value_or(remove),
-                         std::to_string(max_named));
+  auto args =
+      redis_args(name, expected.value_or(absent), source.value_or(remove),
+                 std::to_string(max_named), std::to_string(max_count), std::to_string(max_bytes));
   const auto r = co_await script(write_script_lua, std::move(keys), std::move(args));
   const auto& t = r.str;
   co_return t == "created" ? script_write::created
@@ -501,6 +539,8 @@ net::awaitable<cluster_queue::script_write> cluster_queue::write_script(
   : t == "deleted"         ? script_write::deleted
   : t == "full"            ? script_write::full
   : t == "missing"         ? script_write::missing
+  : t == "over_count"      ? script_write::over_count
+  : t == "over_bytes"      ? script_write::over_bytes
                            : script_write::conflict;
 }
 
@@ -569,6 +609,10 @@ std::string cluster_queue::keyed_key(const std::string& idempotency_key,
                    ":" + idempotency_key;
 }
 
+std::string cluster_queue::live_key(const std::string& tenant) const {
+  return settings_.prefix + "live:" + tenant;  // tenant names are [a-z0-9_-]
+}
+
 cluster_queue::submit_result cluster_queue::submitted(const redis_reply& r) {
   submit_result out;
   const std::string& kind = r.elements.at(0).str;
@@ -580,26 +624,30 @@ cluster_queue::submit_result cluster_queue::submitted(const redis_reply& r) {
     out.status = text_of(r.elements.at(2));
   } else if (kind == "reused") {
     out.what = submit_result::kind::reused;
+  } else if (kind == "busy") {
+    out.what = submit_result::kind::at_cap;
   }
   return out;
 }
 
 net::awaitable<cluster_queue::submit_result> cluster_queue::submit(
     const std::string& id, const std::string& params, std::int64_t now_ms,
-    const std::string& idempotency_key, const std::string& tenant) {
+    const std::string& idempotency_key, const std::string& tenant, std::uint32_t max_active) {
   const auto r = co_await script(
       std::string(idempotency_lua) + submit_lua,
       redis_args(job_key(id), settings_.prefix + "jobs", settings_.prefix + "index"),
-      redis_args(id, params, std::to_string(now_ms), keyed_key(idempotency_key, tenant), tenant));
+      redis_args(id, params, std::to_string(now_ms), keyed_key(idempotency_key, tenant), tenant,
+                 live_key(tenant), std::to_string(max_active)));
   co_return submitted(r);
 }
 
 net::awaitable<cluster_queue::submit_result> cluster_queue::submit_split(
     const std::string& id, const std::string& params, std::int64_t now_ms, const std::string& kind,
     const std::string& head, std::int64_t timeout_ms, const std::vector<std::string>& parts,
-    const std::string& idempotency_key, const std::string& tenant) {
+    const std::string& idempotency_key, const std::string& tenant, std::uint32_t max_active) {
   auto args = redis_args(id, params, std::to_string(now_ms), kind, head, std::to_string(timeout_ms),
-                         keyed_key(idempotency_key, tenant), settings_.prefix + "job:{", tenant);
+                         keyed_key(idempotency_key, tenant), settings_.prefix + "job:{", tenant,
+                         live_key(tenant), std::to_string(max_active));
   args.insert(args.end(), parts.begin(), parts.end());
   const auto r = co_await script(std::string(idempotency_lua) + submit_split_lua,
                                  redis_args(job_key(id), settings_.prefix + "jobs",

@@ -102,9 +102,9 @@ class cluster_queue {
   net::awaitable<std::string> generation();
   // What a submit did: queued the job; found the job an idempotency key launched
   // (its id and status; nothing queued); refused a key sent with other params; or
-  // found the id taken.
+  // found the id taken; or found the tenant at its cap of jobs queued or running.
   struct submit_result {
-    enum class kind { queued, replayed, reused, exists } what = kind::exists;
+    enum class kind { queued, replayed, reused, exists, at_cap } what = kind::exists;
     std::string id;
     std::string status;
   };
@@ -112,7 +112,8 @@ class cluster_queue {
   // appendfsync always). Atomic with the idempotency key's check ("" for none).
   net::awaitable<submit_result> submit(const std::string& id, const std::string& params,
                                        std::int64_t now_ms, const std::string& idempotency_key,
-                                       const std::string& tenant = {});
+                                       const std::string& tenant = {},
+                                       std::uint32_t max_active = 0);
   // Queues a job split into parts (every part an entry any node may take). Its
   // deadline is `timeout_ms` from when its first part starts.
   net::awaitable<submit_result> submit_split(const std::string& id, const std::string& params,
@@ -120,7 +121,8 @@ class cluster_queue {
                                              const std::string& head, std::int64_t timeout_ms,
                                              const std::vector<std::string>& parts,
                                              const std::string& idempotency_key,
-                                             const std::string& tenant = {});
+                                             const std::string& tenant = {},
+                                             std::uint32_t max_active = 0);
   // A split job past its deadline and not ended yet ends expired now; true if so.
   net::awaitable<bool> expire_if_late(const std::string& id, std::int64_t now_ms);
   // A new entry for this node, waiting up to `block` (use a connection of its own:
@@ -181,12 +183,23 @@ class cluster_queue {
   net::awaitable<script_version> scripts_version();
   net::awaitable<std::pair<script_version, std::map<std::string, std::string>>> all_scripts();
   // Writes (or deletes, with `source` null) one script if it is still what the
-  // caller judged its preconditions against (`expected`: null = absent).
-  enum class script_write { created, replaced, deleted, conflict, full, missing };
+  // caller judged its preconditions against (`expected`: null = absent), within
+  // scripts.max_named and the caps of the name's namespace ("<ns>/<name>"; 0 = none).
+  enum class script_write {
+    created,
+    replaced,
+    deleted,
+    conflict,
+    full,
+    missing,
+    over_count,
+    over_bytes
+  };
   net::awaitable<script_write> write_script(const std::string& name,
                                             const std::optional<std::string>& expected,
                                             const std::optional<std::string>& source,
-                                            std::uint32_t max_named);
+                                            std::uint32_t max_named, std::uint64_t max_count = 0,
+                                            std::uint64_t max_bytes = 0);
 
   // This node is alive (P nodes: ZSET node id → last announcement, unix ms).
   net::awaitable<void> announce(std::int64_t now_ms);
@@ -206,6 +219,7 @@ class cluster_queue {
   const settings& config() const noexcept { return settings_; }
   std::string job_key(const std::string& id) const;
   std::string keyed_key(const std::string& idempotency_key, const std::string& tenant) const;
+  std::string live_key(const std::string& tenant) const;
   static submit_result submitted(const redis_reply& r);
 
  private:

@@ -109,7 +109,8 @@ std::optional<split_plan> plan_split(const eval_request& er, std::string_view bo
 
 net::awaitable<part_outcome> run_split_part(evaluation& ev, const config::settings& settings,
                                             const std::string& kind, const std::string& body,
-                                            const script_catalog& scripts) {
+                                            const script_catalog& scripts,
+                                            const std::string& tenant) {
   part_outcome out;
   if (kind == "trial") {
     const json j = json::parse(body, nullptr, false);
@@ -128,7 +129,7 @@ net::awaitable<part_outcome> run_split_part(evaluation& ev, const config::settin
     throw http_error(http::status::bad_request, "bad_part", "unknown part kind " + kind);
   }
   eval_request er = parse_eval_body(body, settings);
-  bind_named_scripts(er, scripts);
+  bind_named_scripts(er, scripts, tenant);
   const std::string all = co_await run_eval_request(ev, settings, er);
   // {"results":[ …items… ],"summary":{…}}: the summary is ours and comes last.
   constexpr std::string_view open = R"({"results":[)";

@@ -38,9 +38,10 @@ struct part_outcome {
 };
 
 // Runs one part on this node's workers. Throws http_error as an evaluation does
-// (deadline, bad part body).
+// (deadline, bad part body). Named scripts resolve as `tenant` (the job's owner) calls them.
 net::awaitable<part_outcome> run_split_part(evaluation& ev, const config::settings& settings,
                                             const std::string& kind, const std::string& body,
-                                            const script_catalog& scripts);
+                                            const script_catalog& scripts,
+                                            const std::string& tenant);
 
 }  // namespace evald

@@ -66,9 +66,11 @@ class redis_job_store final : public job_store {
       auto& queue = node_.queue(w_);
       if (plan) {
         r = co_await queue.submit_split(id, params, now_ms(), plan->kind, plan->head, timeout,
-                                        plan->parts, launch.idempotency_key, launch.tenant);
+                                        plan->parts, launch.idempotency_key, launch.tenant,
+                                        launch.max_active);
       } else {
-        r = co_await queue.submit(id, params, now_ms(), launch.idempotency_key, launch.tenant);
+        r = co_await queue.submit(id, params, now_ms(), launch.idempotency_key, launch.tenant,
+                                  launch.max_active);
       }
     } catch (const redis_unavailable& e) {
       unavailable = e.what();
@@ -83,6 +85,8 @@ class redis_job_store final : public job_store {
         co_return job_submitted{r.id, true, r.status};
       case cluster_queue::submit_result::kind::reused:
         throw idempotency_key_reused();
+      case cluster_queue::submit_result::kind::at_cap:
+        throw tenant_jobs_quota(launch.tenant, launch.max_active);
       case cluster_queue::submit_result::kind::exists:
         break;
     }
@@ -198,7 +202,7 @@ class redis_script_store final : public script_store {
   }
 
   net::awaitable<write_result> write(const std::string& name, std::optional<std::string> source,
-                                     const condition& when) override {
+                                     const condition& when, quota caps) override {
     cluster_queue::script_write outcome{};
     std::optional<std::string> unavailable;
     bool refused = false;
@@ -215,7 +219,8 @@ class redis_script_store final : public script_store {
         if (current != nullptr) {
           expected = *current->source;
         }
-        outcome = co_await node_.queue(w_).write_script(name, expected, source, max_);
+        outcome = co_await node_.queue(w_).write_script(name, expected, source, max_,
+                                                        caps.max_count, caps.max_bytes);
         co_await node_.sync_scripts(w_);
       }
     } catch (const redis_unavailable& e) {
@@ -238,6 +243,10 @@ class redis_script_store final : public script_store {
         co_return write_result::absent;
       case cluster_queue::script_write::full:
         co_return write_result::full;
+      case cluster_queue::script_write::over_count:
+        co_return write_result::over_count;
+      case cluster_queue::script_write::over_bytes:
+        co_return write_result::over_bytes;
       case cluster_queue::script_write::conflict:
         break;
     }

@@ -43,7 +43,7 @@ namespace endpoints {
 
 net::awaitable<void> eval(request_context& ctx, response& res, backend& stores) {
   eval_request er = co_await parse_eval_request(ctx);
-  co_await resolve_named_scripts(er, stores.scripts(ctx.owner));
+  co_await resolve_named_scripts(er, stores.scripts(ctx.owner), ctx.tenant());
   evaluation ev(ctx, er.timeout_ms);
   res.body = co_await run_eval_request(ev, ctx.settings, er);
   ev.finish(res);

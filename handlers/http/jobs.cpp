@@ -13,6 +13,7 @@
 #include "server/http_error.hpp"
 #include "server/platform.hpp"
 #include "server/preconditions.hpp"
+#include "server/tenant.hpp"
 
 namespace evald::endpoints {
 namespace {
@@ -83,9 +84,6 @@ std::string idempotency_key(const request& req) {
 
 // Jobs belong to the tenant that launched them. Another tenant's job does not exist
 // for the caller (404, not 403: no oracle); admin sees every tenant's.
-std::string owner_of_new_jobs(const request_context& ctx) {
-  return ctx.who != nullptr ? ctx.who->tenant : std::string("anonymous");
-}
 std::string visible_tenant(const request_context& ctx) {
   return ctx.who == nullptr || ctx.who->admin() ? std::string() : ctx.who->tenant;
 }
@@ -99,7 +97,7 @@ bool visible(const request_context& ctx, const job_view& v) {
 net::awaitable<void> eval_launch(request_context& ctx, response& res, backend& stores) {
   // Bad input is a 4xx now, not a failed job later.
   eval_request er = co_await parse_eval_request(ctx, true);
-  co_await resolve_named_scripts(er, stores.scripts(ctx.owner));
+  co_await resolve_named_scripts(er, stores.scripts(ctx.owner), ctx.tenant());
   if (er.detector) {
     // The Log Detector's launch question is answered at once, as /eval answers.
     evaluation ev(ctx, er.timeout_ms);
@@ -108,7 +106,10 @@ net::awaitable<void> eval_launch(request_context& ctx, response& res, backend& s
     co_return;
   }
   job_launch launch{std::move(er), ctx.req.body(), ctx.query.find("timeout_ms") != nullptr,
-                    idempotency_key(ctx.req), owner_of_new_jobs(ctx)};
+                    idempotency_key(ctx.req), ctx.tenant()};
+  if (ctx.who != nullptr && ctx.who->account) {
+    launch.max_active = ctx.who->account->limits().max_jobs;
+  }
   const job_submitted job = co_await stores.jobs(ctx.owner).submit(std::move(launch));
   res.status = http::status::accepted;
   const std::string href = "/jobs/" + job.id;

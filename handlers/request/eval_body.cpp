@@ -31,7 +31,7 @@ void note_script_name(eval_request& er, const eval_item& item) {
 
 }  // namespace
 
-void bind_named_scripts(eval_request& er, const script_catalog& catalog) {
+void bind_named_scripts(eval_request& er, const script_catalog& catalog, std::string_view tenant) {
   // A map's inputs share one spec: bound once, still shared.
   std::vector<std::pair<const script_spec*, std::shared_ptr<const script_spec>>> bound;
   for (std::size_t i = 0; i < er.items.size(); ++i) {
@@ -45,7 +45,7 @@ void bind_named_scripts(eval_request& er, const script_catalog& catalog) {
       item.script = seen->second;
       continue;
     }
-    const script_entry* entry = catalog.find(item.script->name);
+    const script_entry* entry = catalog.resolve(tenant, item.script->name);
     if (entry == nullptr) {
       http_error missing = script_not_found(item.script->name);
       if (!er.batch || er.script_map) {

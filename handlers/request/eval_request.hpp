@@ -25,10 +25,10 @@ struct eval_request {
   bool script_map = false;  // one script over "inputs" (a missing name fails it whole)
 };
 
-// Gives every named script of `er` its source from `catalog`. A name the catalog does
-// not have is a 404 script_not_found for a single script or a map, and that item's
-// error in a batch.
-void bind_named_scripts(eval_request& er, const script_catalog& catalog);
+// Gives every named script of `er` its source from `catalog`, each name as `tenant`
+// calls it (its own script, then the shared one). A name the catalog does not have is
+// a 404 script_not_found for a single script or a map, and that item's error in a batch.
+void bind_named_scripts(eval_request& er, const script_catalog& catalog, std::string_view tenant);
 
 // How a batch's errors name it: "<list> has N <items>", "(<chunk_unit> per chunk)".
 struct batch_words {

@@ -132,9 +132,45 @@ bool valid_script_name(std::string_view name) noexcept {
   return true;
 }
 
+std::string script_key(std::string_view ns, std::string_view name) {
+  std::string key;
+  key.reserve(ns.size() + 1 + name.size());
+  key.append(ns).append(1, '/').append(name);
+  return key;
+}
+
+std::string_view script_namespace(std::string_view key) noexcept {
+  const auto slash = key.find('/');
+  return slash == std::string_view::npos ? std::string_view() : key.substr(0, slash);
+}
+
+std::string_view script_short_name(std::string_view key) noexcept {
+  const auto slash = key.find('/');
+  return slash == std::string_view::npos ? key : key.substr(slash + 1);
+}
+
+std::pair<std::uint64_t, std::uint64_t> script_catalog::usage(std::string_view ns,
+                                                              std::string_view except) const {
+  // Keys of one namespace sort together: "<ns>/" up to "<ns>0" ('0' follows '/').
+  std::string first(ns);
+  first += '/';
+  std::uint64_t count = 0;
+  std::uint64_t bytes = 0;
+  for (auto it = entries.lower_bound(first); it != entries.end() && it->first.starts_with(first);
+       ++it) {
+    if (it->first != except) {
+      ++count;
+      bytes += it->second.source->size();
+    }
+  }
+  return {count, bytes};
+}
+
 http_error script_not_found(const std::string& name) {
   return http_error(http::status::not_found, "script_not_found",
-                    "no script named \"" + name + "\" (PUT /scripts/" + name + " stores one)");
+                    "no script named \"" + name +
+                        "\" in the caller's namespace or the shared one (PUT /scripts/" + name +
+                        " stores one)");
 }
 
 http_error script_http_error(const sandbox::script_failure& f) {

@@ -42,6 +42,8 @@ struct job_launch {
   // are per tenant.
   std::string idempotency_key;
   std::string tenant;  // the job's owner
+  // The owner's max_jobs (0: none): a new job past it throws tenant_jobs_quota (429).
+  std::uint32_t max_active = 0;
 };
 
 // What submit() did: queued a new job, or found the one launched with the same key.

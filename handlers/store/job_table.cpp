@@ -66,40 +66,40 @@ job_table::snapshot job_table::view_locked(const record& r) const {
 }
 
 std::optional<std::string> job_table::create(const std::string& tenant) {
-  std::lock_guard lock(mutex_);
-  purge_locked();
-  if (jobs_.size() >= max_ || result_bytes_ >= max_result_bytes_) {
-    return std::nullopt;
-  }
-  std::string id = random_job_id();
-  record r;
-  r.info.id = id;
-  r.info.tenant = tenant;
-  r.info.submitted = std::chrono::system_clock::now();
-  r.sequence = ++sequence_;
-  jobs_.emplace(id, std::move(r));
-  return id;
+  auto made = create({}, {}, tenant);
+  return made ? std::optional<std::string>(std::move(made->id)) : std::nullopt;
 }
 
 std::optional<job_table::created> job_table::create(const std::string& key, std::string fingerprint,
-                                                    const std::string& tenant) {
-  if (key.empty()) {
-    auto id = create(tenant);
-    return id ? std::optional<created>(created{std::move(*id)}) : std::nullopt;
-  }
+                                                    const std::string& tenant,
+                                                    std::uint32_t max_active) {
   std::lock_guard lock(mutex_);
   purge_locked();
   // Keys are per tenant: another tenant's key neither replays nor reveals a job.
-  const std::string keyed = tenant + '\n' + key;
-  if (const auto k = keyed_.find(keyed); k != keyed_.end()) {
+  const std::string keyed = key.empty() ? std::string() : tenant + '\n' + key;
+  if (const auto k = keyed.empty() ? keyed_.end() : keyed_.find(keyed); k != keyed_.end()) {
     const record& r = jobs_.at(k->second);
     if (r.fingerprint != fingerprint) {
       throw idempotency_key_reused();
     }
-    return created{r.info.id, true, r.info.status};
+    return created{r.info.id, true, r.info.status};  // a replay is no new job: no quota
   }
-  if (jobs_.size() >= max_ || result_bytes_ + fingerprint.size() > max_result_bytes_) {
+  const bool no_room = keyed.empty() ? result_bytes_ >= max_result_bytes_
+                                     : result_bytes_ + fingerprint.size() > max_result_bytes_;
+  if (jobs_.size() >= max_ || no_room) {
     return std::nullopt;
+  }
+  if (max_active != 0) {
+    // Jobs are few (jobs.max) and launches rare: counting beats keeping a counter in
+    // step with every way a job ends.
+    std::uint32_t active = 0;
+    for (const auto& [id, r] : jobs_) {
+      active += r.info.tenant == tenant &&
+                (r.info.status == state::queued || r.info.status == state::running);
+    }
+    if (active >= max_active) {
+      throw tenant_jobs_quota(tenant, max_active);
+    }
   }
   std::string id = random_job_id();
   record r;
@@ -107,11 +107,13 @@ std::optional<job_table::created> job_table::create(const std::string& key, std:
   r.info.tenant = tenant;
   r.info.submitted = std::chrono::system_clock::now();
   r.sequence = ++sequence_;
-  r.idempotency_key = keyed;
-  result_bytes_ += fingerprint.size();
-  r.fingerprint = std::move(fingerprint);
+  if (!keyed.empty()) {
+    r.idempotency_key = keyed;
+    result_bytes_ += fingerprint.size();
+    r.fingerprint = std::move(fingerprint);
+    keyed_.emplace(keyed, id);
+  }
   jobs_.emplace(id, std::move(r));
-  keyed_.emplace(keyed, id);
   return created{id};
 }
 

@@ -47,8 +47,10 @@ class job_table {
     bool replayed = false;
     state status = state::queued;
   };
+  // With `max_active` (not 0): throws tenant_jobs_quota when `tenant` has that many
+  // jobs queued or running.
   std::optional<created> create(const std::string& key, std::string fingerprint,
-                                const std::string& tenant = {});
+                                const std::string& tenant = {}, std::uint32_t max_active = 0);
   // Called by the job's runner. start() returns false if it was cancelled while queued.
   bool start(const std::string& id);
   void set_job(const std::string& id, std::shared_ptr<parallel_job> job);

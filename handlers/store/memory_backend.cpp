@@ -65,7 +65,8 @@ class memory_backend::worker_jobs final : public job_store {
         fingerprint += "\n?timeout_ms=" + std::to_string(*launch.request.timeout_ms);
       }
     }
-    const auto made = table_.create(launch.idempotency_key, std::move(fingerprint), launch.tenant);
+    const auto made = table_.create(launch.idempotency_key, std::move(fingerprint), launch.tenant,
+                                    launch.max_active);
     if (!made) {
       throw job_store_full();
     }
@@ -129,9 +130,9 @@ class memory_backend::worker_scripts final : public script_store {
     co_return table_.snapshot();
   }
 
-  net::awaitable<write_result> write(const std::string& name, std::optional<std::string> source,
-                                     const condition& when) override {
-    co_return table_.write(name, std::move(source), when, max_);
+  net::awaitable<write_result> write(const std::string& key, std::optional<std::string> source,
+                                     const condition& when, quota caps) override {
+    co_return table_.write(key, std::move(source), when, max_, caps);
   }
 
  private:

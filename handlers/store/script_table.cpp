@@ -20,7 +20,7 @@ std::shared_ptr<const script_catalog> script_table::snapshot() const {
 script_store::write_result script_table::write(const std::string& name,
                                                std::optional<std::string> source,
                                                const script_store::condition& when,
-                                               std::uint32_t max) {
+                                               std::uint32_t max, script_store::quota caps) {
   using result = script_store::write_result;
   std::optional<script_entry> fresh;
   if (source) {
@@ -38,6 +38,15 @@ script_store::write_result script_table::write(const std::string& name,
   }
   if (fresh && current == nullptr && catalog_->entries.size() >= max) {
     return result::full;
+  }
+  if (fresh && (caps.max_count != 0 || caps.max_bytes != 0)) {
+    const auto [count, bytes] = catalog_->usage(script_namespace(name), name);
+    if (caps.max_count != 0 && current == nullptr && count >= caps.max_count) {
+      return result::over_count;
+    }
+    if (caps.max_bytes != 0 && bytes + fresh->source->size() > caps.max_bytes) {
+      return result::over_bytes;
+    }
   }
   // Copy on write: readers keep the catalog they hold.
   auto next = std::make_shared<script_catalog>(*catalog_);

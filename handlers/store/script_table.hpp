@@ -17,8 +17,9 @@ namespace evald {
 class script_table {
  public:
   std::shared_ptr<const script_catalog> snapshot() const;
-  script_store::write_result write(const std::string& name, std::optional<std::string> source,
-                                   const script_store::condition& when, std::uint32_t max);
+  script_store::write_result write(const std::string& key, std::optional<std::string> source,
+                                   const script_store::condition& when, std::uint32_t max,
+                                   script_store::quota caps = {});
 
   // The Redis mirror: replaces every entry with `sources` (name → source) if they
   // belong to another data set (`generation`: Redis lost its data since) or to a newer

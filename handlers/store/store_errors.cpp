@@ -31,4 +31,25 @@ http_error idempotency_key_reused() {
                     "needs a new key");
 }
 
+http_error tenant_quota_exceeded(const std::string& quota, const std::string& tenant,
+                                 std::uint64_t limit, const std::string& message,
+                                 const std::string& retry_after) {
+  http_error e(http::status::too_many_requests, "quota_exceeded",
+               "tenant \"" + tenant + "\" " + message);
+  // Tenant names are [a-z0-9_-]: no JSON escaping needed.
+  e.details.emplace_back("quota", "\"" + quota + "\"");
+  e.details.emplace_back("tenant", "\"" + tenant + "\"");
+  e.details.emplace_back("limit", std::to_string(limit));
+  e.retry_after = retry_after;
+  return e;
+}
+
+http_error tenant_jobs_quota(const std::string& tenant, std::uint64_t limit) {
+  return tenant_quota_exceeded("jobs", tenant, limit,
+                               "has " + std::to_string(limit) +
+                                   " launched jobs queued or running (its max_jobs); wait for "
+                                   "one to end or DELETE one",
+                               "1");
+}
+
 }  // namespace evald

@@ -1,4 +1,7 @@
 #pragma once
+#include <cstdint>
+#include <string>
+
 #include "server/http_error.hpp"
 
 namespace evald {
@@ -15,5 +18,14 @@ http_error job_store_full();
 // An Idempotency-Key sent again with a different request (422, as
 // draft-ietf-httpapi-idempotency-key-header says).
 http_error idempotency_key_reused();
+
+// A tenant at one of its storage quotas (`quota`: "jobs", "scripts" or
+// "script_bytes"): 429 quota_exceeded naming the quota, its limit and the tenant,
+// as the rate quotas do; Retry-After where waiting helps (a job ends).
+http_error tenant_quota_exceeded(const std::string& quota, const std::string& tenant,
+                                 std::uint64_t limit, const std::string& message,
+                                 const std::string& retry_after = "");
+// The tenant has `limit` launched jobs queued or running (its max_jobs).
+http_error tenant_jobs_quota(const std::string& tenant, std::uint64_t limit);
 
 }  // namespace evald

@@ -78,18 +78,19 @@ class StoreContract : public ::testing::TestWithParam<std::string> {
   }
 
   // As POST /eval-launch hands a job to the store: parsed, its names resolved.
-  net::awaitable<job_launch> launch(const std::string& body) {
+  net::awaitable<job_launch> launch(const std::string& body, const std::string& tenant = "t") {
     body_ = body;
-    job_launch out{parse_eval_body(body_, settings_, true), body_, false, {}, {}};
-    co_await resolve_named_scripts(out.request, scripts());
+    job_launch out{parse_eval_body(body_, settings_, true), body_, false, {}, tenant};
+    co_await resolve_named_scripts(out.request, scripts(), tenant);
     co_return out;
   }
 
   net::awaitable<job_submitted> submit_keyed(const std::string& body, const std::string& key,
-                                             const std::string& tenant = {}) {
-    job_launch l = co_await launch(body);
+                                             const std::string& tenant = "t",
+                                             std::uint32_t max_active = 0) {
+    job_launch l = co_await launch(body, tenant);
     l.idempotency_key = key;
-    l.tenant = tenant;
+    l.max_active = max_active;
     co_return co_await jobs().submit(std::move(l));
   }
 
@@ -269,53 +270,54 @@ TEST_P(StoreContract, AJobKeepsItsTenantAndListsAndKeysArePerTenant) {
 TEST_P(StoreContract, ScriptWritesJudgeTheirConditionAgainstTheStoredScript) {
   run([&]() -> net::awaitable<void> {
     const auto none = [](const script_entry* e) { return e == nullptr; };
-    EXPECT_EQ(co_await scripts().write("double", "return input * 2", none), write_result::created);
+    EXPECT_EQ(co_await scripts().write("t/double", "return input * 2", none, {}),
+              write_result::created);
     auto catalog = co_await scripts().current();  // read-your-writes
-    const script_entry* first = catalog->find("double");
+    const script_entry* first = catalog->find("t/double");
     if (first == nullptr) {
       ADD_FAILURE() << "the script just written is not there";
       co_return;
     }
     EXPECT_EQ(*first->source, "return input * 2");
-    EXPECT_EQ(first->etag, script_etag("double", "return input * 2"));
-    EXPECT_EQ(co_await scripts().write("double", "return 0", none),
+    EXPECT_EQ(first->etag, script_etag("t/double", "return input * 2"));
+    EXPECT_EQ(co_await scripts().write("t/double", "return 0", none, {}),
               write_result::precondition_failed)
         << "create-only when it exists";
     const std::string etag = first->etag;
     const auto same_etag = [etag](const script_entry* e) { return e && e->etag == etag; };
-    EXPECT_EQ(co_await scripts().write("double", "return input + input", same_etag),
+    EXPECT_EQ(co_await scripts().write("t/double", "return input + input", same_etag, {}),
               write_result::replaced);
-    EXPECT_EQ(co_await scripts().write("double", "return 1", same_etag),
+    EXPECT_EQ(co_await scripts().write("t/double", "return 1", same_etag, {}),
               write_result::precondition_failed)
         << "compare-and-set on the version the condition saw";
     const auto now = co_await scripts().current();
-    EXPECT_EQ(now->find("double") ? *now->find("double")->source : "", "return input + input");
-    EXPECT_EQ(co_await scripts().write("double", std::nullopt, {}), write_result::deleted);
-    EXPECT_EQ((co_await scripts().current())->find("double"), nullptr);
-    EXPECT_EQ(co_await scripts().write("double", std::nullopt, {}), write_result::absent);
+    EXPECT_EQ(now->find("t/double") ? *now->find("t/double")->source : "", "return input + input");
+    EXPECT_EQ(co_await scripts().write("t/double", std::nullopt, {}, {}), write_result::deleted);
+    EXPECT_EQ((co_await scripts().current())->find("t/double"), nullptr);
+    EXPECT_EQ(co_await scripts().write("t/double", std::nullopt, {}, {}), write_result::absent);
   });
 }
 
 TEST_P(StoreContract, AtMostMaxNamedScriptsAndReplacingOneIsNotANewName) {
   run([&]() -> net::awaitable<void> {
-    for (const char* name : {"a", "b", "c"}) {
-      EXPECT_EQ(co_await scripts().write(name, "return 1", {}), write_result::created);
+    for (const char* name : {"t/a", "t/b", "t/c"}) {
+      EXPECT_EQ(co_await scripts().write(name, "return 1", {}, {}), write_result::created);
     }
-    EXPECT_EQ(co_await scripts().write("d", "return 1", {}), write_result::full);
-    EXPECT_EQ(co_await scripts().write("c", "return 2", {}), write_result::replaced);
+    EXPECT_EQ(co_await scripts().write("u/d", "return 1", {}, {}), write_result::full);
+    EXPECT_EQ(co_await scripts().write("t/c", "return 2", {}, {}), write_result::replaced);
     const auto catalog = co_await scripts().current();
     EXPECT_EQ(catalog->entries.size(), 3u);
-    EXPECT_EQ(catalog->find("d"), nullptr);
+    EXPECT_EQ(catalog->find("u/d"), nullptr);
   });
 }
 
 TEST_P(StoreContract, ARequestsNamedScriptsResolveWithOneCall) {
   run([&]() -> net::awaitable<void> {
-    co_await scripts().write("double", "return input * 2", {});
+    co_await scripts().write("t/double", "return input * 2", {}, {});
     auto er = parse_eval_body(R"({"workload":"script","script":"double","input":21})", settings_);
     EXPECT_EQ(er.script_names, std::vector<std::string>{"double"});
     EXPECT_EQ(er.items.front().script->source, nullptr) << "parsing reads no store";
-    co_await resolve_named_scripts(er, scripts());
+    co_await resolve_named_scripts(er, scripts(), "t");
     const auto& bound = er.items.front().script->source;
     EXPECT_EQ(bound ? *bound : "(unbound)", "return input * 2");
     // A batch: a missing name fails its item only; a single script fails whole.
@@ -324,14 +326,14 @@ TEST_P(StoreContract, ARequestsNamedScriptsResolveWithOneCall) {
         R"({"workload":"script","script":"nope","input":1},{"workload":"prime","n":"7"}]})",
         settings_);
     EXPECT_EQ(batch.script_names, (std::vector<std::string>{"double", "nope"}));
-    co_await resolve_named_scripts(batch, scripts());
+    co_await resolve_named_scripts(batch, scripts(), "t");
     EXPECT_EQ(batch.items[0].what, eval_item::kind::script);
     EXPECT_EQ(batch.items[1].what, eval_item::kind::invalid);
     EXPECT_EQ(batch.items[1].failure ? batch.items[1].failure->code : "", "script_not_found");
     auto single = parse_eval_body(R"({"workload":"script","script":"nope"})", settings_);
     bool not_found = false;
     try {
-      co_await resolve_named_scripts(single, scripts());
+      co_await resolve_named_scripts(single, scripts(), "t");
     } catch (const http_error& e) {
       not_found = e.code == "script_not_found" && e.status == http::status::not_found;
     }
@@ -341,6 +343,87 @@ TEST_P(StoreContract, ARequestsNamedScriptsResolveWithOneCall) {
     const auto v = co_await until(id, finished);
     EXPECT_EQ(v.status, "done");
     EXPECT_EQ(json::parse(v.result)["result"], 42);
+  });
+}
+
+TEST_P(StoreContract, ANameResolvesToTheCallersOwnScriptThenTheSharedOne) {
+  run([&]() -> net::awaitable<void> {
+    EXPECT_EQ(co_await scripts().write("shared/double", "return input * 3", {}, {}),
+              write_result::created);
+    EXPECT_EQ(co_await scripts().write("t/double", "return input * 2", {}, {}),
+              write_result::created);
+    EXPECT_EQ(co_await scripts().write("shared/inc", "return input + 1", {}, {}),
+              write_result::created);
+    const auto catalog = co_await scripts().current();
+    const script_entry* own = catalog->resolve("t", "double");
+    const script_entry* shared = catalog->resolve("u", "double");
+    EXPECT_EQ(own ? own->name : "", "t/double");
+    EXPECT_EQ(shared ? shared->name : "", "shared/double");
+    EXPECT_EQ(catalog->resolve("t", "inc") ? catalog->resolve("t", "inc")->name : "", "shared/inc");
+    EXPECT_EQ(catalog->resolve("t", "nope"), nullptr);
+    // A launched job binds its names as its owner calls them, on whichever node runs it.
+    const std::string body = R"({"workload":"script","script":"double","input":21})";
+    const auto mine = co_await submit_keyed(body, "", "t");
+    const auto theirs = co_await submit_keyed(body, "", "u");
+    const auto a = co_await until(mine.id, finished);
+    const auto b = co_await until(theirs.id, finished);
+    EXPECT_EQ(a.status == "done" ? json::parse(a.result)["result"] : json(), 42);
+    EXPECT_EQ(b.status == "done" ? json::parse(b.result)["result"] : json(), 63);
+  });
+}
+
+TEST_P(StoreContract, ANamespaceKeepsToItsCountAndBytes) {
+  run([&]() -> net::awaitable<void> {
+    const script_store::quota two{2, 0};
+    EXPECT_EQ(co_await scripts().write("t/a", "return 1", {}, two), write_result::created);
+    EXPECT_EQ(co_await scripts().write("t/b", "return 2", {}, two), write_result::created);
+    EXPECT_EQ(co_await scripts().write("t/c", "return 3", {}, two), write_result::over_count);
+    EXPECT_EQ(co_await scripts().write("t/a", "return 11", {}, two), write_result::replaced)
+        << "replacing one is not a new script";
+    EXPECT_EQ(co_await scripts().write("u/c", "return 3", {}, two), write_result::created)
+        << "another namespace has its own count";
+    // 9 + 8 bytes stored in t; under a cap of 20, a may grow to 11 bytes but not to 14.
+    const script_store::quota bytes{0, 20};
+    EXPECT_EQ(co_await scripts().write("t/a", "return 1111111", {}, bytes),
+              write_result::over_bytes);
+    EXPECT_EQ(co_await scripts().write("t/a", "return 1111", {}, bytes), write_result::replaced);
+    const auto catalog = co_await scripts().current();
+    EXPECT_EQ(catalog->usage("t"), (std::pair<std::uint64_t, std::uint64_t>{2, 19}));
+    EXPECT_EQ(catalog->find("t/c"), nullptr);
+  });
+}
+
+TEST_P(StoreContract, ATenantsNewJobsStopAtItsCapUntilOneEnds) {
+  run([&]() -> net::awaitable<void> {
+    // Loops until cancelled (or for its 30 s cap): queued or running while the test looks.
+    const std::string endless =
+        R"({"workload":"script","source":"while true do end","timeout_ms":30000})";
+    const auto first = co_await submit_keyed(endless, "k1", "t", 1);
+    std::optional<http_error> refused;
+    try {
+      co_await submit_keyed(endless, "", "t", 1);
+    } catch (const http_error& e) {
+      refused = e;
+    }
+    EXPECT_TRUE(refused.has_value()) << "a second job past max_jobs 1";
+    if (refused) {
+      EXPECT_EQ(refused->status, http::status::too_many_requests);
+      EXPECT_EQ(refused->code, "quota_exceeded");
+      EXPECT_EQ(refused->retry_after, "1");
+    }
+    const auto replay = co_await submit_keyed(endless, "k1", "t", 1);
+    EXPECT_TRUE(replay.replayed) << "a retry of the job it has is no new job";
+    EXPECT_EQ(replay.id, first.id);
+    const auto other = co_await submit_keyed(endless, "", "u", 1);
+    EXPECT_FALSE(other.replayed) << "another tenant has its own cap";
+    co_await jobs().cancel(first.id);
+    co_await until(first.id, finished);
+    const auto next = co_await submit_keyed(endless, "", "t", 1);
+    EXPECT_NE(next.id, first.id) << "the cap frees once the job ended";
+    co_await jobs().cancel(next.id);
+    co_await jobs().cancel(other.id);
+    co_await until(next.id, finished);
+    co_await until(other.id, finished);
   });
 }
 

@@ -169,6 +169,121 @@ TEST(Auth, AJobBelongsToItsTenant) {
   EXPECT_NE(keyed(b), a_job);
 }
 
+// Named scripts live in their tenant's namespace; "shared" is read by every tenant and
+// written with admin; a name resolves to the caller's own script, then the shared one.
+TEST(Auth, ScriptsLiveInTheirTenantsNamespaceThenTheSharedOne) {
+  const key a = new_key("tenant-a", "eval,read,scripts:write");
+  const key b = new_key("tenant-b", "eval,read,scripts:write");
+  const key root = new_key("ops", "admin");
+  const std::string keys_file = write_temp_file(keys_json({a, b, root}), ".json");
+  evald_process::options o;
+  o.config_json = R"({"auth":{"keys_file":")" + keys_file + R"("}})";
+  evald_process server(o);
+  const auto p = server.port();
+  const auto run = [&](const key& k, const std::string& name) {
+    const auto r = call(p, "POST", "/eval", k.token,
+                        R"({"workload":"script","script":")" + name + R"(","input":10})");
+    return r.status == 200 ? json::parse(r.body)["result"].dump() : error_code(r);
+  };
+
+  const auto put = call(p, "PUT", "/scripts/f", a.token, "return input * 2");
+  ASSERT_EQ(put.status, 201) << put.body;
+  EXPECT_EQ(put.header("Location"), "/scripts/tenant-a/f");
+  EXPECT_EQ(json::parse(put.body)["namespace"], "tenant-a");
+  EXPECT_EQ(run(a, "f"), "20");
+  EXPECT_EQ(run(b, "f"), "script_not_found") << "A's script is not B's";
+  EXPECT_EQ(call(p, "GET", "/scripts/f", b.token).status, 404);
+  EXPECT_EQ(call(p, "GET", "/scripts/tenant-a/f", b.token).status, 404) << "no oracle";
+  EXPECT_EQ(call(p, "DELETE", "/scripts/tenant-a/f", b.token).status, 404);
+  EXPECT_EQ(call(p, "PUT", "/scripts/tenant-a/f", b.token, "return 0").status, 403);
+  EXPECT_EQ(call(p, "GET", "/scripts/tenant-a/f", root.token).status, 200) << "admin: every one";
+
+  // The shared namespace: written with admin only, read by all, behind the caller's own.
+  const auto refused = call(p, "PUT", "/scripts/shared/g", b.token, "return input + 1");
+  EXPECT_EQ(refused.status, 403);
+  EXPECT_EQ(error_code(refused), "insufficient_scope");
+  EXPECT_NE(refused.header("WWW-Authenticate").find(R"(scope="admin")"), std::string::npos);
+  ASSERT_EQ(call(p, "PUT", "/scripts/shared/g", root.token, "return input + 1").status, 201);
+  EXPECT_EQ(run(a, "g"), "11");
+  EXPECT_EQ(run(b, "g"), "11");
+  const auto got = call(p, "GET", "/scripts/g", b.token);
+  EXPECT_EQ(got.status, 200);
+  EXPECT_EQ(got.header("Content-Location"), "/scripts/shared/g");
+  ASSERT_EQ(call(p, "PUT", "/scripts/g", a.token, "return input - 1").status, 201);
+  EXPECT_EQ(run(a, "g"), "9") << "A's own g comes before the shared one";
+  EXPECT_EQ(run(b, "g"), "11");
+  EXPECT_EQ(call(p, "DELETE", "/scripts/shared/g", b.token).status, 403);
+  EXPECT_EQ(call(p, "DELETE", "/scripts/g", b.token).status, 404) << "B has no own g";
+
+  const auto names = [&](const key& k) {
+    std::vector<std::string> out;
+    const json listed = json::parse(call(p, "GET", "/scripts", k.token).body);
+    for (const auto& e : listed["scripts"]) {
+      out.push_back(e["namespace"].get<std::string>() + "/" + e["name"].get<std::string>());
+    }
+    return out;
+  };
+  EXPECT_EQ(names(b), std::vector<std::string>{"shared/g"});
+  EXPECT_EQ(names(a), (std::vector<std::string>{"shared/g", "tenant-a/f", "tenant-a/g"}));
+  EXPECT_EQ(names(root).size(), 3u);
+  EXPECT_EQ(call(p, "GET", "/scripts/UPPER/f", a.token).status, 400) << "not a namespace";
+  EXPECT_EQ(call(p, "GET", "/scripts/a/b/c", a.token).status, 400);
+}
+
+// The storage quotas: launched jobs queued or running at once (429 with Retry-After
+// until one ends), named scripts and their bytes per namespace.
+TEST(Quotas, LaunchedJobsAndNamedScriptsPerTenant) {
+  const key small = new_key("small", "eval,read,scripts:write");
+  const key other = new_key("other", "eval,scripts:write");
+  std::string keys = keys_json({small, other});
+  const std::string keys_file = write_temp_file(
+      keys.substr(0, keys.size() - 1) +
+          R"(,"tenants":{"small":{"max_jobs":1,"max_scripts":2,"max_script_bytes":"40B"}}})",
+      ".json");
+  evald_process::options o;
+  o.config_json = R"({"auth":{"keys_file":")" + keys_file + R"("}})";
+  evald_process server(o);
+  const auto p = server.port();
+
+  // Loops until cancelled (or its 30 s deadline): queued or running while the test looks.
+  const std::string endless =
+      R"({"workload":"script","source":"while true do end","input":0,"timeout_ms":30000})";
+  const auto first = call(p, "POST", "/eval-launch", small.token, endless);
+  ASSERT_EQ(first.status, 202) << first.body;
+  const auto second = call(p, "POST", "/eval-launch", small.token, endless);
+  EXPECT_EQ(second.status, 429) << second.body;
+  EXPECT_EQ(error_code(second), "quota_exceeded");
+  EXPECT_EQ(json::parse(second.body)["error"]["quota"], "jobs");
+  EXPECT_EQ(json::parse(second.body)["error"]["limit"], 1);
+  EXPECT_EQ(second.header("Retry-After"), "1");
+  const auto theirs = call(p, "POST", "/eval-launch", other.token, endless);
+  EXPECT_EQ(theirs.status, 202) << "another tenant has the default: no cap";
+  const std::string id = json::parse(first.body)["id"];
+  EXPECT_EQ(call(p, "DELETE", "/jobs/" + id, small.token).status, 200);
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (json::parse(call(p, "GET", "/jobs/" + id, small.token).body)["status"] != "cancelled" &&
+         std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // polling the job's state
+  }
+  const auto next = call(p, "POST", "/eval-launch", small.token, endless);
+  EXPECT_EQ(next.status, 202) << "the cap frees once the job ended: " << next.body;
+  for (const auto& [k, r] : {std::pair{&small, next}, std::pair{&other, theirs}}) {
+    call(p, "DELETE", "/jobs/" + json::parse(r.body).value("id", ""), k->token);
+  }
+
+  // Two scripts, 40 bytes of source.
+  EXPECT_EQ(call(p, "PUT", "/scripts/a", small.token, "return 1").status, 201);
+  EXPECT_EQ(call(p, "PUT", "/scripts/b", small.token, "return 2").status, 201);
+  const auto third = call(p, "PUT", "/scripts/c", small.token, "return 3");
+  EXPECT_EQ(third.status, 429);
+  EXPECT_EQ(json::parse(third.body)["error"]["quota"], "scripts");
+  const auto big = call(p, "PUT", "/scripts/a", small.token, "return " + std::string(40, '1'));
+  EXPECT_EQ(big.status, 429);
+  EXPECT_EQ(json::parse(big.body)["error"]["quota"], "script_bytes");
+  EXPECT_EQ(call(p, "PUT", "/scripts/a", small.token, "return 11").status, 200) << "replacing";
+  EXPECT_EQ(call(p, "PUT", "/scripts/c", other.token, "return 3").status, 201);
+}
+
 TEST(Auth, TheKeysFileIsReloadedAllOrNothingAndARemovedKeyFailsAtOnce) {
   const key a = new_key("tenant-a", "eval");
   const key b = new_key("tenant-b", "eval");

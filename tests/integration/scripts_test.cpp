@@ -188,7 +188,7 @@ TEST_F(Scripts, NamedScripts) {
   auto r = roundtrip(c, post_request("/scripts/double", "return input.x * 2", "PUT", "text/plain"));
   ASSERT_EQ(r.status, 201) << r.body;
   const std::string tag = r.header("ETag");
-  EXPECT_EQ(r.header("Location"), "/scripts/double");
+  EXPECT_EQ(r.header("Location"), "/scripts/anonymous/double");
   r = roundtrip(
       c, post_request(
              "/eval",
