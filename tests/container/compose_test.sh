@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # ctest "container": docker/compose.yaml for real, with Debian's podman-compose: a
-# Redis service (AOF in a volume, a unix socket in another), three evald replicas in
-# cluster mode and nginx in front with no sticky routing. A big trial division is
+# Redis service (AOF in a volume, a unix socket in another), a one-shot service that
+# makes an admin key, three evald replicas in cluster mode that take only keys, and
+# nginx in front with no sticky routing. A big trial division is
 # launched through nginx and read back through nginx many times (different replicas
 # answer, all the same job) and ends with the right answer and one final write. A
 # script job that runs until cancelled is followed to its replica, which is stopped:
@@ -63,8 +64,19 @@ mapfile -t replicas < <(podman ps -q --filter "label=io.podman.compose.project=$
   --filter "label=com.docker.compose.service=evald")
 check "three evald replicas run" test "${#replicas[@]}" = 3
 
+# The one-shot "keys" service made an admin key; the replicas serve no anonymous client.
+token=$(podman exec "${replicas[0]}" cat /run/evald-keys/admin.token 2>/dev/null)
+check "the keys service made an admin token (${token:0:6}…)" grep -q '^evald_' <<<"$token"
+auth=(-H "Authorization: Bearer $token")
+code=$(curl -s -m 5 -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' \
+  -d '{"workload":"prime","n":"97"}' "$lb/eval")
+check "without a key: 401 ($code)" test "$code" = 401
+code=$(curl -s -m 5 -o /dev/null -w '%{http_code}' "${auth[@]}" -H 'Content-Type: application/json' \
+  -d '{"workload":"prime","n":"97"}' "$lb/eval")
+check "with the generated key: 200 ($code)" test "$code" = 200
+
 # A trial division of 2^64-59 (prime): a few seconds of CPU, split into parts.
-launch=$(curl -s -m 10 -D "$work/launch.h" -H 'Content-Type: application/json' \
+launch=$(curl -s -m 10 -D "$work/launch.h" "${auth[@]}" -H 'Content-Type: application/json' \
   -d '{"workload":"prime","n":"18446744073709551557","method":"trial","timeout_ms":300000}' \
   "$lb/eval-launch")
 id=$(sed -n 's/.*"id":"\([0-9a-f]*\)".*/\1/p' <<<"$launch")
@@ -74,7 +86,7 @@ check "launch through nginx: 202 ($launch)" grep -q '^HTTP/1.1 202' "$work/launc
 declare -A upstreams=()
 ok=0
 for _ in $(seq 30); do
-  code=$(curl -s -m 5 -D "$work/read.h" -o "$work/read.json" -w '%{http_code}' "$lb/jobs/$id")
+  code=$(curl -s -m 5 "${auth[@]}" -D "$work/read.h" -o "$work/read.json" -w '%{http_code}' "$lb/jobs/$id")
   [[ $code == 200 ]] && grep -q "\"id\":\"$id\"" "$work/read.json" && ok=$((ok + 1))
   u=$(sed -n 's/^X-Evald-Upstream: *\([^[:space:]]*\).*/\1/ip' "$work/read.h")
   [[ -n $u ]] && upstreams[$u]=1
@@ -85,7 +97,7 @@ check "reads answered by ${#upstreams[@]} replicas (${!upstreams[*]})" test "${#
 # The trial division ends with the right answer and exactly one final write.
 status=""
 for _ in $(seq 900); do
-  body=$(curl -s -m 5 "$lb/jobs/$id")
+  body=$(curl -s -m 5 "${auth[@]}" "$lb/jobs/$id")
   status=$(sed -n 's/.*"status":"\([a-z]*\)".*/\1/p' <<<"$body" | head -1)
   [[ $status == done || $status == failed || $status == expired ]] && break
   sleep 0.1
@@ -102,12 +114,12 @@ check "exactly one final write in Redis ($n)" test "$n" = 1
 # A job that runs until it is cancelled (so it is still running whenever the test looks):
 # stop the replica running it; another replica takes it over; a cancel through nginx
 # ends it with exactly one final write.
-launch=$(curl -s -m 10 -D "$work/launch2.h" -H 'Content-Type: application/json' \
+launch=$(curl -s -m 10 -D "$work/launch2.h" "${auth[@]}" -H 'Content-Type: application/json' \
   -d '{"workload":"script","source":"local s = 0 while true do s = s + 1 end","timeout_ms":300000}' \
   "$lb/eval-launch")
 endless=$(sed -n 's/.*"id":"\([0-9a-f]*\)".*/\1/p' <<<"$launch")
 check "launch of an endless script: 202 ($launch)" grep -q '^HTTP/1.1 202' "$work/launch2.h"
-running_on() { curl -s -m 5 "$lb/jobs/$1" | sed -n 's/.*"status":"running".*"node":"\([^"]*\)".*/\1/p'; }
+running_on() { curl -s -m 5 "${auth[@]}" "$lb/jobs/$1" | sed -n 's/.*"status":"running".*"node":"\([^"]*\)".*/\1/p'; }
 owner=""
 for _ in $(seq 600); do
   owner=$(running_on "$endless")
@@ -129,10 +141,10 @@ for _ in $(seq 600); do
 done
 check "another replica took it over $((SECONDS - stopped)) s after its replica stopped ($taker)" \
   test -n "$taker" -a "$taker" != "$owner"
-code=$(curl -s -m 5 -o /dev/null -w '%{http_code}' -X DELETE "$lb/jobs/$endless")
+code=$(curl -s -m 5 -o /dev/null -w '%{http_code}' "${auth[@]}" -X DELETE "$lb/jobs/$endless")
 check "DELETE through nginx: $code" test "$code" = 200
 for _ in $(seq 300); do
-  status=$(curl -s -m 5 "$lb/jobs/$endless" | sed -n 's/.*"status":"\([a-z]*\)".*/\1/p' | head -1)
+  status=$(curl -s -m 5 "${auth[@]}" "$lb/jobs/$endless" | sed -n 's/.*"status":"\([a-z]*\)".*/\1/p' | head -1)
   [[ $status == cancelled ]] && break
   sleep 0.1
 done
