@@ -90,6 +90,7 @@ settings resolve_settings(const cli_options& cli, const env_lookup& getenv_fn) {
   apply_environment(s, getenv_fn);
   if (!cli.listen.empty()) {
     s.listen = cli.listen;
+    s.listen_tls.clear();
   }
   if (cli.threads) {
     s.threads = *cli.threads;

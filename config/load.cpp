@@ -135,6 +135,92 @@ std::vector<std::string> read_endpoints(const json& v, const std::string& path, 
   return out;
 }
 
+std::string read_string_member(const json& j, const std::string& path, const char* name) {
+  const auto it = j.find(name);
+  if (it == j.end()) {
+    fail(path, std::string("needs \"") + name + "\"");
+  }
+  return read_string(*it, path + "/" + name);
+}
+
+// {"cert": …, "key": …} or {"certificates": [{"cert","key"}, …]}, and "client_ca".
+tls_settings read_tls(const json& v, const std::string& path) {
+  if (!v.is_object()) {
+    fail(path, "expected {\"cert\": \"file.pem\", \"key\": \"file.pem\"}, got " + describe(v));
+  }
+  tls_settings t;
+  for (const auto& [k, x] : v.items()) {
+    const std::string q = path + "/" + k;
+    if (k == "cert" || k == "key") {
+      continue;
+    }
+    if (k == "client_ca") {
+      t.client_ca = read_string(x, q);
+    } else if (k == "certificates") {
+      if (!x.is_array() || x.empty()) {
+        fail(q, "expected a list of {\"cert\", \"key\"} objects");
+      }
+      for (std::size_t i = 0; i < x.size(); ++i) {
+        const std::string item = q + "/" + std::to_string(i);
+        if (!x[i].is_object() || x[i].size() != 2) {
+          fail(item, "expected {\"cert\": \"file.pem\", \"key\": \"file.pem\"}");
+        }
+        t.certificates.push_back(
+            {read_string_member(x[i], item, "cert"), read_string_member(x[i], item, "key")});
+      }
+    } else {
+      fail(q, "unknown member (expected cert, key, certificates, client_ca)");
+    }
+  }
+  const bool pair = v.contains("cert") || v.contains("key");
+  if (pair) {
+    t.certificates.insert(t.certificates.begin(), {read_string_member(v, path, "cert"),
+                                                   read_string_member(v, path, "key")});
+  }
+  if (t.certificates.empty()) {
+    fail(path, "needs \"cert\" and \"key\" (or \"certificates\")");
+  }
+  return t;
+}
+
+// "listen": ["host:port", {"address": "host:port", "tls": {...}}, ...]
+void read_listen(const json& v, const std::string& path, settings& s) {
+  if (!v.is_array()) {
+    fail(path, "expected a list of \"host:port\" strings or {\"address\", \"tls\"} objects, got " +
+                   describe(v));
+  }
+  std::vector<std::string> out;
+  std::map<std::size_t, tls_settings> tls;
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    const std::string item_path = path + "/" + std::to_string(i);
+    std::string text;
+    if (v[i].is_object()) {
+      for (const auto& [k, x] : v[i].items()) {
+        if (k != "address" && k != "tls") {
+          fail(item_path + "/" + k, "unknown member (expected address, tls)");
+        }
+      }
+      text = read_string_member(v[i], item_path, "address");
+      if (const auto t = v[i].find("tls"); t != v[i].end()) {
+        tls.emplace(i, read_tls(*t, item_path + "/tls"));
+      }
+    } else {
+      text = read_string(v[i], item_path);
+    }
+    try {
+      parse_endpoint(text);
+    } catch (const config_error& e) {
+      fail(item_path, e.what());
+    }
+    out.push_back(std::move(text));
+  }
+  if (out.empty()) {
+    fail(path, "needs at least one address");
+  }
+  s.listen = std::move(out);
+  s.listen_tls = std::move(tls);
+}
+
 // Visits the members of one JSON object; any key without a handler is an error.
 using member_handlers = std::map<std::string, std::function<void(const json&, const std::string&)>>;
 void read_object(const json& j, const std::string& path, const member_handlers& handlers) {
@@ -244,8 +330,7 @@ endpoint_text parse_endpoint(std::string_view text) {
 settings from_json(const json& j, settings s) {
   read_object(
       j, "",
-      {{"listen",
-        [&](const json& v, const std::string& p) { s.listen = read_endpoints(v, p, false); }},
+      {{"listen", [&](const json& v, const std::string& p) { read_listen(v, p, s); }},
        {"threads",
         [&](const json& v, const std::string& p) {
           s.threads = static_cast<std::uint32_t>(read_integer(v, p, 0, 1024));
@@ -310,8 +395,12 @@ settings from_json(const json& j, settings s) {
                 [&](const json& x, const std::string& q) {
                   t.shutdown = read_millis(x, q, ms(0), hour);
                 }},
-               {"drain_idle", [&](const json& x, const std::string& q) {
+               {"drain_idle",
+                [&](const json& x, const std::string& q) {
                   t.drain_idle = read_millis(x, q, ms(0), hour);
+                }},
+               {"handshake", [&](const json& x, const std::string& q) {
+                  t.handshake = read_millis(x, q, ms(1), hour);
                 }}});
         }},
        {"eval",
@@ -597,6 +686,7 @@ void apply_environment(settings& s, const env_lookup& getenv_fn) {
       throw config_error("EVALD_LISTEN: needs at least one host:port");
     }
     s.listen = std::move(list);
+    s.listen_tls.clear();  // plain addresses: the config file's TLS listeners are replaced
   }
   if (auto v = getenv_fn("EVALD_THREADS")) {
     try {

@@ -1,6 +1,7 @@
 #pragma once
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,20 @@ struct timeouts_settings {
   // On drain, an idle keep-alive connection may still send one request (it cannot
   // know we are stopping); it is answered with Connection: close. 0 = close at once.
   duration drain_idle{500};
+  duration handshake{10'000};  // accept to the end of a TLS handshake → close
+};
+
+// A TLS listener's files (PEM). Several certificate/key pairs may serve at once (e.g.
+// ECDSA and RSA): OpenSSL picks the one the client supports.
+struct tls_certificate {
+  std::string cert;  // the certificate chain, leaf first
+  std::string key;
+  bool operator==(const tls_certificate&) const = default;
+};
+struct tls_settings {
+  std::vector<tls_certificate> certificates;
+  std::string client_ca;  // non-empty: a client certificate signed by these CAs is required
+  bool operator==(const tls_settings&) const = default;
 };
 
 struct eval_settings {
@@ -150,6 +165,9 @@ struct tenants_settings {
 
 struct settings {
   std::vector<std::string> listen{"127.0.0.1:8080"};
+  // The TLS listeners among `listen`, by index (a socket-activated one named "https"
+  // uses the first of them).
+  std::map<std::size_t, tls_settings> listen_tls;
   std::uint32_t threads = 0;  // 0 = one worker per core
   limits_settings limits;
   timeouts_settings timeouts;

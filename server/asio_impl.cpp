@@ -6,4 +6,7 @@
 #define io_uring_queue_init evald_io_uring_queue_init
 #endif
 #include <boost/asio/impl/src.hpp>
+#if EVALD_HAS_TLS
+#include <boost/asio/ssl/impl/src.hpp>
+#endif
 #include <boost/beast/src.hpp>

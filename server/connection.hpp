@@ -11,7 +11,7 @@ class worker;
 
 // What a connection is waiting for; the worker's sweep enforces the deadline of
 // the current phase (none = no deadline, e.g. while a handler computes).
-enum class wait_phase : std::uint8_t { none, idle, header, body, write, linger };
+enum class wait_phase : std::uint8_t { none, idle, handshake, header, body, write, linger };
 
 using steady_clock = std::chrono::steady_clock;
 

@@ -24,8 +24,16 @@ const char* timeout_kind_name(timeout_kind k) noexcept {
       return "linger";
     case timeout_kind::evaluation:
       return "evaluation";
+    case timeout_kind::handshake:
+      return "handshake";
   }
   return "unknown";
+}
+
+const char* tls_outcome_name(tls_outcome o) noexcept {
+  static constexpr const char* names[tls_outcomes] = {"full",    "resumed", "timeout", "plain_http",
+                                                      "not_tls", "closed",  "failed"};
+  return names[static_cast<std::size_t>(o)];
 }
 
 void worker_metrics::observe_request(std::size_t route, unsigned status,

@@ -33,14 +33,36 @@ inline constexpr std::array<double, 17> duration_buckets = {
 // Routes get small indexes at registration; 0 is "no route" (404, parse errors).
 inline constexpr std::size_t max_routes = 32;
 
-enum class timeout_kind : std::uint8_t { header, body, keep_alive, write, linger, evaluation };
-inline constexpr std::size_t timeout_kinds = 6;
+enum class timeout_kind : std::uint8_t {
+  header,
+  body,
+  keep_alive,
+  write,
+  linger,
+  evaluation,
+  handshake
+};
+inline constexpr std::size_t timeout_kinds = 7;
 const char* timeout_kind_name(timeout_kind k) noexcept;
 
 // How script evaluations ended (evald_script_evaluations_total{outcome}).
 enum class script_outcome : std::uint8_t { ok, syntax, error, memory, burst, result, too_large };
 inline constexpr std::size_t script_outcomes = 7;
 const char* script_outcome_name(script_outcome o) noexcept;
+
+// How TLS handshakes ended (evald_tls_handshakes_total{result}): a full handshake, a
+// resumed session, or why none was made.
+enum class tls_outcome : std::uint8_t {
+  full,
+  resumed,
+  timeout,     // timeouts.handshake passed
+  plain_http,  // an HTTP request on a TLS port (answered 400)
+  not_tls,     // anything else that is not a TLS record
+  closed,      // the client went away
+  failed,      // OpenSSL refused it (protocol, cipher, certificate)
+};
+inline constexpr std::size_t tls_outcomes = 7;
+const char* tls_outcome_name(tls_outcome o) noexcept;
 
 struct route_metrics {
   std::array<metric_cell, 5> by_status_class;  // 1xx … 5xx
@@ -70,6 +92,7 @@ struct alignas(64) worker_metrics {
   metric_cell chargen_http_bytes;
   metric_cell chargen_tcp_bytes;
   std::array<metric_cell, script_outcomes> scripts;  // by script_outcome
+  std::array<metric_cell, tls_outcomes> tls;         // by tls_outcome
   metric_cell conditions_evaluated;                  // Log Detector conditions
   metric_cell conditions_true;
   metric_cell conditions_failed;
@@ -78,6 +101,7 @@ struct alignas(64) worker_metrics {
   std::atomic<bool> cpu_clock_valid{false};
 
   void count(timeout_kind k) noexcept { timeouts[static_cast<std::size_t>(k)].add(); }
+  void count(tls_outcome o) noexcept { tls[static_cast<std::size_t>(o)].add(); }
   // One answered request: its route, final status and time from first byte to the
   // response being queued.
   void observe_request(std::size_t route, unsigned status,

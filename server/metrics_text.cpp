@@ -202,11 +202,19 @@ void write_server_metrics(exposition_writer& w, std::span<worker* const> workers
   w.sample("evald_connections_rejected_total", "",
            total(workers, [](const worker_metrics& m) -> cell { return m.connections_rejected; }));
   w.family("evald_timeouts_total", "counter",
-           "Timeouts by kind (header, body, keep_alive, write, linger, evaluation).");
+           "Timeouts by kind (header, body, keep_alive, write, linger, evaluation, handshake).");
   for (std::size_t k = 0; k < timeout_kinds; ++k) {
     w.sample("evald_timeouts_total",
              exposition_writer::label("kind", timeout_kind_name(static_cast<timeout_kind>(k))),
              total(workers, [&](const worker_metrics& m) -> cell { return m.timeouts[k]; }));
+  }
+  w.family("evald_tls_handshakes_total", "counter",
+           "TLS handshakes on TLS listeners by result: full, resumed, or why none was made "
+           "(timeout, plain_http, not_tls, closed, failed).");
+  for (std::size_t o = 0; o < tls_outcomes; ++o) {
+    w.sample("evald_tls_handshakes_total",
+             exposition_writer::label("result", tls_outcome_name(static_cast<tls_outcome>(o))),
+             total(workers, [&](const worker_metrics& m) -> cell { return m.tls[o]; }));
   }
   write_workers(w, workers);
   w.family("evald_evaluations_total", "counter", "Evaluations finished (any outcome).");

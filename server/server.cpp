@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <thread>
 
 #include "config/load.hpp"
@@ -137,6 +138,12 @@ std::vector<tcp::endpoint> server::http_endpoints() const {
 
 void server::bind_listeners() {
   net::io_context& ctx = workers_.front()->context();
+  // TLS first: a certificate that does not load stops the start before any socket.
+  std::map<std::size_t, tls_endpoint*> tls_by_index;
+  for (const auto& [index, tls] : settings_.listen_tls) {
+    tls_endpoints_.push_back(std::make_unique<tls_endpoint>(tls));
+    tls_by_index.emplace(index, tls_endpoints_.back().get());
+  }
   // Socket activation: systemd bound the sockets; evald never creates a listener
   // itself then (the unit may forbid socket() entirely). FileDescriptorName=chargen
   // marks a raw chargen socket; every other one serves HTTP.
@@ -149,7 +156,22 @@ void server::bind_listeners() {
       throw std::runtime_error("cannot adopt socket-activation fd " + std::to_string(l.fd) + ": " +
                                ec.message());
     }
-    (l.name == "chargen" ? chargen_acceptors_ : http_acceptors_).push_back(std::move(acceptor));
+    if (l.name == "chargen") {
+      chargen_acceptors_.push_back(std::move(acceptor));
+      continue;
+    }
+    // FileDescriptorName=https: a TLS socket, with the first TLS listen entry's files.
+    tls_endpoint* tls = nullptr;
+    if (l.name == "https") {
+      if (tls_endpoints_.empty()) {
+        throw std::runtime_error(
+            "socket activation passed a socket named \"https\", but no listen entry has "
+            "\"tls\" (its certificate and key)");
+      }
+      tls = tls_endpoints_.front().get();
+    }
+    http_acceptors_.push_back(std::move(acceptor));
+    http_tls_.push_back(tls);
   }
   if (!inherited.empty()) {
     spdlog::info(
@@ -157,16 +179,21 @@ void server::bind_listeners() {
         "the configured listen addresses are not used",
         inherited.size());
   } else {
-    for (const auto& text : settings_.listen) {
-      http_acceptors_.push_back(open_listener(ctx, text));
+    for (std::size_t i = 0; i < settings_.listen.size(); ++i) {
+      http_acceptors_.push_back(open_listener(ctx, settings_.listen[i]));
+      const auto tls = tls_by_index.find(i);
+      http_tls_.push_back(tls == tls_by_index.end() ? nullptr : tls->second);
     }
     for (const auto& text : settings_.chargen.tcp_listen) {
       chargen_acceptors_.push_back(open_listener(ctx, text));
     }
   }
   // Machine-readable, for scripts and tests that asked for port 0.
-  for (const auto& a : http_acceptors_) {
-    std::printf("evald: listening on %s\n", endpoint_url(a->local_endpoint(), "http://").c_str());
+  for (std::size_t i = 0; i < http_acceptors_.size(); ++i) {
+    std::printf("evald: listening on %s\n",
+                endpoint_url(http_acceptors_[i]->local_endpoint(),
+                             http_tls_[i] != nullptr ? "https://" : "http://")
+                    .c_str());
   }
   for (const auto& a : chargen_acceptors_) {
     std::printf("evald: chargen on %s\n", endpoint_url(a->local_endpoint(), "tcp://").c_str());
@@ -186,9 +213,12 @@ void server::start_accepting() {
                                                     std::move(start), workers_.front()->metrics()));
     net::co_spawn(ctx, listeners_.back()->accept_loop(), log_unexpected);
   };
-  for (auto& acceptor : http_acceptors_) {
-    add(*acceptor, [this](tcp::socket s, worker& w) {
-      net::co_spawn(w.context(), serve_http(std::move(s), w, shared_), log_unexpected);
+  for (std::size_t i = 0; i < http_acceptors_.size(); ++i) {
+    tls_endpoint* tls = http_tls_[i];
+    add(*http_acceptors_[i], [this, tls](tcp::socket s, worker& w) {
+      net::co_spawn(w.context(),
+                    serve_http(std::move(s), w, shared_, tls ? tls->context() : nullptr),
+                    log_unexpected);
     });
   }
   for (auto& acceptor : chargen_acceptors_) {
@@ -225,6 +255,16 @@ void server::reload() {
                           .count();
   platform::notify_service_manager("RELOADING=1\nMONOTONIC_USEC=" + std::to_string(now_us));
   spdlog::info("SIGHUP: reopening log files and re-reading the log level");
+  for (const auto& tls : tls_endpoints_) {
+    // All or nothing per listener: new connections get the new files, live ones keep
+    // the context they started with.
+    const std::string problem = tls->reload();
+    if (problem.empty()) {
+      spdlog::info("TLS certificates reloaded: {}", tls->settings().certificates.front().cert);
+    } else {
+      spdlog::error("TLS certificates not reloaded, the previous ones stay in force: {}", problem);
+    }
+  }
   try {
     if (reload_) {
       reload_();
@@ -342,8 +382,10 @@ int server::run() {
   start_accepting();
   wait_for_signals();
   std::string addresses;
-  for (const auto& a : http_acceptors_) {
-    addresses += (addresses.empty() ? "" : ", ") + endpoint_url(a->local_endpoint(), "http://");
+  for (std::size_t i = 0; i < http_acceptors_.size(); ++i) {
+    addresses += (addresses.empty() ? "" : ", ") +
+                 endpoint_url(http_acceptors_[i]->local_endpoint(),
+                              http_tls_[i] != nullptr ? "https://" : "http://");
   }
   spdlog::info("evald {} started: backend={} workers={} listen={}", EVALD_VERSION, backend_name,
                workers_.size(), addresses);

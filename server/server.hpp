@@ -10,6 +10,7 @@
 #include "server/router.hpp"
 #include "server/session.hpp"
 #include "server/tenant.hpp"
+#include "server/tls.hpp"
 
 namespace evald {
 
@@ -73,6 +74,10 @@ class server {
   tenant_registry tenants_;  // before the workers: their queued work refers to it
   std::vector<std::unique_ptr<worker>> workers_;
   std::vector<std::unique_ptr<tcp::acceptor>> http_acceptors_;
+  // The TLS listeners' certificates, and for each HTTP acceptor its endpoint (nullptr:
+  // plain HTTP).
+  std::vector<std::unique_ptr<tls_endpoint>> tls_endpoints_;
+  std::vector<tls_endpoint*> http_tls_;
   std::vector<std::unique_ptr<tcp::acceptor>> chargen_acceptors_;
   std::vector<std::unique_ptr<listener>> listeners_;  // one per acceptor, same thread
   std::unique_ptr<net::signal_set> signals_;

@@ -42,9 +42,11 @@ std::string_view error_code_for(http::status status) {
 
 class http_connection final : public connection, public client_watch {
  public:
-  http_connection(tcp::socket socket, worker& owner, const http_shared& shared)
+  http_connection(tcp::socket socket, worker& owner, const http_shared& shared,
+                  std::shared_ptr<tls_context> tls)
       : connection(std::move(socket), owner, true),
         shared_(shared),
+        tls_context_(std::move(tls)),
         watch_done_(socket_.get_executor(), steady_clock::time_point::max()) {}
 
   // Read head -> read body -> respond -> write, per request, until the connection
@@ -84,6 +86,20 @@ class http_connection final : public connection, public client_watch {
   net::awaitable<read_result> read_more(wait_phase phase, steady_clock::time_point deadline);
   net::awaitable<bool> flush();
   net::awaitable<bool> write_stream(bool& close);
+  // A TLS listener's connection: the handshake (true), or false after counting why
+  // not (a plain HTTP request is answered 400 first: send_and_close).
+  net::awaitable<bool> start_tls(bool& answer_plain);
+  // Runs `op` on the byte stream the client talks to: the TLS stream once the
+  // handshake is done, else the socket (both give the same completion types).
+  template <class Op>
+  decltype(auto) on_stream(Op&& op) {
+#if EVALD_HAS_TLS
+    if (tls_) {
+      return op(*tls_);
+    }
+#endif
+    return op(socket_);
+  }
   void stop_stream_wait() noexcept {
     if (stream_wait_) {
       stream_wait_->cancel();
@@ -111,6 +127,10 @@ class http_connection final : public connection, public client_watch {
   }
 
   const http_shared& shared_;
+  std::shared_ptr<tls_context> tls_context_;  // a TLS listener's, held until the close
+#if EVALD_HAS_TLS
+  std::optional<tls_stream> tls_;  // after the handshake
+#endif
   beast::flat_buffer in_;
   std::string out_;
   std::optional<request_parser> parser_;
@@ -147,17 +167,19 @@ void http_connection::start_watch() {
     return;
   }
   watching_ = true;
-  socket_.async_read_some(in_.prepare(read_chunk), [this](const error_code& ec, std::size_t n) {
-    watching_ = false;
-    if (!ec) {
-      in_.commit(n);  // the client's next request: kept for the main loop
-    } else if (ec != net::error::operation_aborted) {
-      client_gone_ = true;
-      if (on_gone_) {
-        on_gone_();
+  on_stream([this](auto& stream) {
+    stream.async_read_some(in_.prepare(read_chunk), [this](const error_code& ec, std::size_t n) {
+      watching_ = false;
+      if (!ec) {
+        in_.commit(n);  // the client's next request: kept for the main loop
+      } else if (ec != net::error::operation_aborted) {
+        client_gone_ = true;
+        if (on_gone_) {
+          on_gone_();
+        }
       }
-    }
-    watch_done_.cancel();
+      watch_done_.cancel();
+    });
   });
 }
 
@@ -175,7 +197,9 @@ net::awaitable<read_result> http_connection::read_more(wait_phase phase,
                                                        steady_clock::time_point deadline) {
   for (;;) {
     wait_for(phase, deadline);
-    auto [ec, n] = co_await socket_.async_read_some(in_.prepare(read_chunk), use_tuple);
+    auto [ec, n] = co_await on_stream([this](auto& stream) {
+      return stream.async_read_some(in_.prepare(read_chunk), use_tuple);
+    });
     stop_waiting();
     if (!ec) {
       in_.commit(n);
@@ -199,7 +223,8 @@ net::awaitable<bool> http_connection::flush() {
     co_return true;
   }
   wait_for(wait_phase::write, steady_clock::now() + shared_.settings.timeouts.write_stall);
-  auto [ec, n] = co_await net::async_write(socket_, net::buffer(out_), use_tuple);
+  auto [ec, n] = co_await on_stream(
+      [this](auto& stream) { return net::async_write(stream, net::buffer(out_), use_tuple); });
   stop_waiting();
   out_.clear();
   if (ec) {
@@ -254,12 +279,14 @@ net::awaitable<bool> http_connection::write_stream(bool& close) {
       const std::array<net::const_buffer, 3> bufs = {
           net::buffer(chunk_head.data(), static_cast<std::size_t>(end - chunk_head.data())),
           net::buffer(data.data(), data.size()), net::buffer(crlf.data(), crlf.size())};
-      auto [write_ec, n] = co_await net::async_write(socket_, bufs, use_tuple);
+      auto [write_ec, n] = co_await on_stream(
+          [&bufs](auto& stream) { return net::async_write(stream, bufs, use_tuple); });
       ec = write_ec;
       streamed_ += write_ec ? 0 : data.size();
     } else {
-      auto [write_ec, n] =
-          co_await net::async_write(socket_, net::buffer(data.data(), data.size()), use_tuple);
+      auto [write_ec, n] = co_await on_stream([&data](auto& stream) {
+        return net::async_write(stream, net::buffer(data.data(), data.size()), use_tuple);
+      });
       ec = write_ec;
       streamed_ += n;
     }
@@ -330,9 +357,74 @@ void http_connection::log_access(unsigned status, std::uint64_t bytes,
 // shapes (a trap on resume); every co_await here is a plain statement.
 net::awaitable<void> http_connection::finish_and_close() {
   const bool sent = co_await flush();
-  if (sent) {
-    co_await linger_close(linger_timeout);
+  if (!sent) {
+    co_return;
   }
+#if EVALD_HAS_TLS
+  if (tls_) {
+    // close_notify, so the client can tell our end from a truncation. Asio's
+    // async_shutdown then waits for the client's own close_notify, which some never
+    // send: the linger deadline bounds it.
+    wait_for(wait_phase::linger, steady_clock::now() + linger_timeout);
+    co_await tls_->async_shutdown(use_tuple);
+    stop_waiting();
+  }
+#endif
+  co_await linger_close(linger_timeout);
+}
+
+net::awaitable<bool> http_connection::start_tls(bool& answer_plain) {
+#if EVALD_HAS_TLS
+  auto& metrics = owner().metrics();
+  const auto deadline = steady_clock::now() + shared_.settings.timeouts.handshake;
+  // The first bytes tell a TLS record (0x16, a handshake) from an HTTP request line.
+  wait_for(wait_phase::handshake, deadline);
+  auto [ec, n] = co_await socket_.async_read_some(in_.prepare(read_chunk), use_tuple);
+  stop_waiting();
+  if (ec) {
+    metrics.count(timed_out() ? tls_outcome::timeout : tls_outcome::closed);
+    co_return false;
+  }
+  in_.commit(n);
+  const auto first = static_cast<unsigned char>(buffered().front());
+  if (first != 0x16) {
+    if (first >= 'A' && first <= 'Z') {
+      // As nginx does: a readable answer in clear text for the one client that can
+      // read it (a plain HTTP client), then the close.
+      metrics.count(tls_outcome::plain_http);
+      request_start_ = steady_clock::now();
+      queue_error(http::status::bad_request, "plain_http_to_tls_port",
+                  "this port speaks TLS: send the request with https://");
+      answer_plain = true;
+    } else {
+      metrics.count(tls_outcome::not_tls);
+    }
+    co_return false;
+  }
+  tls_.emplace(socket_, *tls_context_);
+  wait_for(wait_phase::handshake, deadline);
+  auto [handshake_ec, used] =
+      co_await tls_->async_handshake(net::ssl::stream_base::server, in_.data(), use_tuple);
+  stop_waiting();
+  in_.consume(in_.size());
+  if (handshake_ec) {
+    const bool gone = handshake_ec == net::error::eof ||
+                      handshake_ec == net::error::connection_reset ||
+                      handshake_ec == net::ssl::error::stream_truncated;
+    metrics.count(timed_out() ? tls_outcome::timeout
+                  : gone      ? tls_outcome::closed
+                              : tls_outcome::failed);
+    spdlog::debug("TLS handshake failed: {}", handshake_ec.message());
+    tls_.reset();
+    co_return false;
+  }
+  metrics.count(SSL_session_reused(tls_->native_handle()) == 1 ? tls_outcome::resumed
+                                                               : tls_outcome::full);
+  co_return true;
+#else
+  answer_plain = false;
+  co_return false;
+#endif
 }
 
 bool http_connection::requests_http1() const {
@@ -417,6 +509,18 @@ const handler* http_connection::route(const request& req, std::string_view& path
 net::awaitable<void> http_connection::run() {
   std::uint32_t served = 0;
   connection_end end = connection_end::keep_going;
+  if (tls_context_) {
+    bool answer_plain = false;
+    const bool secured = co_await start_tls(answer_plain);
+    if (!secured) {
+      if (answer_plain) {
+        co_await finish_and_close();
+      } else {
+        close_now();
+      }
+      co_return;
+    }
+  }
   while (end == connection_end::keep_going) {
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(shared_.settings.limits.max_header_bytes));
@@ -741,8 +845,9 @@ net::awaitable<http_connection::connection_end> http_connection::write_response(
 
 }  // namespace
 
-net::awaitable<void> serve_http(tcp::socket socket, worker& owner, const http_shared& shared) {
-  http_connection c(std::move(socket), owner, shared);
+net::awaitable<void> serve_http(tcp::socket socket, worker& owner, const http_shared& shared,
+                                std::shared_ptr<tls_context> tls) {
+  http_connection c(std::move(socket), owner, shared, std::move(tls));
   co_await c.run();
 }
 

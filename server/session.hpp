@@ -4,6 +4,7 @@
 #include "server/auth.hpp"
 #include "server/net.hpp"
 #include "server/router.hpp"
+#include "server/tls.hpp"
 
 namespace evald {
 
@@ -19,7 +20,10 @@ struct http_shared {
 
 // One HTTP/1.1 connection from accept to close, on `owner`'s thread: read →
 // parse (fresh parser per request, with limits) → route → write, keep-alive and
-// pipelining (responses in order, one write in flight, batched into one send).
-net::awaitable<void> serve_http(tcp::socket socket, worker& owner, const http_shared& shared);
+// pipelining (responses in order, one write in flight, batched into one send). With
+// `tls` (a TLS listener): the TLS handshake first, within timeouts.handshake; the
+// connection keeps that context until it closes.
+net::awaitable<void> serve_http(tcp::socket socket, worker& owner, const http_shared& shared,
+                                std::shared_ptr<tls_context> tls = nullptr);
 
 }  // namespace evald

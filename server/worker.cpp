@@ -174,6 +174,9 @@ void worker::count_timeout(wait_phase phase) noexcept {
     case wait_phase::linger:
       metrics_->count(timeout_kind::linger);
       break;
+    case wait_phase::handshake:
+      metrics_->count(timeout_kind::handshake);
+      break;
     case wait_phase::none:
       break;
   }
