@@ -101,8 +101,10 @@ std::string write_temp_file(const std::string& content, const std::string& suffi
 }
 
 evald_process::evald_process(const options& opts) {
-  std::vector<std::string> args = {"--listen", "127.0.0.1:0", "--threads",
-                                   std::to_string(opts.threads)};
+  std::vector<std::string> args = {"--threads", std::to_string(opts.threads)};
+  if (!opts.listen_from_config) {
+    args.insert(args.begin(), {"--listen", "127.0.0.1:0"});
+  }
   if (!opts.config_json.empty()) {
     config_path_ = write_temp_file(opts.config_json, ".json");
     args.insert(args.begin(), {"--config", config_path_});
@@ -170,6 +172,15 @@ void evald_process::launch(const std::vector<std::string>& args, const options& 
       const auto end = text.find('\n', at);
       if (end != std::string::npos) {
         port_ = static_cast<std::uint16_t>(std::stoi(text.substr(at + 30, end - at - 30)));
+      }
+    }
+    // Printed before or after the plain one: the lines come in listen order.
+    const auto tls_at = text.find("listening on https://127.0.0.1:");
+    if (tls_at != std::string::npos && tls_port_ == 0) {
+      const auto end = text.find('\n', tls_at);
+      if (end != std::string::npos) {
+        tls_port_ =
+            static_cast<std::uint16_t>(std::stoi(text.substr(tls_at + 31, end - tls_at - 31)));
       }
     }
   }

@@ -24,6 +24,9 @@ class evald_process {
     std::uint32_t threads = 2;
     std::map<std::string, std::string> env;  // extra environment
     std::uint64_t nofile_limit = 0;          // RLIMIT_NOFILE for the server; 0 = inherit
+    // The config's own "listen" (e.g. a TLS listener on 127.0.0.1:0) instead of
+    // --listen 127.0.0.1:0; it must have a plain one on 127.0.0.1 too.
+    bool listen_from_config = false;
   };
   evald_process() : evald_process(options{}) {}
   explicit evald_process(const options& opts);
@@ -32,6 +35,7 @@ class evald_process {
   evald_process& operator=(const evald_process&) = delete;
 
   std::uint16_t port() const { return port_; }
+  std::uint16_t tls_port() const { return tls_port_; }  // the first https:// listener
   pid_t pid() const { return pid_; }
   // Sends `signo`, waits up to `timeout`; returns the exit status (or 128+signal,
   // or -1 on timeout, after which the process is killed).
@@ -52,6 +56,7 @@ class evald_process {
   void launch(const std::vector<std::string>& args, const options& opts);
   pid_t pid_ = -1;
   std::uint16_t port_ = 0;
+  std::uint16_t tls_port_ = 0;
   std::string stderr_path_;
   std::string stdout_text_;
   std::string config_path_;
