@@ -42,9 +42,21 @@ struct cert_dir {
     const std::string san = "subjectAltName=DNS:localhost,IP:127.0.0.1";
     for (const auto& [name, alg] : std::vector<std::pair<std::string, std::string>>{
              {"ec", "ec"}, {"rsa", "rsa:2048"}, {"next", "ec"}}) {
-      std::vector<std::string> args = {"req",    "-x509", "-newkey", alg, "-nodes", "-days", "2",
-                                       "-keyout", file(name + ".key"), "-out", file(name + ".pem"),
-                                       "-subj",  "/CN=evald-" + name, "-addext", san};
+      std::vector<std::string> args = {"req",
+                                       "-x509",
+                                       "-newkey",
+                                       alg,
+                                       "-nodes",
+                                       "-days",
+                                       "2",
+                                       "-keyout",
+                                       file(name + ".key"),
+                                       "-out",
+                                       file(name + ".pem"),
+                                       "-subj",
+                                       "/CN=evald-" + name,
+                                       "-addext",
+                                       san};
       if (alg == "ec") {
         args.insert(args.begin() + 4, {"-pkeyopt", "ec_paramgen_curve:P-256"});
       }
@@ -57,8 +69,8 @@ struct cert_dir {
              file("client.key"), "-out", file("client.csr"), "-subj", "/CN=tenant-a"});
     openssl({"x509", "-req", "-in", file("client.csr"), "-CA", file("ca.pem"), "-CAkey",
              file("ca.key"), "-CAcreateserial", "-days", "2", "-out", file("client.pem")});
-    std::ofstream(file("trust.pem")) << read(file("ec.pem")) << read(file("rsa.pem"))
-                                     << read(file("next.pem"));
+    std::ofstream(file("trust.pem"))
+        << read(file("ec.pem")) << read(file("rsa.pem")) << read(file("next.pem"));
   }
   ~cert_dir() { std::filesystem::remove_all(path); }
   std::string file(const std::string& name) const { return path + "/" + name; }
@@ -74,10 +86,10 @@ evald_process::options tls_options(const cert_dir& certs, const std::string& tls
   evald_process::options o;
   o.listen_from_config = true;
   o.config_json = R"({"listen":[{"address":"127.0.0.1:0","tls":{"certificates":[)"
-                  R"({"cert":")" + certs.file("ec.pem") + R"(","key":")" + certs.file("ec.key") +
-                  R"("},{"cert":")" + certs.file("rsa.pem") + R"(","key":")" +
-                  certs.file("rsa.key") + R"("}])" + tls_extra + R"(}},"127.0.0.1:0"])" + more +
-                  "}";
+                  R"({"cert":")" +
+                  certs.file("ec.pem") + R"(","key":")" + certs.file("ec.key") + R"("},{"cert":")" +
+                  certs.file("rsa.pem") + R"(","key":")" + certs.file("rsa.key") + R"("}])" +
+                  tls_extra + R"(}},"127.0.0.1:0"])" + more + "}";
   return o;
 }
 
@@ -108,9 +120,9 @@ TEST(Tls, ServesEcdsaAndRsaOverTls12And13WithAlpn) {
   ASSERT_NE(server.tls_port(), 0) << server.stdout_text();
 
   // curl, TLS 1.3 with the ECDSA certificate, and TLS 1.2 with an RSA-only suite.
-  auto r = run_program("/usr/bin/curl", {"-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert",
-                                         certs.file("trust.pem"),
-                                         "https://127.0.0.1:" + port + "/healthz"});
+  auto r = run_program("/usr/bin/curl",
+                       {"-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert",
+                        certs.file("trust.pem"), "https://127.0.0.1:" + port + "/healthz"});
   EXPECT_EQ(r.out, "200") << r.err;
   r = run_program("/usr/bin/curl",
                   {"-s", "-o", "/dev/null", "-w", "%{http_code}", "--tls-max", "1.2", "--ciphers",
@@ -118,10 +130,20 @@ TEST(Tls, ServesEcdsaAndRsaOverTls12And13WithAlpn) {
                    "https://127.0.0.1:" + port + "/healthz"});
   EXPECT_EQ(r.out, "200") << "the RSA certificate for a client that takes only RSA: " << r.err;
 
+  // Two evaluations (async handlers, with the disconnect watch reading the TLS stream
+  // meanwhile) on one kept-alive connection.
+  const std::string body = R"({"workload":"factor","n":"600851475143"})";
+  r = run_program(
+      "/usr/bin/curl",
+      {"-s", "-o", "/dev/null", "-o", "/dev/null", "-w", "%{http_code}:%{num_connects} ",
+       "--cacert", certs.file("trust.pem"), "-H", "Content-Type: application/json", "-d", body,
+       "https://127.0.0.1:" + port + "/eval", "https://127.0.0.1:" + port + "/eval"});
+  EXPECT_EQ(r.out, "200:1 200:0 ") << r.err;
+
   // Python's ssl: the version, ALPN http/1.1, and no ALPN for an h2-only client.
   r = python_client({"get", port, certs.file("trust.pem"), "h2,http/1.1"});
-  EXPECT_NE(r.out.find("status=200 version=TLSv1.3 alpn=http/1.1"), std::string::npos) << r.out
-                                                                                         << r.err;
+  EXPECT_NE(r.out.find("status=200 version=TLSv1.3 alpn=http/1.1"), std::string::npos)
+      << r.out << r.err;
   r = python_client({"get", port, certs.file("trust.pem"), "h2"});
   EXPECT_NE(r.out.find("status=200 version=TLSv1.3 alpn=-"), std::string::npos)
       << "an h2-only client falls back to HTTP/1.1: " << r.out << r.err;
@@ -133,10 +155,11 @@ TEST(Tls, ServesEcdsaAndRsaOverTls12And13WithAlpn) {
   EXPECT_GT(tls_count(server.port(), "failed"), failed_before);
 
   // openssl s_client: SNI is accepted but not required.
-  r = run_program("/bin/sh", {"-c", "printf 'GET /healthz HTTP/1.1\\r\\nHost: x\\r\\nConnection: "
-                                    "close\\r\\n\\r\\n' | openssl s_client -quiet -noservername "
-                                    "-connect 127.0.0.1:" +
-                                        port + " 2>/dev/null"});
+  r = run_program("/bin/sh", {"-c",
+                              "printf 'GET /healthz HTTP/1.1\\r\\nHost: x\\r\\nConnection: "
+                              "close\\r\\n\\r\\n' | openssl s_client -quiet -noservername "
+                              "-connect 127.0.0.1:" +
+                                  port + " 2>/dev/null"});
   EXPECT_NE(r.out.find("HTTP/1.1 200 OK"), std::string::npos) << r.out;
 }
 
@@ -186,11 +209,11 @@ TEST(Tls, SessionsResumeAcrossWorkersAndReloads) {
   const auto s_client = [&](const std::string& version, const std::string& session_arg) {
     // A request read to the server's close (-ign_eof), so a TLS 1.3 ticket (sent after
     // the handshake) is read before the end.
-    return run_program("/bin/sh",
-                       {"-c", "printf 'GET /healthz HTTP/1.1\\r\\nHost: x\\r\\nConnection: "
-                              "close\\r\\n\\r\\n' | openssl s_client -ign_eof " +
-                                  version + " -connect 127.0.0.1:" + port + " " + session_arg +
-                                  " 2>/dev/null"})
+    return run_program("/bin/sh", {"-c",
+                                   "printf 'GET /healthz HTTP/1.1\\r\\nHost: x\\r\\nConnection: "
+                                   "close\\r\\n\\r\\n' | openssl s_client -ign_eof " +
+                                       version + " -connect 127.0.0.1:" + port + " " + session_arg +
+                                       " 2>/dev/null"})
         .out;
   };
   for (const std::string version : {"-tls1_2", "-tls1_3"}) {
@@ -242,14 +265,14 @@ TEST(Tls, ACertificateSwappedUnderLoadFailsNoConnection) {
   const auto served_cn = [&] {
     const auto r = python_client({"get", port, certs.file("trust.pem")});
     const auto at = r.out.find("cn=");
-    return at == std::string::npos ? r.out + r.err : r.out.substr(at + 3, r.out.find('\n') - at - 3);
+    return at == std::string::npos ? r.out + r.err
+                                   : r.out.substr(at + 3, r.out.find('\n') - at - 3);
   };
   EXPECT_EQ(served_cn(), "evald-ec");
 
   const std::string stop = certs.file("stop");
   run_result load{};
-  std::thread client(
-      [&] { load = python_client({"load", port, certs.file("trust.pem"), stop}); });
+  std::thread client([&] { load = python_client({"load", port, certs.file("trust.pem"), stop}); });
   const auto wait_handshakes = [&](std::uint64_t n) {
     const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
     while (tls_count(server.port(), "full") < n && std::chrono::steady_clock::now() < give_up) {
@@ -295,17 +318,16 @@ TEST(Tls, AClientCaRequiresAClientCertificate) {
     GTEST_SKIP() << "the Windows build has no TLS";
   }
   const cert_dir certs;
-  evald_process server(
-      tls_options(certs, R"(,"client_ca":")" + certs.file("ca.pem") + R"(")"));
+  evald_process server(tls_options(certs, R"(,"client_ca":")" + certs.file("ca.pem") + R"(")"));
   const std::string port = std::to_string(server.tls_port());
-  auto r = python_client({"mtls", port, certs.file("trust.pem"), certs.file("client.pem"),
-                          certs.file("client.key")});
+  auto r = python_client(
+      {"mtls", port, certs.file("trust.pem"), certs.file("client.pem"), certs.file("client.key")});
   EXPECT_EQ(r.out.rfind("status=200", 0), 0u) << r.out << r.err;
   r = python_client({"mtls", port, certs.file("trust.pem"), "-"});
   EXPECT_EQ(r.out.rfind("refused", 0), 0u) << "no client certificate: " << r.out << r.err;
   // A certificate from another issuer (the server's own, self-signed) is refused too.
-  r = python_client({"mtls", port, certs.file("trust.pem"), certs.file("rsa.pem"),
-                     certs.file("rsa.key")});
+  r = python_client(
+      {"mtls", port, certs.file("trust.pem"), certs.file("rsa.pem"), certs.file("rsa.key")});
   EXPECT_EQ(r.out.rfind("refused", 0), 0u) << r.out << r.err;
   EXPECT_GE(tls_count(server.port(), "failed"), 1u);
 }
@@ -321,8 +343,8 @@ TEST(Tls, RefusedAtStartWithTheReason) {
   } else {
     EXPECT_NE(r.err.find("TLS: certificate /nonexistent/cert.pem"), std::string::npos) << r.err;
   }
-  const std::string bad = write_temp_file(
-      R"({"listen":[{"address":"127.0.0.1:0","tls":{"cert":"a.pem"}}]})", ".json");
+  const std::string bad =
+      write_temp_file(R"({"listen":[{"address":"127.0.0.1:0","tls":{"cert":"a.pem"}}]})", ".json");
   const auto b = run_evald({"--check-config", "--config", bad});
   EXPECT_EQ(b.status, 2);
   EXPECT_NE(b.err.find("/listen/0/tls: needs \"key\""), std::string::npos) << b.err;
