@@ -156,6 +156,19 @@ tls_settings read_tls(const json& v, const std::string& path) {
     }
     if (k == "client_ca") {
       t.client_ca = read_string(x, q);
+    } else if (k == "client_scopes") {
+      if (!x.is_array()) {
+        fail(q, "expected a list of scopes (eval, read, scripts:write, metrics, admin)");
+      }
+      for (std::size_t i = 0; i < x.size(); ++i) {
+        const std::string scope = read_string(x[i], q + "/" + std::to_string(i));
+        if (scope != "eval" && scope != "read" && scope != "scripts:write" && scope != "metrics" &&
+            scope != "admin") {
+          fail(q + "/" + std::to_string(i),
+               "expected one of eval, read, scripts:write, metrics, admin; got \"" + scope + "\"");
+        }
+        t.client_scopes.push_back(scope);
+      }
     } else if (k == "certificates") {
       if (!x.is_array() || x.empty()) {
         fail(q, "expected a list of {\"cert\", \"key\"} objects");
@@ -169,7 +182,7 @@ tls_settings read_tls(const json& v, const std::string& path) {
             {read_string_member(x[i], item, "cert"), read_string_member(x[i], item, "key")});
       }
     } else {
-      fail(q, "unknown member (expected cert, key, certificates, client_ca)");
+      fail(q, "unknown member (expected cert, key, certificates, client_ca, client_scopes)");
     }
   }
   const bool pair = v.contains("cert") || v.contains("key");
@@ -179,6 +192,9 @@ tls_settings read_tls(const json& v, const std::string& path) {
   }
   if (t.certificates.empty()) {
     fail(path, "needs \"cert\" and \"key\" (or \"certificates\")");
+  }
+  if (!t.client_scopes.empty() && t.client_ca.empty()) {
+    fail(path + "/client_scopes", "needs client_ca (the CAs whose certificates name tenants)");
   }
   return t;
 }

@@ -46,6 +46,9 @@ struct tls_certificate {
 struct tls_settings {
   std::vector<tls_certificate> certificates;
   std::string client_ca;  // non-empty: a client certificate signed by these CAs is required
+  // With client_ca: a request without an API key acts as the tenant its certificate's
+  // subject CN names, with these scopes (empty: a certificate names no tenant).
+  std::vector<std::string> client_scopes;
   bool operator==(const tls_settings&) const = default;
 };
 

@@ -59,12 +59,19 @@ class authenticator {
   // The caller, or throws http_error 401 (no credentials where some are needed, an
   // unknown or revoked token) with the WWW-Authenticate header filled.
   virtual std::shared_ptr<const caller> authenticate(const request& req) const = 0;
+  // The caller a verified client certificate names (mTLS): tenant `tenant` with
+  // `scopes`, its account from the same tenants as the keys'.
+  virtual std::shared_ptr<const caller> certificate_caller(const std::string& tenant,
+                                                           scope_set scopes) const = 0;
 };
 
 // For the session: the caller of `req` if it may use a route that needs one of
 // `needs`; otherwise fills `res` with the 401 or 403 (JSON body, WWW-Authenticate)
 // and returns nullptr.
+// `certified`: the caller the connection's client certificate names (nullptr: none); a
+// request without an Authorization header acts as it.
 std::shared_ptr<const caller> authorize(const authenticator& auth, const request& req,
-                                        scope_set needs, response& res);
+                                        scope_set needs, response& res,
+                                        const std::shared_ptr<const caller>& certified = nullptr);
 
 }  // namespace evald

@@ -217,7 +217,8 @@ void server::start_accepting() {
     tls_endpoint* tls = http_tls_[i];
     add(*http_acceptors_[i], [this, tls](tcp::socket s, worker& w) {
       net::co_spawn(w.context(),
-                    serve_http(std::move(s), w, shared_, tls ? tls->context() : nullptr),
+                    serve_http(std::move(s), w, shared_, tls ? tls->context() : nullptr,
+                               tls ? tls->client_scopes() : 0),
                     log_unexpected);
     });
   }

@@ -43,10 +43,11 @@ std::string_view error_code_for(http::status status) {
 class http_connection final : public connection, public client_watch {
  public:
   http_connection(tcp::socket socket, worker& owner, const http_shared& shared,
-                  std::shared_ptr<tls_context> tls)
+                  std::shared_ptr<tls_context> tls, scope_set certificate_scopes)
       : connection(std::move(socket), owner, true),
         shared_(shared),
         tls_context_(std::move(tls)),
+        certificate_scopes_(certificate_scopes),
         watch_done_(socket_.get_executor(), steady_clock::time_point::max()) {}
 
   // Read head -> read body -> respond -> write, per request, until the connection
@@ -128,6 +129,9 @@ class http_connection final : public connection, public client_watch {
 
   const http_shared& shared_;
   std::shared_ptr<tls_context> tls_context_;  // a TLS listener's, held until the close
+  scope_set certificate_scopes_ = 0;
+  // The tenant the client certificate names, for requests without an API key.
+  std::shared_ptr<const caller> certified_;
 #if EVALD_HAS_TLS
   std::optional<tls_stream> tls_;  // after the handshake
 #endif
@@ -420,6 +424,11 @@ net::awaitable<bool> http_connection::start_tls(bool& answer_plain) {
   }
   metrics.count(SSL_session_reused(tls_->native_handle()) == 1 ? tls_outcome::resumed
                                                                : tls_outcome::full);
+  if (certificate_scopes_ != 0 && shared_.auth != nullptr) {
+    if (const std::string tenant = certificate_tenant(*tls_); !tenant.empty()) {
+      certified_ = shared_.auth->certificate_caller(tenant, certificate_scopes_);
+    }
+  }
   co_return true;
 #else
   answer_plain = false;
@@ -646,7 +655,7 @@ bool http_connection::refused_before_body() {
   std::string_view path;
   const handler* h = route(parser_->get(), path);
   if (h == nullptr || h->needs == 0 ||
-      authorize(*shared_.auth, parser_->get(), h->needs, res_) != nullptr) {
+      authorize(*shared_.auth, parser_->get(), h->needs, res_, certified_) != nullptr) {
     res_.reset();  // respond() routes (and authorizes, cheaply) again
     route_index_ = 0;
     return false;
@@ -748,7 +757,7 @@ net::awaitable<bool> http_connection::respond(std::uint32_t served) {
   std::shared_ptr<const caller> who;
   quota_decision quota;
   if (h != nullptr && h->needs != 0 && shared_.auth != nullptr) {
-    who = authorize(*shared_.auth, req, h->needs, res_);
+    who = authorize(*shared_.auth, req, h->needs, res_, certified_);
     if (!who) {
       h = nullptr;  // 401 or 403, filled in
     } else if (who->account) {
@@ -846,8 +855,8 @@ net::awaitable<http_connection::connection_end> http_connection::write_response(
 }  // namespace
 
 net::awaitable<void> serve_http(tcp::socket socket, worker& owner, const http_shared& shared,
-                                std::shared_ptr<tls_context> tls) {
-  http_connection c(std::move(socket), owner, shared, std::move(tls));
+                                std::shared_ptr<tls_context> tls, scope_set certificate_scopes) {
+  http_connection c(std::move(socket), owner, shared, std::move(tls), certificate_scopes);
   co_await c.run();
 }
 

@@ -23,7 +23,10 @@ struct http_shared {
 // pipelining (responses in order, one write in flight, batched into one send). With
 // `tls` (a TLS listener): the TLS handshake first, within timeouts.handshake; the
 // connection keeps that context until it closes.
+// `certificate_scopes`: with a client CA, the scopes of the tenant a client
+// certificate names (0: none).
 net::awaitable<void> serve_http(tcp::socket socket, worker& owner, const http_shared& shared,
-                                std::shared_ptr<tls_context> tls = nullptr);
+                                std::shared_ptr<tls_context> tls = nullptr,
+                                scope_set certificate_scopes = 0);
 
 }  // namespace evald

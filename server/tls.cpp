@@ -5,6 +5,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include <chrono>
 #include <cstring>
@@ -214,6 +215,38 @@ tls_endpoint::~tls_endpoint() = default;
 std::shared_ptr<tls_context> tls_endpoint::context() const {
   const std::lock_guard lock(mutex_);
   return current_;
+}
+
+scope_set tls_endpoint::client_scopes() const noexcept {
+  scope_set out = 0;
+  for (const auto& name : settings_.client_scopes) {
+    if (const auto s = scope_named(name)) {
+      out = out | *s;
+    }
+  }
+  return out;
+}
+
+// The tenant a verified client certificate names: its subject's CN, if that is a
+// tenant name ([a-z0-9_-]{1,64}, not "shared"); "" otherwise.
+std::string certificate_tenant(tls_stream& stream) {
+  const X509* cert = SSL_get0_peer_certificate(stream.native_handle());
+  if (cert == nullptr || SSL_get_verify_result(stream.native_handle()) != X509_V_OK) {
+    return {};
+  }
+  char cn[80] = {};
+  const int n =
+      X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn, sizeof cn);
+  if (n <= 0 || n > 64) {
+    return {};
+  }
+  const std::string name(cn, static_cast<std::size_t>(n));
+  for (const char c : name) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-')) {
+      return {};
+    }
+  }
+  return name == "shared" ? std::string() : name;
 }
 
 std::string tls_endpoint::reload() {

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "config/settings.hpp"
+#include "server/auth.hpp"
 #include "server/net.hpp"
 
 #if EVALD_HAS_TLS
@@ -43,6 +44,8 @@ class tls_endpoint {
   // else why the current ones stay.
   std::string reload();
   const config::tls_settings& settings() const noexcept { return settings_; }
+  // The scopes of a tenant named by a client certificate (0: certificates name none).
+  scope_set client_scopes() const noexcept;
 
   struct ticket_keys;  // shared by every context this endpoint builds
 
@@ -52,5 +55,11 @@ class tls_endpoint {
   mutable std::mutex mutex_;
   std::shared_ptr<tls_context> current_;
 };
+
+#if EVALD_HAS_TLS
+// The tenant the verified client certificate of `stream` names (its subject CN, when
+// that is a tenant name), or "".
+std::string certificate_tenant(tls_stream& stream);
+#endif
 
 }  // namespace evald

@@ -22,6 +22,10 @@ std::shared_ptr<tls_context> tls_endpoint::context() const {
   return nullptr;
 }
 
+scope_set tls_endpoint::client_scopes() const noexcept {
+  return 0;
+}
+
 std::string tls_endpoint::reload() {
   return "this build has no TLS";
 }

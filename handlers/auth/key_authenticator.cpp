@@ -119,6 +119,16 @@ std::string key_authenticator::reload() {
   }
 }
 
+std::shared_ptr<const caller> key_authenticator::certificate_caller(const std::string& tenant,
+                                                                    scope_set scopes) const {
+  auto who = std::make_shared<caller>();
+  who->tenant = tenant;
+  who->key_id = "x509";  // the access log's key column: a certificate, not a key
+  who->scopes = scopes;
+  who->account = tenants_.account(tenant, current()->limits_of(tenant));
+  return who;
+}
+
 std::shared_ptr<const caller> key_authenticator::authenticate(const request& req) const {
   const auto [first, last] = req.equal_range(http::field::authorization);
   if (first == last) {

@@ -24,6 +24,8 @@ class key_authenticator final : public authenticator {
   key_authenticator(std::string keys_file, scope_set anonymous, tenant_registry& tenants);
 
   std::shared_ptr<const caller> authenticate(const request& req) const override;
+  std::shared_ptr<const caller> certificate_caller(const std::string& tenant,
+                                                   scope_set scopes) const override;
 
   // Reads the keys file again, all or nothing: on any problem the old keys stay and
   // the returned text says why (empty on success). No keys file: nothing to do.

@@ -9,8 +9,8 @@ Usage: tls_client.py MODE PORT CAFILE [...]
   load PORT CAFILE STOPFILE    keep-alive GETs on 4 connections and a new connection per GET
                                on a fifth thread until STOPFILE exists; prints "ok=N failed=M"
                                and the first failure
-  mtls PORT CAFILE CERT KEY    a GET with a client certificate (CERT KEY "-" for none);
-                               prints "status=200" or "refused"
+  mtls PORT CAFILE CERT KEY [PATH]  a GET (of /healthz) with a client certificate (CERT
+                               KEY "-" for none); prints "status=200" or "refused"
 """
 import os
 import socket
@@ -27,8 +27,8 @@ def context(cafile, alpn=None):
     return ctx
 
 
-def get(sock):
-    sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+def get(sock, path="/healthz"):
+    sock.sendall(b"GET " + path.encode() + b" HTTP/1.1\r\nHost: localhost\r\n\r\n")
     data = b""
     while b"\r\n\r\n" not in data:
         chunk = sock.recv(4096)
@@ -79,9 +79,10 @@ def main():
         ctx = context(sys.argv[3])
         if sys.argv[4] != "-":
             ctx.load_cert_chain(sys.argv[4], sys.argv[5])
+        path = sys.argv[6] if len(sys.argv) > 6 else "/healthz"
         try:
             with connect(port, ctx) as s:
-                print(f"status={get(s)}")
+                print(f"status={get(s, path)}")
         except (ssl.SSLError, ConnectionError, OSError) as e:
             print(f"refused ({e})")
     elif mode == "load":

@@ -99,9 +99,11 @@ run_result python_client(const std::vector<std::string>& args) {
   return run_program("/usr/bin/python3", all, std::chrono::seconds(90));
 }
 
-std::uint64_t tls_count(std::uint16_t plain_port, const std::string& result) {
+std::uint64_t tls_count(std::uint16_t plain_port, const std::string& result,
+                        const std::string& token = "") {
   http_client c(plain_port);
-  c.send("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+  c.send("GET /metrics HTTP/1.1\r\nHost: x\r\n" +
+         (token.empty() ? std::string() : "Authorization: Bearer " + token + "\r\n") + "\r\n");
   const auto r = c.read_response();
   const std::string key = "evald_tls_handshakes_total{result=\"" + result + "\"} ";
   const auto at = r ? r->body.find(key) : std::string::npos;
@@ -313,23 +315,44 @@ TEST(Tls, ACertificateSwappedUnderLoadFailsNoConnection) {
   EXPECT_EQ(served_cn(), "evald-next");
 }
 
-TEST(Tls, AClientCaRequiresAClientCertificate) {
+TEST(Tls, AClientCaRequiresAClientCertificateWhichMayNameTheTenant) {
   if (under_wine()) {
     GTEST_SKIP() << "the Windows build has no TLS";
   }
   const cert_dir certs;
-  evald_process server(tls_options(certs, R"(,"client_ca":")" + certs.file("ca.pem") + R"(")"));
+  // A keys file (one admin key), so a client needs a credential: the certificate is one.
+  const auto made = run_evald({"keys", "new", "--tenant", "ops", "--scopes", "admin"});
+  const std::string token = made.out.substr(0, made.out.find('\n'));
+  const std::string entry =
+      made.out.substr(made.out.find('\n') + 1,
+                      made.out.find('\n', made.out.find('\n') + 1) - made.out.find('\n') - 1);
+  const std::string keys = write_temp_file(R"({"keys":[)" + entry + "]}", ".json");
+  evald_process server(tls_options(
+      certs, R"(,"client_ca":")" + certs.file("ca.pem") + R"(","client_scopes":["eval","read"])",
+      R"(,"auth":{"keys_file":")" + keys + R"("})"));
   const std::string port = std::to_string(server.tls_port());
-  auto r = python_client(
-      {"mtls", port, certs.file("trust.pem"), certs.file("client.pem"), certs.file("client.key")});
-  EXPECT_EQ(r.out.rfind("status=200", 0), 0u) << r.out << r.err;
-  r = python_client({"mtls", port, certs.file("trust.pem"), "-"});
-  EXPECT_EQ(r.out.rfind("refused", 0), 0u) << "no client certificate: " << r.out << r.err;
+  const auto mtls = [&](const std::string& cert, const std::string& key, const std::string& path) {
+    const auto r = python_client({"mtls", port, certs.file("trust.pem"), cert, key, path});
+    return r.out.substr(0, r.out.find(' ')).substr(0, r.out.find('\n'));
+  };
+  EXPECT_EQ(mtls(certs.file("client.pem"), certs.file("client.key"), "/healthz"), "status=200");
+  EXPECT_EQ(mtls(certs.file("client.pem"), certs.file("client.key"), "/jobs"), "status=200")
+      << "the certificate's CN (tenant-a) with the scope read";
+  EXPECT_EQ(mtls(certs.file("client.pem"), certs.file("client.key"), "/metrics"), "status=403")
+      << "a scope the certificate's tenant does not have";
+  EXPECT_EQ(mtls("-", "", "/healthz").rfind("refused", 0), 0u) << "no client certificate";
   // A certificate from another issuer (the server's own, self-signed) is refused too.
-  r = python_client(
-      {"mtls", port, certs.file("trust.pem"), certs.file("rsa.pem"), certs.file("rsa.key")});
-  EXPECT_EQ(r.out.rfind("refused", 0), 0u) << r.out << r.err;
-  EXPECT_GE(tls_count(server.port(), "failed"), 1u);
+  EXPECT_EQ(mtls(certs.file("rsa.pem"), certs.file("rsa.key"), "/healthz").rfind("refused", 0), 0u);
+  EXPECT_GE(tls_count(server.port(), "failed", token), 2u);
+  http_client c(server.port());
+  c.send("GET /metrics HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + token + "\r\n\r\n");
+  const auto m = c.read_response();
+  ASSERT_TRUE(m.has_value());
+  // Its one admitted request (the 403 is counted apart), as the tenant the certificate names.
+  EXPECT_NE(m->body.find(R"(evald_tenant_requests_total{tenant="tenant-a"} 1)"), std::string::npos)
+      << m->body.substr(m->body.find("evald_tenant_requests_total"), 300);
+  EXPECT_NE(m->body.find(R"(evald_tenant_forbidden_total{tenant="tenant-a"} 1)"),
+            std::string::npos);
 }
 
 TEST(Tls, RefusedAtStartWithTheReason) {
