@@ -9,6 +9,8 @@ Usage: tls_client.py MODE PORT CAFILE [...]
   load PORT CAFILE STOPFILE    keep-alive GETs on 4 connections and a new connection per GET
                                on a fifth thread until STOPFILE exists; prints "ok=N failed=M"
                                and the first failure
+  hold PORT CAFILE             a bad request, then never a close_notify: prints the status
+                               and "closed after N s" once the server closed the TCP stream
   mtls PORT CAFILE CERT KEY [PATH]  a GET (of /healthz) with a client certificate (CERT
                                KEY "-" for none); prints "status=200" or "refused"
 """
@@ -75,6 +77,23 @@ def main():
                 print("accepted")
         except (ssl.SSLError, ConnectionError) as e:
             print(f"refused ({e})")
+    elif mode == "hold":
+        # A request the server answers and closes (400), then no close_notify from us: the
+        # server's wait for it must end on its own. Prints "closed after N s".
+        raw = socket.create_connection(("127.0.0.1", port), timeout=30)
+        watch = raw.dup()
+        s = context(sys.argv[3]).wrap_socket(raw, server_hostname="localhost")
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: x\r\n\r\n")
+        got = b""
+        while True:
+            chunk = s.recv(4096)  # b"" once the server's close_notify arrives
+            if not chunk:
+                break
+            got += chunk
+        start = time.monotonic()
+        while watch.recv(4096):  # the server's TLS alerts, then its FIN
+            pass
+        print(f"{got.split(b' ')[1].decode()} closed after {time.monotonic() - start:.1f} s")
     elif mode == "mtls":
         ctx = context(sys.argv[3])
         if sys.argv[4] != "-":
