@@ -117,11 +117,11 @@ echo -n "nginx: "; idle 18290 "$ngx" | tail -1
 echo -n "evald: "; idle 18291 "$evald" | tail -1
 echo
 
-echo "/chargen, one stream of 2 GiB:"
+echo "/chargen, one stream of 1 GiB (chargen.max_bytes):"
 for scheme in http https; do
   port=18292
   [[ $scheme == https ]] && port=18291
   speed=$(taskset -c 0 curl -s -o /dev/null --cacert "$work/cert.pem" -w '%{speed_download}' \
-    "$scheme://127.0.0.1:$port/chargen?bytes=2147483648")
+    "$scheme://127.0.0.1:$port/chargen?bytes=1073741824")
   awk -v s="$scheme" -v b="$speed" 'BEGIN{ printf "  %-6s %6.2f Gbit/s\n", s, b * 8 / 1e9 }'
 done
