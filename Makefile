@@ -7,7 +7,7 @@
 .PHONY: run test test-dev build-release build-server build-dev sanitizers fuzz bench format format-check clean deps package install
 FUZZ_SECONDS ?= 60
 # Clients the integration, OpenAPI and browser tests drive the server with (Debian packages).
-TEST_TOOLS := wrk slowhttptest redis-server chromium chromium-driver python3-selenium python3-jsonschema
+TEST_TOOLS := wrk slowhttptest redis-server curl openssl chromium chromium-driver python3-selenium python3-jsonschema
 
 deps:
 	bash scripts/setup.sh
