@@ -75,8 +75,9 @@ struct cert_dir {
   ~cert_dir() { std::filesystem::remove_all(path); }
   std::string file(const std::string& name) const { return path + "/" + name; }
   static std::string read(const std::string& f) {
-    std::ifstream in(f);
-    return {std::istreambuf_iterator<char>(in), {}};
+    std::string out(std::filesystem::file_size(f), '\0');
+    std::ifstream(f, std::ios::binary).read(out.data(), static_cast<std::streamsize>(out.size()));
+    return out;
   }
 };
 
