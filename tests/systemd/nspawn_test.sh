@@ -203,7 +203,7 @@ chmod 600 "$root/etc/evald/keys.json"
 mkdir -p "$root/etc/systemd/system/evald.service.d"
 unit_file=$(ls "$root"/usr/lib/systemd/system/evald.service "$root"/lib/systemd/system/evald.service \
   2>/dev/null | head -1)
-grep -E '^#(LoadCredential|Environment=EVALD_KEYS_FILE)=' "$unit_file" |
+grep -E '^#(LoadCredential=keys\.json:|Environment=EVALD_KEYS_FILE=)' "$unit_file" |
   sed 's/^#//' | { echo "[Service]"; cat; } >"$root/etc/systemd/system/evald.service.d/keys.conf"
 in_ct systemctl daemon-reload
 code=$(curl -s -m 10 -o /dev/null -w '%{http_code}' "$url/prime?n=97")
